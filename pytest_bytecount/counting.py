@@ -1,0 +1,154 @@
+"""Measured spans on a thread: nesting, the garbage collector, and `measure()`.
+
+This module turns an engine's start/stop into measurements. One `Meter` per
+thread owns that thread's engine; spans on it nest, the outermost one starting
+and stopping the engine and the inner ones reading differences of its counts.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Callable, ParamSpec, TypeVar, final
+
+from .engine import Engine, Hits, ModuleFilter, create_engine
+from .measurement import Measurement
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@final
+class Meter:
+    """Opens and closes measured spans on one thread."""
+
+    __slots__ = ("_engine", "_open", "_gc_was_enabled")
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+        self._open: list[tuple[Measurement, Hits | None]] = []
+        self._gc_was_enabled = False
+
+    @property
+    def engine(self) -> Engine:
+        """This thread's engine; raises `CountingUnavailable` where none works."""
+        if self._engine is None:
+            self._engine = create_engine()
+        return self._engine
+
+    @property
+    def is_measuring(self) -> bool:
+        return bool(self._open)
+
+    def begin(self, modules: ModuleFilter, *, keep_gc: bool = False) -> Measurement:
+        """Open a span. Inside another span, the outer one's settings apply."""
+        engine = self.engine
+        measurement = Measurement()
+        if self._open:
+            self._open.append((measurement, engine.snapshot()))
+            return measurement
+        self._gc_was_enabled = gc.isenabled()
+        if not keep_gc:
+            # Collect now, then pause: finalizers of garbage made before the
+            # span must not run (and be counted) inside it.
+            gc.collect()
+            gc.disable()
+        try:
+            engine.start(modules)
+        except BaseException:
+            self._restore_gc()
+            raise
+        self._open.append((measurement, None))
+        return measurement
+
+    def end(self, measurement: Measurement) -> Measurement:
+        """Close the innermost span, which must be `measurement`'s."""
+        if not self._open or self._open[-1][0] is not measurement:
+            raise RuntimeError("measurements must be closed innermost first")
+        _, before = self._open.pop()
+        engine = self.engine
+        if before is not None:
+            measurement._fill(engine.snapshot().minus(before))
+            return measurement
+        try:
+            hits = engine.stop()
+        finally:
+            self._restore_gc()
+        measurement._fill(hits)
+        return measurement
+
+    def call(
+        self,
+        modules: ModuleFilter,
+        keep_gc: bool,
+        fn: Callable[P, R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> tuple[R, Measurement]:
+        """Call `fn` in a span of its own: exactly its instructions, callees included.
+
+        The span closes also when `fn` raises; the exception then propagates.
+        """
+        measurement = self.begin(modules, keep_gc=keep_gc)
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            self.end(measurement)
+        return result, measurement
+
+    def _restore_gc(self) -> None:
+        if self._gc_was_enabled:
+            gc.enable()
+
+
+class _PerThread(threading.local):
+    meter: Meter | None = None
+
+
+_per_thread = _PerThread()  # one Meter per thread: engines count one thread
+
+
+def thread_meter() -> Meter:
+    """The calling thread's `Meter`."""
+    meter = _per_thread.meter
+    if meter is None:
+        meter = _per_thread.meter = Meter()
+    return meter
+
+
+@final
+class measure:  # noqa: N801 - used like a function: `with measure() as m:`
+    """Count the instructions executed in a `with` block on this thread.
+
+    ``exclude`` adds module-name globs (``"asyncio.*"``) whose frames are not
+    counted; pytest, pluggy and pytest-bytecount never are. The garbage
+    collector is paused inside the block unless ``gc=True``. Measurements
+    nest: an outer block includes the inner ones, and an inner block follows
+    the outer one's settings.
+
+    The ``with`` statement's own few instructions in the calling frame (storing
+    the measurement, preparing the exit call) are part of the block.
+    """
+
+    __slots__ = ("_modules", "_keep_gc", "_meter", "_measurement")
+
+    def __init__(self, *, exclude: Iterable[str] = (), gc: bool = False) -> None:
+        self._modules = ModuleFilter(exclude)
+        self._keep_gc = gc
+        self._meter = thread_meter()
+        self._measurement: Measurement | None = None
+
+    def __enter__(self) -> Measurement:
+        self._measurement = self._meter.begin(self._modules, keep_gc=self._keep_gc)
+        return self._measurement
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._measurement is not None, "__exit__ without __enter__"
+        self._meter.end(self._measurement)

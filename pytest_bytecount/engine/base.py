@@ -1,0 +1,139 @@
+"""The interface every counting engine implements, and what they share.
+
+An engine counts the bytecode instructions executed on one thread between
+`start()` and `stop()`, per code object and instruction offset. It knows
+nothing of pytest: which modules are not counted is handed to it as a
+`ModuleFilter`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from types import CodeType, FrameType
+from typing import Final
+
+#: Modules whose frames are never counted (their callees are): the test
+#: runner's machinery and our own.
+ALWAYS_EXCLUDED: Final = ("pytest", "_pytest", "pluggy", "pytest_bytecount")
+
+
+class CountingUnavailable(RuntimeError):
+    """Counting cannot start here; the message says why."""
+
+
+class CountingFailed(RuntimeError):
+    """Counting started but its result cannot be trusted; the message says why."""
+
+
+class ModuleFilter:
+    """Decides, per module name, whether frames of that module are counted."""
+
+    __slots__ = ("_globs", "_roots", "_cache")
+
+    def __init__(self, globs: Iterable[str] = ()) -> None:
+        self._globs = tuple(globs)
+        self._roots = ALWAYS_EXCLUDED
+        self._cache: dict[str, bool] = {}
+
+    @property
+    def globs(self) -> tuple[str, ...]:
+        return self._globs
+
+    def excludes(self, module: str) -> bool:
+        try:
+            return self._cache[module]
+        except KeyError:
+            pass
+        root = module.partition(".")[0]
+        excluded = root in self._roots or any(
+            fnmatch.fnmatchcase(module, glob) for glob in self._globs
+        )
+        self._cache[module] = excluded
+        return excluded
+
+    def excludes_frame(self, frame: FrameType) -> bool:
+        module = frame.f_globals.get("__name__")
+        return self.excludes(module if isinstance(module, str) else "")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModuleFilter) and other._globs == self._globs
+
+    def __hash__(self) -> int:
+        return hash(self._globs)
+
+
+class Hits:
+    """Executed-instruction counts: per code object, one counter per offset.
+
+    Counters are lists indexed by the instruction's byte offset, so the
+    per-instruction callbacks do one dict lookup by `id(code)` and one list
+    increment. Code objects are kept alive here so their ids stay unique.
+    """
+
+    __slots__ = ("codes", "counters")
+
+    def __init__(self) -> None:
+        self.codes: dict[int, CodeType] = {}
+        self.counters: dict[int, list[int]] = {}
+
+    def counter_for(self, code: CodeType) -> list[int]:
+        key = id(code)
+        counter = self.counters.get(key)
+        if counter is None:
+            self.codes[key] = code
+            counter = self.counters[key] = [0] * len(code.co_code)
+        return counter
+
+    def total(self) -> int:
+        return sum(sum(counter) for counter in self.counters.values())
+
+    def copy(self) -> Hits:
+        clone = Hits()
+        clone.codes = dict(self.codes)
+        clone.counters = {key: list(counter) for key, counter in self.counters.items()}
+        return clone
+
+    def minus(self, earlier: Hits) -> Hits:
+        """What was counted since `earlier`, a copy taken from this one."""
+        delta = Hits()
+        for key, counter in self.counters.items():
+            before = earlier.counters.get(key)
+            if before is None:
+                diff = list(counter)
+            else:
+                diff = [now - then for now, then in zip(counter, before)]
+            if any(diff):
+                delta.codes[key] = self.codes[key]
+                delta.counters[key] = diff
+        return delta
+
+
+class Engine(ABC):
+    """One counting mechanism. One instance serves one thread at a time.
+
+    `start()` begins counting on the calling thread, in the frame `depth`
+    levels above the caller of `start` as well as every frame entered or
+    resumed afterwards; `stop()` ends it and returns what was counted.
+    Both restore every piece of interpreter state they touch.
+    """
+
+    #: Human-readable name of the mechanism, for the report header.
+    name: str = ""
+
+    @abstractmethod
+    def start(self, modules: ModuleFilter, depth: int = 0) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> Hits: ...
+
+    @abstractmethod
+    def snapshot(self) -> Hits:
+        """A copy of the counts so far, for measurements nested in a span."""
+
+
+def caller_frame(depth: int) -> FrameType:
+    """The frame `depth` levels above the caller of the function calling this."""
+    return sys._getframe(depth + 2)

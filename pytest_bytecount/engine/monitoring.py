@@ -1,0 +1,156 @@
+"""Counting with `sys.monitoring` INSTRUCTION events (CPython 3.12+).
+
+Threading: `sys.monitoring` is process-wide, so every callback first checks
+that it runs on the thread that started the span; other threads' work is not
+counted. One engine instance serves one thread; each instance holds its own
+tool id while a span is open and frees it at `stop()`.
+
+Events are on only while a span is open. PY_START and PY_RESUME are global,
+so we see every code object entered or resumed (generators created before the
+span included); INSTRUCTION events are local, set on the code objects we count
+and cleared again at `stop()`, so excluded code (pytest, pluggy, ...) never
+pays a per-instruction callback. We never return DISABLE: a disabled location
+stays disabled across spans and tool ids, which would silently undercount a
+later span.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import CodeType
+from typing import Any, Final
+
+from .base import CountingFailed, CountingUnavailable, Engine, Hits, ModuleFilter
+
+TOOL_NAME: Final = "pytest-bytecount"
+#: Ids 0-2 belong to debuggers, coverage and profilers, 5 to optimizers; 3 and
+#: 4 are unassigned. Prefer those, fall back to 5, never take 0-2.
+TOOL_IDS: Final = (4, 3, 5)
+
+
+class MonitoringEngine(Engine):
+    name = "sys.monitoring"
+
+    def __init__(self) -> None:
+        self._tool: int | None = None
+        self._hits = Hits()
+        self._instrumented: list[CodeType] = []
+        self._problem: str | None = None
+
+    @property
+    def tool_id(self) -> int | None:
+        return self._tool
+
+    def start(self, modules: ModuleFilter, depth: int = 0) -> None:
+        mon = sys.monitoring
+        events = mon.events
+        tool = _acquire_tool_id()
+        self._tool = tool
+        self._hits = hits = Hits()
+        self._instrumented = instrumented = []
+        self._problem = None
+        seen: set[int] = set()
+        thread = threading.get_ident()
+        get_ident = threading.get_ident
+        set_local_events = mon.set_local_events
+        getframe = sys._getframe
+        INSTRUCTION = events.INSTRUCTION
+
+        def instrument(code: CodeType, module: object) -> None:
+            seen.add(id(code))
+            if modules.excludes(module if isinstance(module, str) else ""):
+                return
+            hits.counter_for(code)
+            instrumented.append(code)
+            set_local_events(tool, code, INSTRUCTION)
+
+        def on_enter(code: CodeType, offset: int) -> Any:
+            # Callbacks must never raise: an exception here would surface in
+            # the measured code. Failures are kept and reported at stop().
+            try:
+                if get_ident() == thread and id(code) not in seen:
+                    instrument(code, getframe(1).f_globals.get("__name__"))
+            except BaseException as exc:  # noqa: BLE001 - see comment above
+                self._fail(f"entering {code.co_qualname}: {exc!r}")
+            return None
+
+        counters = hits.counters
+
+        def on_instruction(code: CodeType, offset: int) -> Any:
+            try:
+                if get_ident() == thread:
+                    counters[id(code)][offset] += 1
+            except BaseException as exc:  # noqa: BLE001 - never raise into user code
+                self._fail(f"at {code.co_qualname}+{offset}: {exc!r}")
+            return None
+
+        try:
+            # Frames already running (the caller of measure(), and the frames
+            # it will return into) are counted from here on, too.
+            frame = getframe(depth + 1)
+            while frame is not None:
+                if id(frame.f_code) not in seen:
+                    instrument(frame.f_code, frame.f_globals.get("__name__"))
+                frame = frame.f_back
+            mon.register_callback(tool, events.PY_START, on_enter)
+            mon.register_callback(tool, events.PY_RESUME, on_enter)
+            mon.register_callback(tool, INSTRUCTION, on_instruction)
+            mon.set_events(tool, events.PY_START | events.PY_RESUME)
+        except BaseException:
+            self._release()
+            raise
+
+    def snapshot(self) -> Hits:
+        return self._hits.copy()
+
+    def stop(self) -> Hits:
+        tool = self._tool
+        if tool is None:
+            raise CountingFailed("stop() without start()")
+        mon = sys.monitoring
+        owner = mon.get_tool(tool)
+        expected = mon.events.PY_START | mon.events.PY_RESUME
+        if owner != TOOL_NAME:
+            self._fail(f"sys.monitoring tool id {tool} was taken over by {owner!r}")
+        elif mon.get_events(tool) != expected:
+            self._fail(f"the events of sys.monitoring tool id {tool} were changed")
+        self._release()
+        if self._problem is not None:
+            raise CountingFailed(f"counting was interrupted: {self._problem}")
+        hits, self._hits = self._hits, Hits()
+        return hits
+
+    def _release(self) -> None:
+        tool, self._tool = self._tool, None
+        if tool is None:
+            return
+        mon = sys.monitoring
+        if mon.get_tool(tool) != TOOL_NAME:
+            # Someone freed our id (and may have taken it): leave it to them.
+            self._instrumented = []
+            return
+        mon.set_events(tool, 0)
+        for code in self._instrumented:
+            mon.set_local_events(tool, code, 0)
+        self._instrumented = []
+        for event in (mon.events.PY_START, mon.events.PY_RESUME, mon.events.INSTRUCTION):
+            mon.register_callback(tool, event, None)
+        mon.free_tool_id(tool)
+
+    def _fail(self, problem: str) -> None:
+        if self._problem is None:
+            self._problem = problem
+
+
+def _acquire_tool_id() -> int:
+    mon = sys.monitoring
+    for tool in TOOL_IDS:
+        if mon.get_tool(tool) is None:
+            try:
+                mon.use_tool_id(tool, TOOL_NAME)
+            except ValueError:  # taken between the check and the claim
+                continue
+            return tool
+    holders = ", ".join(f"{tool} by {mon.get_tool(tool)!r}" for tool in TOOL_IDS)
+    raise CountingUnavailable(f"no free sys.monitoring tool id (held: {holders})")

@@ -1,0 +1,114 @@
+"""Counting with `sys.settrace` opcode events (CPython 3.10 and 3.11).
+
+Threading: `sys.settrace` is per thread, so only the thread that started the
+span is counted.
+
+Another tracer may already be installed: coverage.py's C tracer is the usual
+one, a debugger the other. We chain to it: every event it would have seen is
+forwarded to it, opcode events aside (which it never asked for). coverage's
+tracer re-installs itself as the thread's tracer on each `call` event it is
+handed; we re-install ourselves after forwarding, and at `stop()` we put back
+exactly the tracer that was there before.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import FrameType
+from typing import Any, Callable, Optional
+
+from .base import CountingFailed, Engine, Hits, ModuleFilter
+
+TraceFunction = Callable[[FrameType, str, Any], Optional["TraceFunction"]]
+
+
+class SettraceEngine(Engine):
+    name = "sys.settrace opcode events"
+
+    def __init__(self) -> None:
+        self._hits = Hits()
+        self._tracer: TraceFunction | None = None
+        self._previous: TraceFunction | None = None
+        self._thread = 0
+        self._running: list[tuple[FrameType, Any, bool, bool]] = []
+        self._live: list[bool] = []
+
+    def start(self, modules: ModuleFilter, depth: int = 0) -> None:
+        self._hits = hits = Hits()
+        self._thread = threading.get_ident()
+        self._previous = previous = sys.gettrace()
+        gettrace, settrace = sys.gettrace, sys.settrace
+
+        live = self._live = [True]  # emptied at stop(): the span is over
+
+        def counting(counter: list[int], chained: TraceFunction | None) -> TraceFunction:
+            def local(frame: FrameType, event: str, arg: Any) -> TraceFunction | None:
+                nonlocal chained
+                if not live:
+                    # This frame outlived the span: hand it back untouched.
+                    frame.f_trace_opcodes = False
+                    frame.f_trace = chained  # type: ignore[assignment]
+                    return chained(frame, event, arg) if chained is not None else None
+                if event == "opcode":
+                    counter[frame.f_lasti] += 1
+                elif chained is not None:
+                    chained = chained(frame, event, arg)
+                return local
+
+            return local
+
+        def on_call(frame: FrameType, event: str, arg: Any) -> TraceFunction | None:
+            chained = previous(frame, event, arg) if previous is not None else None
+            if gettrace() is not on_call:
+                settrace(on_call)
+            if modules.excludes_frame(frame):
+                return chained
+            local = counting(hits.counter_for(frame.f_code), chained)
+            # f_trace before f_trace_opcodes: on 3.13 the other order loses the
+            # first frame's opcode events (harmless here, kept for the habit).
+            frame.f_trace = local
+            frame.f_trace_opcodes = True
+            if chained is None:
+                frame.f_trace_lines = False
+            return local
+
+        self._tracer = on_call
+        # Frames already running (the caller of measure(), and the frames it
+        # will return into) are counted from here on, too.
+        self._running = []
+        frame: FrameType | None = sys._getframe(depth + 1)
+        while frame is not None:
+            if not modules.excludes_frame(frame):
+                self._running.append(
+                    (frame, frame.f_trace, frame.f_trace_opcodes, frame.f_trace_lines)
+                )
+                frame.f_trace = counting(hits.counter_for(frame.f_code), frame.f_trace)
+                frame.f_trace_opcodes = True
+            frame = frame.f_back
+        settrace(on_call)
+
+    def snapshot(self) -> Hits:
+        return self._hits.copy()
+
+    def stop(self) -> Hits:
+        if self._tracer is None:
+            raise CountingFailed("stop() without start()")
+        current = sys.gettrace()
+        replaced = current is not self._tracer
+        sys.settrace(self._previous)
+        self._live.clear()
+        for frame, f_trace, opcodes, lines in self._running:
+            frame.f_trace = f_trace
+            frame.f_trace_opcodes = opcodes
+            frame.f_trace_lines = lines
+        self._running = []
+        self._tracer = self._previous = None
+        if threading.get_ident() != self._thread:
+            raise CountingFailed("the span was stopped on another thread than it started on")
+        if replaced:
+            raise CountingFailed(
+                f"the trace function was replaced during the span by {current!r}"
+            )
+        hits, self._hits = self._hits, Hits()
+        return hits

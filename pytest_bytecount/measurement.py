@@ -1,0 +1,108 @@
+"""`Measurement`: what one measured span executed, as plain data."""
+
+from __future__ import annotations
+
+import dis
+from collections import Counter
+from dataclasses import dataclass
+from typing import final
+
+from .engine import Hits
+
+
+@final
+@dataclass(frozen=True)
+class FunctionCount:
+    """Instructions executed in one function's own frames (callees excluded)."""
+
+    function: str
+    file: str
+    line: int
+    instructions: int
+
+
+@final
+class Measurement:
+    """The instructions executed in one span.
+
+    Yielded by `measure()` when the span opens and filled in when it closes;
+    reading a count before that is an error, never a silent 0.
+    """
+
+    __slots__ = ("_instructions", "_by_opcode", "_functions", "_closed", "_disabled")
+
+    def __init__(self) -> None:
+        self._instructions = 0
+        self._by_opcode: dict[str, int] = {}
+        self._functions: tuple[FunctionCount, ...] = ()
+        self._closed = False
+        self._disabled = False
+
+    @classmethod
+    def of(cls, hits: Hits) -> Measurement:
+        measurement = cls()
+        measurement._fill(hits)
+        return measurement
+
+    @classmethod
+    def disabled(cls) -> Measurement:
+        """The empty result returned while pytest-bytecount is switched off."""
+        measurement = cls()
+        measurement._closed = measurement._disabled = True
+        return measurement
+
+    def _fill(self, hits: Hits) -> None:
+        by_opcode: Counter[str] = Counter()
+        functions = []
+        for key, counter in hits.counters.items():
+            code = hits.codes[key]
+            raw = code.co_code
+            own = 0
+            for offset, executed in enumerate(counter):
+                if executed:
+                    # co_code is the unspecialised, uninstrumented bytecode, so
+                    # the opcode at the reported offset is the one that ran.
+                    by_opcode[dis.opname[raw[offset]]] += executed
+                    own += executed
+            if own:
+                name = getattr(code, "co_qualname", code.co_name)
+                functions.append(FunctionCount(name, code.co_filename, code.co_firstlineno, own))
+        functions.sort(key=lambda f: (-f.instructions, f.file, f.line, f.function))
+        self._by_opcode = dict(sorted(by_opcode.items(), key=lambda item: (-item[1], item[0])))
+        self._functions = tuple(functions)
+        self._instructions = sum(by_opcode.values())
+        self._closed = True
+
+    def _check_closed(self) -> None:
+        if not self._closed:
+            raise RuntimeError("this measurement is still open: read it after the with block")
+
+    @property
+    def instructions(self) -> int:
+        """Bytecode instructions executed in the span."""
+        self._check_closed()
+        return self._instructions
+
+    @property
+    def by_opcode(self) -> dict[str, int]:
+        """Opcode name to instructions executed, most frequent first."""
+        self._check_closed()
+        return dict(self._by_opcode)
+
+    @property
+    def functions(self) -> tuple[FunctionCount, ...]:
+        """Per-function instruction counts (callees excluded), highest first."""
+        self._check_closed()
+        return self._functions
+
+    @property
+    def is_disabled(self) -> bool:
+        """True when measured under `--bytecount-disable`: nothing was counted."""
+        return self._disabled
+
+    def __repr__(self) -> str:
+        if not self._closed:
+            return "<Measurement (open)>"
+        if self._disabled:
+            return "<Measurement instructions=0 (pytest-bytecount disabled)>"
+        return f"<Measurement instructions={self._instructions:,}>"

@@ -1,0 +1,97 @@
+"""An independent count of the interpreter's own per-instruction events.
+
+The exactness tests compare pytest-bytecount against this. It shares no code
+with the package and uses the plainest mechanism each interpreter offers:
+global `sys.monitoring` INSTRUCTION events on 3.12+ (no local events, no
+PY_START bookkeeping), and a `sys.settrace` tracer with `f_trace_opcodes` on
+every frame on 3.10/3.11. Frames of pytest, pluggy, pytest_bytecount and this
+module are skipped, as the plugin skips them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable
+
+import _pytest
+import pluggy
+import pytest
+
+import pytest_bytecount
+
+_SKIPPED_DIRS = tuple(
+    os.path.dirname(module.__file__) + os.sep
+    for module in (_pytest, pluggy, pytest_bytecount)
+    if module.__file__
+)
+_SKIPPED_FILES = (os.path.abspath(__file__), os.path.abspath(pytest.__file__))
+ORACLE_TOOL_ID = 2  # the "profiler" id: free in a test run, and not one the plugin takes
+
+
+def _skipped(filename: str) -> bool:
+    return filename.startswith(_SKIPPED_DIRS) or filename in _SKIPPED_FILES
+
+
+def count_events(fn: Callable[[], Any]) -> int:
+    """Instructions the interpreter reports while `fn()` runs."""
+    if sys.version_info >= (3, 12):
+        return _count_with_monitoring(fn)
+    return _count_with_settrace(fn)
+
+
+def _count_with_monitoring(fn: Callable[[], Any]) -> int:
+    mon = sys.monitoring
+    total = 0
+    skipped: dict[object, bool] = {}
+
+    def on_instruction(code: Any, offset: int) -> None:
+        nonlocal total
+        skip = skipped.get(code)
+        if skip is None:
+            skip = skipped[code] = _skipped(code.co_filename)
+        if not skip:
+            total += 1
+
+    mon.use_tool_id(ORACLE_TOOL_ID, "bytecount-test-oracle")
+    mon.register_callback(ORACLE_TOOL_ID, mon.events.INSTRUCTION, on_instruction)
+    mon.set_events(ORACLE_TOOL_ID, mon.events.INSTRUCTION)
+    try:
+        _call(fn)
+    finally:
+        mon.set_events(ORACLE_TOOL_ID, 0)
+        mon.register_callback(ORACLE_TOOL_ID, mon.events.INSTRUCTION, None)
+        mon.free_tool_id(ORACLE_TOOL_ID)
+    return total
+
+
+def _count_with_settrace(fn: Callable[[], Any]) -> int:
+    total = 0
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal total
+        if event == "opcode":
+            total += 1
+        return local
+
+    def on_call(frame: Any, event: str, arg: Any) -> Any:
+        if _skipped(frame.f_code.co_filename):
+            return None
+        frame.f_trace = local
+        frame.f_trace_opcodes = True
+        return local
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        _call(fn)
+    finally:
+        sys.settrace(previous)
+    return total
+
+
+def _call(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception:  # the corpus has functions that raise on purpose
+        pass
