@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Callable, ParamSpec, TypeVar, final
+from typing import ParamSpec, TypeVar, final
 
-from .engine import Engine, Hits, ModuleFilter, create_engine
+from .engine import CountingFailed, Engine, Hits, ModuleFilter, create_engine
 from .measurement import Measurement
 
 P = ParamSpec("P")
@@ -24,7 +24,7 @@ R = TypeVar("R")
 class Meter:
     """Opens and closes measured spans on one thread."""
 
-    __slots__ = ("_engine", "_open", "_gc_was_enabled")
+    __slots__ = ("_engine", "_gc_was_enabled", "_open")
 
     def __init__(self) -> None:
         self._engine: Engine | None = None
@@ -98,6 +98,17 @@ class Meter:
             self.end(measurement)
         return result, measurement
 
+    def abort(self) -> None:
+        """Close every open span after a failure, leaving the thread untraced."""
+        was_open, self._open = bool(self._open), []
+        if was_open and self._engine is not None:
+            try:
+                self._engine.stop()
+            except CountingFailed:
+                pass  # we are already reporting a failure
+            finally:
+                self._restore_gc()
+
     def _restore_gc(self) -> None:
         if self._gc_was_enabled:
             gc.enable()
@@ -132,7 +143,7 @@ class measure:  # noqa: N801 - used like a function: `with measure() as m:`
     the measurement, preparing the exit call) are part of the block.
     """
 
-    __slots__ = ("_modules", "_keep_gc", "_meter", "_measurement")
+    __slots__ = ("_keep_gc", "_measurement", "_meter", "_modules")
 
     def __init__(self, *, exclude: Iterable[str] = (), gc: bool = False) -> None:
         self._modules = ModuleFilter(exclude)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dis
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import final
 
@@ -29,7 +30,7 @@ class Measurement:
     reading a count before that is an error, never a silent 0.
     """
 
-    __slots__ = ("_instructions", "_by_opcode", "_functions", "_closed", "_disabled")
+    __slots__ = ("_by_opcode", "_closed", "_disabled", "_functions", "_instructions")
 
     def __init__(self) -> None:
         self._instructions = 0
@@ -51,9 +52,23 @@ class Measurement:
         measurement._closed = measurement._disabled = True
         return measurement
 
+    @classmethod
+    def total_of(cls, measurements: Iterable[Measurement]) -> Measurement:
+        """One measurement adding up several closed ones."""
+        by_opcode: Counter[str] = Counter()
+        functions: Counter[tuple[str, str, int]] = Counter()
+        for measurement in measurements:
+            by_opcode.update(measurement.by_opcode)
+            functions.update(
+                {(f.function, f.file, f.line): f.instructions for f in measurement.functions}
+            )
+        total = cls()
+        total._set(by_opcode, [FunctionCount(*key, count) for key, count in functions.items()])
+        return total
+
     def _fill(self, hits: Hits) -> None:
         by_opcode: Counter[str] = Counter()
-        functions = []
+        functions: list[FunctionCount] = []
         for key, counter in hits.counters.items():
             code = hits.codes[key]
             raw = code.co_code
@@ -67,6 +82,9 @@ class Measurement:
             if own:
                 name = getattr(code, "co_qualname", code.co_name)
                 functions.append(FunctionCount(name, code.co_filename, code.co_firstlineno, own))
+        self._set(by_opcode, functions)
+
+    def _set(self, by_opcode: Counter[str], functions: list[FunctionCount]) -> None:
         functions.sort(key=lambda f: (-f.instructions, f.file, f.line, f.function))
         self._by_opcode = dict(sorted(by_opcode.items(), key=lambda item: (-item[1], item[0])))
         self._functions = tuple(functions)

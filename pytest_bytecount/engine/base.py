@@ -9,7 +9,6 @@ nothing of pytest: which modules are not counted is handed to it as a
 from __future__ import annotations
 
 import fnmatch
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from types import CodeType, FrameType
@@ -31,7 +30,7 @@ class CountingFailed(RuntimeError):
 class ModuleFilter:
     """Decides, per module name, whether frames of that module are counted."""
 
-    __slots__ = ("_globs", "_roots", "_cache")
+    __slots__ = ("_cache", "_globs", "_roots")
 
     def __init__(self, globs: Iterable[str] = ()) -> None:
         self._globs = tuple(globs)
@@ -104,7 +103,7 @@ class Hits:
             if before is None:
                 diff = list(counter)
             else:
-                diff = [now - then for now, then in zip(counter, before)]
+                diff = [now - then for now, then in zip(counter, before, strict=True)]
             if any(diff):
                 delta.codes[key] = self.codes[key]
                 delta.counters[key] = diff
@@ -114,17 +113,22 @@ class Hits:
 class Engine(ABC):
     """One counting mechanism. One instance serves one thread at a time.
 
-    `start()` begins counting on the calling thread, in the frame `depth`
-    levels above the caller of `start` as well as every frame entered or
-    resumed afterwards; `stop()` ends it and returns what was counted.
-    Both restore every piece of interpreter state they touch.
+    `start()` begins counting on the calling thread: in the frames already
+    running there (they may execute more instructions before the span ends)
+    and in every frame entered or resumed afterwards, excluded modules aside.
+    `stop()` ends it and returns what was counted. Both restore every piece of
+    interpreter state they touch.
     """
 
     #: Human-readable name of the mechanism, for the report header.
     name: str = ""
 
+    def unavailable_reason(self) -> str | None:
+        """Why `start()` would fail right now, or None if it should work."""
+        return None
+
     @abstractmethod
-    def start(self, modules: ModuleFilter, depth: int = 0) -> None: ...
+    def start(self, modules: ModuleFilter) -> None: ...
 
     @abstractmethod
     def stop(self) -> Hits: ...
@@ -132,8 +136,3 @@ class Engine(ABC):
     @abstractmethod
     def snapshot(self) -> Hits:
         """A copy of the counts so far, for measurements nested in a span."""
-
-
-def caller_frame(depth: int) -> FrameType:
-    """The frame `depth` levels above the caller of the function calling this."""
-    return sys._getframe(depth + 2)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any, Final
 
 from .base import CountingFailed, CountingUnavailable, Engine, Hits, ModuleFilter
@@ -42,7 +42,12 @@ class MonitoringEngine(Engine):
     def tool_id(self) -> int | None:
         return self._tool
 
-    def start(self, modules: ModuleFilter, depth: int = 0) -> None:
+    def unavailable_reason(self) -> str | None:
+        if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
+            return None
+        return _no_free_tool_id()
+
+    def start(self, modules: ModuleFilter) -> None:
         mon = sys.monitoring
         events = mon.events
         tool = _acquire_tool_id()
@@ -55,7 +60,7 @@ class MonitoringEngine(Engine):
         get_ident = threading.get_ident
         set_local_events = mon.set_local_events
         getframe = sys._getframe
-        INSTRUCTION = events.INSTRUCTION
+        instruction_event = events.INSTRUCTION
 
         def instrument(code: CodeType, module: object) -> None:
             seen.add(id(code))
@@ -63,7 +68,7 @@ class MonitoringEngine(Engine):
                 return
             hits.counter_for(code)
             instrumented.append(code)
-            set_local_events(tool, code, INSTRUCTION)
+            set_local_events(tool, code, instruction_event)
 
         def on_enter(code: CodeType, offset: int) -> Any:
             # Callbacks must never raise: an exception here would surface in
@@ -88,14 +93,14 @@ class MonitoringEngine(Engine):
         try:
             # Frames already running (the caller of measure(), and the frames
             # it will return into) are counted from here on, too.
-            frame = getframe(depth + 1)
+            frame: FrameType | None = getframe(1)
             while frame is not None:
                 if id(frame.f_code) not in seen:
                     instrument(frame.f_code, frame.f_globals.get("__name__"))
                 frame = frame.f_back
             mon.register_callback(tool, events.PY_START, on_enter)
             mon.register_callback(tool, events.PY_RESUME, on_enter)
-            mon.register_callback(tool, INSTRUCTION, on_instruction)
+            mon.register_callback(tool, instruction_event, on_instruction)
             mon.set_events(tool, events.PY_START | events.PY_RESUME)
         except BaseException:
             self._release()
@@ -152,5 +157,9 @@ def _acquire_tool_id() -> int:
             except ValueError:  # taken between the check and the claim
                 continue
             return tool
-    holders = ", ".join(f"{tool} by {mon.get_tool(tool)!r}" for tool in TOOL_IDS)
-    raise CountingUnavailable(f"no free sys.monitoring tool id (held: {holders})")
+    raise CountingUnavailable(_no_free_tool_id())
+
+
+def _no_free_tool_id() -> str:
+    holders = ", ".join(f"{tool} by {sys.monitoring.get_tool(tool)!r}" for tool in TOOL_IDS)
+    return f"no free sys.monitoring tool id for pytest-bytecount (held: {holders})"

@@ -16,11 +16,14 @@ from __future__ import annotations
 import sys
 import threading
 from types import FrameType
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from .base import CountingFailed, Engine, Hits, ModuleFilter
 
-TraceFunction = Callable[[FrameType, str, Any], Optional["TraceFunction"]]
+if TYPE_CHECKING:
+    from _typeshed import TraceFunction
+
+TraceEvent: TypeAlias = Literal["call", "line", "return", "exception", "opcode"]
 
 
 class SettraceEngine(Engine):
@@ -34,7 +37,7 @@ class SettraceEngine(Engine):
         self._running: list[tuple[FrameType, Any, bool, bool]] = []
         self._live: list[bool] = []
 
-    def start(self, modules: ModuleFilter, depth: int = 0) -> None:
+    def start(self, modules: ModuleFilter) -> None:
         self._hits = hits = Hits()
         self._thread = threading.get_ident()
         self._previous = previous = sys.gettrace()
@@ -43,12 +46,12 @@ class SettraceEngine(Engine):
         live = self._live = [True]  # emptied at stop(): the span is over
 
         def counting(counter: list[int], chained: TraceFunction | None) -> TraceFunction:
-            def local(frame: FrameType, event: str, arg: Any) -> TraceFunction | None:
+            def local(frame: FrameType, event: TraceEvent, arg: Any) -> TraceFunction | None:
                 nonlocal chained
                 if not live:
                     # This frame outlived the span: hand it back untouched.
                     frame.f_trace_opcodes = False
-                    frame.f_trace = chained  # type: ignore[assignment]
+                    frame.f_trace = chained  # type: ignore[assignment]  # typeshed: f_trace takes str events
                     return chained(frame, event, arg) if chained is not None else None
                 if event == "opcode":
                     counter[frame.f_lasti] += 1
@@ -58,7 +61,7 @@ class SettraceEngine(Engine):
 
             return local
 
-        def on_call(frame: FrameType, event: str, arg: Any) -> TraceFunction | None:
+        def on_call(frame: FrameType, event: TraceEvent, arg: Any) -> TraceFunction | None:
             chained = previous(frame, event, arg) if previous is not None else None
             if gettrace() is not on_call:
                 settrace(on_call)
@@ -67,7 +70,7 @@ class SettraceEngine(Engine):
             local = counting(hits.counter_for(frame.f_code), chained)
             # f_trace before f_trace_opcodes: on 3.13 the other order loses the
             # first frame's opcode events (harmless here, kept for the habit).
-            frame.f_trace = local
+            frame.f_trace = local  # type: ignore[assignment]  # typeshed: f_trace takes str events
             frame.f_trace_opcodes = True
             if chained is None:
                 frame.f_trace_lines = False
@@ -77,13 +80,13 @@ class SettraceEngine(Engine):
         # Frames already running (the caller of measure(), and the frames it
         # will return into) are counted from here on, too.
         self._running = []
-        frame: FrameType | None = sys._getframe(depth + 1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             if not modules.excludes_frame(frame):
                 self._running.append(
                     (frame, frame.f_trace, frame.f_trace_opcodes, frame.f_trace_lines)
                 )
-                frame.f_trace = counting(hits.counter_for(frame.f_code), frame.f_trace)
+                frame.f_trace = counting(hits.counter_for(frame.f_code), frame.f_trace)  # type: ignore[assignment]  # typeshed: f_trace takes str events
                 frame.f_trace_opcodes = True
             frame = frame.f_back
         settrace(on_call)
@@ -107,8 +110,6 @@ class SettraceEngine(Engine):
         if threading.get_ident() != self._thread:
             raise CountingFailed("the span was stopped on another thread than it started on")
         if replaced:
-            raise CountingFailed(
-                f"the trace function was replaced during the span by {current!r}"
-            )
+            raise CountingFailed(f"the trace function was replaced during the span by {current!r}")
         hits, self._hits = self._hits, Hits()
         return hits

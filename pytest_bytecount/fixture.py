@@ -1,0 +1,126 @@
+"""The `bytecount` fixture's object: measure blocks and calls inside a test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import ParamSpec, TypeVar, final
+
+import pytest
+
+from .counting import Meter
+from .engine import CountingFailed, CountingUnavailable, ModuleFilter
+from .measurement import Measurement
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@final
+class Bytecount:
+    """Measures blocks (`measure()`) and calls (`bytecount(fn, ...)`) in a test.
+
+    A test that measured with it records the sum of its measurements; nested
+    ones are part of their outer measurement and are not added twice.
+    """
+
+    __slots__ = ("_depth", "_disabled", "_keep_gc", "_measurements", "_meter", "_modules")
+
+    def __init__(
+        self, meter: Meter, modules: ModuleFilter, *, keep_gc: bool, disabled: bool
+    ) -> None:
+        self._meter = meter
+        self._modules = modules
+        self._keep_gc = keep_gc
+        self._disabled = disabled
+        self._depth = 0
+        self._measurements: list[Measurement] = []
+
+    def measure(self) -> _Block:
+        """A context manager measuring its block; yields a `Measurement`."""
+        return _Block(self)
+
+    def __call__(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call `fn(*args, **kwargs)`, measuring exactly that call, and return its result."""
+        if self._disabled:
+            self._record(Measurement.disabled())
+            return fn(*args, **kwargs)
+        measurement = self._begin()
+        self._depth += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._end(measurement)
+
+    def warm(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call `fn` once unmeasured (caches, lazy imports), then measure a second call."""
+        fn(*args, **kwargs)
+        return self(fn, *args, **kwargs)
+
+    @property
+    def last(self) -> Measurement | None:
+        """The most recently closed top-level measurement, if any."""
+        return self._measurements[-1] if self._measurements else None
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        """This test's top-level measurements, in order."""
+        return tuple(self._measurements)
+
+    @property
+    def instructions(self) -> int:
+        """The sum over this test's top-level measurements: what the test records."""
+        return sum(measurement.instructions for measurement in self._measurements)
+
+    @property
+    def is_disabled(self) -> bool:
+        """True under `--bytecount-disable`: measurements are 0 and say so."""
+        return self._disabled
+
+    def _begin(self) -> Measurement:
+        try:
+            return self._meter.begin(self._modules, keep_gc=self._keep_gc)
+        except CountingUnavailable as exc:
+            pytest.fail(f"pytest-bytecount cannot count here: {exc}", pytrace=False)
+
+    def _end(self, measurement: Measurement) -> None:
+        self._depth -= 1
+        try:
+            self._meter.end(measurement)
+        except CountingFailed as exc:
+            pytest.fail(f"pytest-bytecount: {exc}", pytrace=False)
+        self._record(measurement)
+
+    def _record(self, measurement: Measurement) -> None:
+        if self._depth == 0:
+            self._measurements.append(measurement)
+
+
+@final
+class _Block:
+    __slots__ = ("_measurement", "_owner")
+
+    def __init__(self, owner: Bytecount) -> None:
+        self._owner = owner
+        self._measurement: Measurement | None = None
+
+    def __enter__(self) -> Measurement:
+        owner = self._owner
+        if owner._disabled:
+            self._measurement = Measurement.disabled()
+        else:
+            self._measurement = owner._begin()
+            owner._depth += 1
+        return self._measurement
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._measurement is not None, "__exit__ without __enter__"
+        if self._measurement.is_disabled:
+            self._owner._record(self._measurement)
+        else:
+            self._owner._end(self._measurement)
