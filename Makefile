@@ -1,0 +1,47 @@
+# One command each for the two jobs in the README:
+#   make example   install into .venv and run pytest-bytecount on examples/
+#   make check     lint, types, docs and the suite on every CPython 3.10-3.13 found
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+SUPPORTED := 3.10 3.11 3.12 3.13
+
+# pyenv keeps each CPython under its own version; name them all so every
+# python3.X is on PATH at once (as `pyenv global A B C D` would).
+ifneq ($(shell command -v pyenv 2>/dev/null),)
+PYENV_FOUND := $(shell pyenv versions --bare | grep -E '^3\.1[0-3]\.[0-9]+$$' | sort -V | tr '\n' ':' | sed 's/:$$//')
+ifneq ($(PYENV_FOUND),)
+export PYENV_VERSION := $(PYENV_FOUND)
+endif
+endif
+
+.PHONY: example check clean
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+	$(VENV)/bin/python -m pip install --quiet -e . tox
+	touch $@
+
+# The example suite has one test over its budget on purpose: pytest exits 1.
+# Any other status (a crash, a usage error) fails this target.
+example: $(VENV)/.installed
+	cd examples && status=0 && ../$(VENV)/bin/pytest --bytecount-report=bytecount.json || status=$$?; \
+	if [ $$status -ne 1 ]; then echo "expected exactly one failing budget (exit 1), got exit $$status"; exit 1; fi; \
+	echo "examples: the over-budget test failed as intended; report in examples/bytecount.json"
+
+check: $(VENV)/.installed
+	@envs="lint,type,docs"; found=""; \
+	for v in $(SUPPORTED); do \
+	  if command -v python$$v >/dev/null 2>&1 && python$$v -c '' 2>/dev/null; then \
+	    envs="$$envs,py$${v/./}"; found="$$found $$v"; fi; \
+	done; \
+	echo "CPython found:$$found"; \
+	case "$$found" in *3.1[01]*) ;; *) echo "need CPython 3.10 or 3.11 (settrace engine)"; exit 1;; esac; \
+	case "$$found" in *3.1[23]*) ;; *) echo "need CPython 3.12+ (sys.monitoring engine)"; exit 1;; esac; \
+	$(VENV)/bin/tox run -e "$$envs"
+
+clean:
+	rm -rf $(VENV) .tox docs/_build examples/bytecount.json

@@ -1,0 +1,34 @@
+"""Shared helpers for the suite. Behaviour is tested through `pytester`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TESTS_DIR = Path(__file__).parent
+TAG = sys.implementation.cache_tag
+
+#: Python 3.12+ counts with sys.monitoring; older versions with settrace.
+MONITORING = sys.version_info >= (3, 12)
+
+
+@pytest.fixture
+def with_corpus(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester whose tests can import `corpus` and `oracle`."""
+    for name in ("corpus.py", "oracle.py"):
+        pytester.makepyfile(**{name[:-3]: (TESTS_DIR / name).read_text()})
+    pytester.syspathinsert()
+    return pytester
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def counts(report: dict[str, Any]) -> dict[str, int]:
+    return {test["nodeid"]: test["instructions"] for test in report["tests"]}

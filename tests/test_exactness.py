@@ -1,0 +1,88 @@
+"""Counts equal the interpreter's own per-instruction events, run after run."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import counts, read_report
+from corpus import CORPUS
+
+EXACTNESS_TESTS = """
+import pytest
+from corpus import CORPUS
+from oracle import count_events
+
+SKEW = {skew}
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_call_form_matches_the_interpreter(bytecount, name):
+    factory = CORPUS[name]
+    fn = factory()
+    try:
+        fn()  # warm: first-use costs (imports, caches) out of both counts
+    except Exception:
+        pass
+    expected = count_events(factory())
+    try:
+        bytecount(factory())
+    except Exception:
+        pass  # the call form still records a call that raised
+    assert expected > 0
+    assert bytecount.last.instructions == expected + SKEW
+    assert sum(bytecount.last.by_opcode.values()) == bytecount.last.instructions
+"""
+
+
+def test_every_corpus_function_counts_exactly_what_the_interpreter_reports(
+    with_corpus: pytest.Pytester,
+) -> None:
+    with_corpus.makepyfile(test_exact=EXACTNESS_TESTS.format(skew=0))
+    result = with_corpus.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=len(CORPUS))
+
+
+@pytest.mark.parametrize("skew", [-1, 1])
+def test_one_instruction_more_or_less_would_be_caught(
+    with_corpus: pytest.Pytester, skew: int
+) -> None:
+    with_corpus.makepyfile(test_exact=EXACTNESS_TESTS.format(skew=skew))
+    result = with_corpus.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=len(CORPUS))
+
+
+DETERMINISM_TESTS = """
+import pytest
+from corpus import CORPUS
+
+@pytest.mark.parametrize("name", sorted(set(CORPUS) - {"asyncio_event_loop"}))
+def test_whole_call(name):
+    fn = CORPUS[name]()
+    try:
+        fn()
+    except Exception:
+        pass
+
+def test_fixture_blocks(bytecount):
+    for name in sorted(CORPUS):
+        with bytecount.measure():
+            try:
+                CORPUS[name]()()
+            except Exception:
+                pass
+"""
+
+
+def test_counts_are_identical_across_runs_and_hash_seeds(
+    with_corpus: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_corpus.makepyfile(test_determinism=DETERMINISM_TESTS)
+    runs = []
+    for seed in ("0", "1", "12345", "0"):
+        monkeypatch.setenv("PYTHONHASHSEED", seed)
+        report = with_corpus.path / f"report-{len(runs)}.json"
+        result = with_corpus.runpytest_subprocess(
+            "-p", "no:cacheprovider", "--bytecount", f"--bytecount-report={report}"
+        )
+        result.assert_outcomes(passed=len(CORPUS))
+        runs.append(counts(read_report(report)))
+    assert all(count > 0 for count in runs[0].values())
+    assert runs[1:] == [runs[0]] * 3

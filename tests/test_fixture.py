@@ -1,0 +1,213 @@
+"""The `bytecount` fixture and `pytest_bytecount.measure`: SPEC §3."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import read_report
+
+
+def test_measure_call_form_last_and_sum_work_as_documented(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def tokenize(text):
+            return text.split()
+
+        def test_tokenize(bytecount):
+            data = "a b c " * 10  # not measured
+            with bytecount.measure() as m:
+                tokens = tokenize(data)
+            assert len(tokens) == 30
+            assert m.instructions > 0
+            assert sum(m.by_opcode.values()) == m.instructions
+
+            result = bytecount(tokenize, data)
+            assert result == tokens
+            assert bytecount.last.instructions < m.instructions  # no with-statement overhead
+            assert bytecount.instructions == m.instructions + bytecount.last.instructions
+            assert len(bytecount.measurements) == 2
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_the_call_form_counts_exactly_the_callee(pytester: pytest.Pytester) -> None:
+    expected = {(3, 10): 2, (3, 11): 2, (3, 12): 1, (3, 13): 1}[sys.version_info[:2]]
+    pytester.makepyfile(
+        f"""
+        def one():
+            return 1
+
+        def test_tiny(bytecount):
+            bytecount(one)
+            assert bytecount.last.instructions == {expected}
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_test_using_the_fixture_records_the_sum_of_its_measurements(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import json
+
+        def work(n):
+            return sum(range(n))
+
+        def test_measured(bytecount):
+            expensive_setup = [work(100) for _ in range(50)]
+            bytecount(work, 10)
+            bytecount(work, 10)
+            with open("expected.json", "w") as f:
+                json.dump(bytecount.instructions, f)
+        """
+    )
+    report = pytester.path / "r.json"
+    # With --bytecount the whole call would be measured too: the fixture sum wins.
+    pytester.runpytest("--bytecount", f"--bytecount-report={report}").assert_outcomes(passed=1)
+    (test,) = read_report(report)["tests"]
+    expected = int((pytester.path / "expected.json").read_text())
+    assert test["instructions"] == expected
+    assert test["status"] == "new"
+
+
+def test_measurements_nest_and_inner_ones_are_not_added_twice(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def work():
+            return sum(i for i in range(30))
+
+        def test_nested(bytecount):
+            with bytecount.measure() as outer:
+                work()
+                with bytecount.measure() as inner:
+                    work()
+                work()
+            assert 0 < inner.instructions < outer.instructions
+            assert outer.instructions > 2 * inner.instructions
+            assert bytecount.measurements == (outer,)
+            assert bytecount.instructions == outer.instructions
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_warm_leaves_first_use_costs_out(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import functools
+
+        @functools.lru_cache(maxsize=None)
+        def table(n):
+            return [i * i for i in range(n)]
+
+        def lookup(n):
+            return table(n)[-1]
+
+        def test_warm(bytecount):
+            cold = bytecount.measure()
+            with cold as cold_m:
+                lookup(500)
+            table.cache_clear()
+            assert bytecount.warm(lookup, 500) == 499 * 499
+            warm = bytecount.last
+            assert warm.instructions < cold_m.instructions / 10
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_reading_a_measurement_before_its_block_closes_is_an_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_open(bytecount):
+            with bytecount.measure() as m:
+                with pytest.raises(RuntimeError, match="still open"):
+                    m.instructions
+            assert m.instructions > 0
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_call_that_raises_is_still_measured_and_the_exception_propagates(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def boom():
+            x = 1
+            raise KeyError(x)
+
+        def test_raises(bytecount):
+            with pytest.raises(KeyError):
+                bytecount(boom)
+            assert bytecount.last.instructions > 0
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_under_bytecount_disable_the_fixture_returns_zero_and_says_so(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.max_instructions(1)
+        def test_marker_not_enforced(bytecount):
+            assert bytecount.is_disabled
+            assert bytecount(sum, range(100)) == 4950
+            with bytecount.measure() as m:
+                sorted(range(100), key=lambda x: -x)
+            assert m.instructions == 0 and m.is_disabled
+            assert "disabled" in repr(m)
+            assert bytecount.instructions == 0
+        """
+    )
+    report = pytester.path / "r.json"
+    result = pytester.runpytest("--bytecount-disable", f"--bytecount-report={report}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["bytecount: disabled (--bytecount-disable)"])
+    result.stdout.no_fnmatch_line("*bytecount (cpython*")
+    assert read_report(report)["tests"] == []
+
+
+def test_measure_works_outside_pytest() -> None:
+    script = textwrap.dedent(
+        """
+        from pytest_bytecount import measure
+
+        def work():
+            return sorted(range(20), key=lambda x: -x)
+
+        work()
+        with measure() as m:
+            work()
+        with measure() as again:
+            work()
+        assert m.instructions == again.instructions > 20, (m, again)
+        assert sum(m.by_opcode.values()) == m.instructions
+        with measure(exclude=["__main__"]) as excluded:
+            work()
+        assert excluded.instructions == 0, excluded
+        print(m.instructions)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 20

@@ -1,0 +1,181 @@
+"""The JSON report (SPEC §6), the terminal summary (§7) and the JUnit property."""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import TAG, read_report
+
+import pytest_bytecount
+
+SUITE = """
+import pytest
+
+def work(n):
+    return sum(i * i for i in range(n))
+
+@pytest.mark.max_instructions(100_000)
+def test_within():
+    work(10)
+
+@pytest.mark.max_instructions(10)
+def test_over():
+    work(100)
+
+def test_plain():
+    work(5)
+
+def test_fixture(bytecount):
+    bytecount(work, 5)
+
+def test_fails():
+    assert work(3) == 0
+
+@pytest.mark.skip(reason="never runs")
+@pytest.mark.max_instructions(10)
+def test_skipped():
+    pass
+"""
+
+
+def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    path = pytester.path / "out" / "bytecount.json"
+    result = pytester.runpytest("--bytecount", f"--bytecount-report={path}")
+    result.assert_outcomes(passed=3, failed=2, skipped=1)
+    report = read_report(path)
+    assert report["schema"] == "pytest-bytecount/1"
+    assert report["plugin_version"] == pytest_bytecount.__version__
+    assert report["interpreter"] == {
+        "tag": TAG,
+        "version": ".".join(map(str, sys.version_info[:3])),
+    }
+    assert report["tolerance"] == 0.0
+    assert report["stale"] == []
+    tests = {test["nodeid"].split("::")[1]: test for test in report["tests"]}
+    assert set(tests) == {"test_within", "test_over", "test_plain", "test_fixture", "test_fails"}
+    for test in tests.values():
+        assert set(test) == {
+            "nodeid",
+            "instructions",
+            "limit",
+            "budget_source",
+            "status",
+            "outcome",
+            "top_functions",
+        }
+        assert test["instructions"] > 0
+        for function in test["top_functions"]:
+            assert set(function) == {"function", "file", "line", "instructions"}
+    assert tests["test_within"] | {"top_functions": None} == {
+        "nodeid": "test_suite.py::test_within",
+        "instructions": tests["test_within"]["instructions"],
+        "limit": 100_000,
+        "budget_source": "marker",
+        "status": "ok",
+        "outcome": "passed",
+        "top_functions": None,
+    }
+    assert (tests["test_over"]["status"], tests["test_over"]["outcome"]) == ("over", "failed")
+    assert (tests["test_plain"]["status"], tests["test_plain"]["limit"]) == ("new", None)
+    assert tests["test_plain"]["budget_source"] is None
+    assert tests["test_fails"]["outcome"] == "failed"
+    assert "work" in {f["function"] for f in tests["test_fixture"]["top_functions"]}
+    assert tests["test_over"]["top_functions"][0]["file"] == "test_suite.py"
+    assert report["totals"] == {
+        "measured": 5,
+        "over": 1,
+        "improved": 0,
+        "new": 3,
+        "ok": 1,
+        "instructions": sum(test["instructions"] for test in tests.values()),
+    }
+
+
+def test_the_ini_report_path_is_relative_to_the_ini_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nbytecount_report = reports/bc.json\n")
+    pytester.makepyfile(test_suite=SUITE)
+    sub = pytester.mkdir("elsewhere")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(sub)
+        pytester.runpytest(str(pytester.path)).assert_outcomes(passed=3, failed=2, skipped=1)
+    assert read_report(pytester.path / "reports" / "bc.json")["totals"]["measured"] == 3
+
+
+def test_an_unwritable_report_path_is_a_clear_error_not_a_traceback(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_x(bytecount): bytecount(len, 'x')")
+    blocker = pytester.path / "blocker"
+    blocker.write_text("a file, not a directory")
+    result = pytester.runpytest(f"--bytecount-report={blocker}/r.json")
+    result.stdout.fnmatch_lines(["ERROR: --bytecount-report: cannot write */blocker/r.json: *"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_the_summary_lists_problems_then_new_tests_in_pytest_style(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest("--bytecount")
+    result.stdout.fnmatch_lines(
+        [
+            f"*- bytecount ({TAG}) -*",
+            "5 measured · 1 over budget · 3 without budget",
+            "OVER      test_suite.py::test_over  * > 10  +*%  (marker)",
+            "NEW       test_suite.py::test_plain  *",
+            "NEW       test_suite.py::test_fixture  *",
+            "NEW       test_suite.py::test_fails  *",
+        ]
+    )
+    result.stdout.no_fnmatch_line("OK  *test_within*")
+
+
+def test_verbose_adds_every_measured_test_and_quiet_keeps_only_problems(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    verbose = pytester.runpytest("--bytecount", "-v")
+    verbose.stdout.fnmatch_lines(
+        ["OVER      test_suite.py::test_over *", "OK        test_suite.py::test_within  * < 100,000  (marker)"]
+    )
+    quiet = pytester.runpytest("--bytecount", "-q")
+    quiet.stdout.fnmatch_lines(["5 measured · 1 over budget · 3 without budget", "OVER *test_over*"])
+    quiet.stdout.no_fnmatch_line("NEW *")
+    quiet.stdout.no_fnmatch_line("OK *")
+
+
+def test_counts_use_thousands_separators(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_big():
+            t = 0
+            for i in range(1000):
+                t += i
+        """
+    )
+    pytester.runpytest("--bytecount").stdout.fnmatch_lines(["NEW       *::test_big  * [0-9],[0-9][0-9][0-9]"])
+
+
+def test_no_summary_when_nothing_was_measured(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_plain(): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*bytecount (*")
+
+
+def test_the_count_is_a_junit_xml_property(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    xml = pytester.path / "junit.xml"
+    report = pytester.path / "r.json"
+    pytester.runpytest("--bytecount", f"--junitxml={xml}", f"--bytecount-report={report}")
+    expected = {t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]}
+    found = {}
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        for prop in case.iter("property"):
+            if prop.get("name") == "bytecount_instructions":
+                found[case.get("name")] = int(prop.get("value", ""))
+    assert found == expected

@@ -1,0 +1,138 @@
+"""What the measured span of a test contains, and what it leaves out: SPEC §1."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import read_report
+
+
+def test_fixture_setup_teardown_and_pytest_machinery_are_not_counted(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def spin():
+            t = 0
+            for i in range(20_000):
+                t += i
+            return t
+
+        @pytest.fixture
+        def busy():
+            spin()
+            yield 1
+            spin()
+
+        @pytest.mark.max_instructions(100)
+        def test_one_addition(busy):
+            assert busy + 1 == 2
+        """
+    )
+    report = pytester.path / "r.json"
+    pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=1)
+    (test,) = read_report(report)["tests"]
+    assert 0 < test["instructions"] < 100
+
+
+def test_bytecount_exclude_leaves_matching_modules_out_but_counts_their_callees(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        helpers="""
+        def spin(callback):
+            for i in range(1000):
+                pass
+            return callback()
+        """,
+        test_x="""
+        import helpers
+
+        def callee():
+            return sum(i for i in range(10))
+
+        def test_uses_helper():
+            helpers.spin(callee)
+        """,
+    )
+    plain = pytester.path / "plain.json"
+    excluded = pytester.path / "excluded.json"
+    pytester.runpytest("--bytecount", f"--bytecount-report={plain}").assert_outcomes(passed=1)
+    pytester.makeini("[pytest]\nbytecount_exclude = helpers other.*\n")
+    pytester.runpytest("--bytecount", f"--bytecount-report={excluded}").assert_outcomes(passed=1)
+    (with_helper,) = read_report(plain)["tests"]
+    (without,) = read_report(excluded)["tests"]
+    functions = {f["function"] for f in without["top_functions"]}
+    assert "spin" not in functions
+    assert "callee" in functions  # a callee of excluded code is counted
+    assert with_helper["instructions"] - without["instructions"] > 2000
+
+
+def test_an_exclude_glob_matching_everything_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nbytecount_exclude = *\n")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*bytecount_exclude: '*' would exclude every module*"])
+
+
+@pytest.mark.parametrize(("ini", "enabled"), [("", False), ("bytecount_gc = true", True)])
+def test_the_garbage_collector_is_paused_in_spans_unless_bytecount_gc(
+    pytester: pytest.Pytester, ini: str, enabled: bool
+) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(
+        f"""
+        import gc
+        import pytest
+
+        @pytest.mark.max_instructions(1000)
+        def test_in_span():
+            assert gc.isenabled() is {enabled}
+
+        def test_outside_span():
+            assert gc.isenabled()
+
+        def test_fixture_block(bytecount):
+            with bytecount.measure():
+                state = gc.isenabled()
+            assert state is {enabled}
+            assert gc.isenabled()
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_other_threads_are_not_counted(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import threading
+        import pytest
+
+        def spin():
+            t = 0
+            for i in range(100_000):
+                t += i
+
+        def work():
+            return sum(i for i in range(100))
+
+        def test_with_thread(bytecount):
+            with bytecount.measure() as alone:
+                work()
+            thread = threading.Thread(target=spin)
+            with bytecount.measure() as beside:
+                thread.start()
+                work()
+                thread.join()
+            with bytecount.measure() as start_join_only:
+                other = threading.Thread(target=lambda: None)
+                other.start()
+                other.join()
+            # What the thread ran is not in the figure: only our own calls are.
+            assert beside.instructions < alone.instructions + 2 * start_join_only.instructions
+            assert beside.instructions < 10_000
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
