@@ -10,7 +10,7 @@ import pytest_bytecount
 
 project = "pytest-bytecount"
 author = "pytest-bytecount developers"
-copyright = "pytest-bytecount developers"  # noqa: A001 - the name Sphinx reads
+copyright = "pytest-bytecount developers"
 release = pytest_bytecount.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -20,8 +20,9 @@ extensions = ["sphinx.ext.autodoc"]
 # Single backticks in the package's docstrings mean code, as in the source.
 default_role = "literal"
 
-# Type hints name standard-library types (Iterable, CodeType, ...) that cannot
-# resolve without intersphinx; the API page states the types in prose instead.
+# Signatures with type hints would link to targets that cannot resolve under
+# -n without intersphinx (collections.abc.Iterable, type variables, private
+# helper classes); the API page states the types in prose instead.
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 

@@ -81,15 +81,19 @@ class Bytecount:
         try:
             return self._meter.begin(self._modules, keep_gc=self._keep_gc)
         except CountingUnavailable as exc:
-            pytest.fail(f"pytest-bytecount cannot count here: {exc}", pytrace=False)
+            reason = str(exc)
+        pytest.fail(f"pytest-bytecount cannot count here: {reason}", pytrace=False)
 
     def _end(self, measurement: Measurement) -> None:
         self._depth -= 1
         try:
             self._meter.end(measurement)
         except CountingFailed as exc:
-            pytest.fail(f"pytest-bytecount: {exc}", pytrace=False)
-        self._record(measurement)
+            reason = str(exc)
+        else:
+            self._record(measurement)
+            return
+        pytest.fail(f"pytest-bytecount could not count: {reason}", pytrace=False)
 
     def _record(self, measurement: Measurement) -> None:
         if self._depth == 0:

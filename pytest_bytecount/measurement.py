@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dis
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import final
@@ -55,19 +54,24 @@ class Measurement:
     @classmethod
     def total_of(cls, measurements: Iterable[Measurement]) -> Measurement:
         """One measurement adding up several closed ones."""
-        by_opcode: Counter[str] = Counter()
-        functions: Counter[tuple[str, str, int]] = Counter()
+        by_opcode: dict[str, int] = {}
+        functions: dict[tuple[str, str, int], int] = {}
         for measurement in measurements:
-            by_opcode.update(measurement.by_opcode)
-            functions.update(
-                {(f.function, f.file, f.line): f.instructions for f in measurement.functions}
-            )
+            for name, count in measurement.by_opcode.items():
+                by_opcode[name] = by_opcode.get(name, 0) + count
+            for f in measurement.functions:
+                key = (f.function, f.file, f.line)
+                functions[key] = functions.get(key, 0) + f.instructions
         total = cls()
         total._set(by_opcode, [FunctionCount(*key, count) for key, count in functions.items()])
         return total
 
     def _fill(self, hits: Hits) -> None:
-        by_opcode: Counter[str] = Counter()
+        # This may run inside an outer span (nested measurements): it must call
+        # no Python code outside this package, or the outer span would count
+        # it. Hence plain dicts and lists here, not collections.Counter.
+        opnames = dis.opname
+        by_opcode: dict[str, int] = {}
         functions: list[FunctionCount] = []
         for key, counter in hits.counters.items():
             code = hits.codes[key]
@@ -77,14 +81,15 @@ class Measurement:
                 if executed:
                     # co_code is the unspecialised, uninstrumented bytecode, so
                     # the opcode at the reported offset is the one that ran.
-                    by_opcode[dis.opname[raw[offset]]] += executed
+                    name = opnames[raw[offset]]
+                    by_opcode[name] = by_opcode.get(name, 0) + executed
                     own += executed
             if own:
                 name = getattr(code, "co_qualname", code.co_name)
                 functions.append(FunctionCount(name, code.co_filename, code.co_firstlineno, own))
         self._set(by_opcode, functions)
 
-    def _set(self, by_opcode: Counter[str], functions: list[FunctionCount]) -> None:
+    def _set(self, by_opcode: dict[str, int], functions: list[FunctionCount]) -> None:
         functions.sort(key=lambda f: (-f.instructions, f.file, f.line, f.function))
         self._by_opcode = dict(sorted(by_opcode.items(), key=lambda item: (-item[1], item[0])))
         self._functions = tuple(functions)

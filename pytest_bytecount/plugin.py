@@ -102,19 +102,27 @@ class BytecountPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        # tryfirst: the state must exist before fixtures (ours included) run.
         if self.settings.disabled:
             return
         limit = marker_limit(item)
-        state = _TestState(limit=limit, measure_call=limit is not None or self.settings.measure_all)
-        item.stash[TEST_STATE_KEY] = state
-        if state.measure_call:
-            reason = self._unavailable_reason()
-            if reason is None:
-                return
-            if limit is not None:
-                pytest.fail(f"pytest-bytecount cannot count here: {reason}", pytrace=False)
-            state.measure_call = False
-            self._warn_once(reason)
+        item.stash[TEST_STATE_KEY] = _TestState(
+            limit=limit, measure_call=limit is not None or self.settings.measure_all
+        )
+
+    @pytest.hookimpl(trylast=True, specname="pytest_runtest_setup")
+    def pytest_runtest_setup_check_counting(self, item: pytest.Item) -> None:
+        # trylast: after the fixtures, which may hold what counting needs.
+        state = item.stash.get(TEST_STATE_KEY, None)
+        if state is None or not (state.measure_call or state.strict):
+            return
+        reason = self._unavailable_reason()
+        if reason is None:
+            return
+        if state.strict:
+            pytest.fail(f"pytest-bytecount cannot count here: {reason}", pytrace=False)
+        state.measure_call = False
+        self._warn_once(reason)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:

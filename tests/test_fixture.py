@@ -211,3 +211,34 @@ def test_measure_works_outside_pytest() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 20
+
+
+def test_closing_an_inner_measurement_adds_nothing_that_depends_on_its_content(
+    pytester: pytest.Pytester,
+) -> None:
+    # The bookkeeping of a nested measurement runs inside the outer one; it
+    # must not call Python code that the outer one would count.
+    pytester.makepyfile(
+        """
+        def few_opcodes():
+            return 1
+
+        def many_opcodes():
+            data = {"a": [1, 2, 3]}
+            total = sum(x * 2 for x in data["a"] if x % 2) - len(data)
+            try:
+                raise KeyError(total)
+            except KeyError as exc:
+                return str(exc) + f"{total!r}"
+
+        def test_overhead(bytecount):
+            overheads = []
+            for work in (few_opcodes, many_opcodes):
+                with bytecount.measure() as outer:
+                    with bytecount.measure() as inner:
+                        work()
+                overheads.append(outer.instructions - inner.instructions)
+            assert overheads[0] == overheads[1]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
