@@ -49,7 +49,9 @@ def best_time(fn: Callable[[], object], measured: bool) -> float:
 def main() -> None:
     engine = thread_meter().engine.name
     print(f"Python {sys.version.split()[0]}, engine: {engine}, best of {REPEATS}")
-    print(f"{'workload':<10} {'instructions':>13} {'plain s':>9} {'measured s':>11} {'ratio':>7} {'ns/instr':>9}")
+    print(
+        f"{'workload':<10} {'instructions':>13} {'plain s':>9} {'measured s':>11} {'ratio':>7} {'ns/instr':>9}"
+    )
     for fn in (loop, fib):
         with measure() as m:
             fn()
@@ -57,8 +59,8 @@ def main() -> None:
         counted = best_time(fn, measured=True)
         extra = (counted - plain) / m.instructions * 1e9
         print(
-            f"{fn.__name__:<10} {m.instructions:>13,} {plain:>9.4f} {counted:>11.4f} "
-            f"{counted / plain:>6.1f}x {extra:>9.1f}"
+            f"{fn.__name__:<10} {m.instructions:>13,} {plain:>13.4f} {counted:>13.4f} "
+            f"{counted / plain:>12.1f}x {extra:>13.1f}"
         )
 
 

@@ -37,9 +37,7 @@ def test_a_bad_marker_value_makes_that_test_error_naming_marker_and_value(
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(
-        [f"*@pytest.mark.max_instructions takes one positive int*{shown}*"]
-    )
+    result.stdout.fnmatch_lines([f"*@pytest.mark.max_instructions takes one positive int*{shown}*"])
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
@@ -184,7 +182,9 @@ def test_a_test_that_already_failed_reports_its_own_failure_and_still_records_th
     result = pytester.runpytest(f"--bytecount-report={report}")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: its own failure*"])
-    result.stdout.fnmatch_lines(["FAILED *::test_fails_on_its_own - AssertionError: its own failure*"])
+    result.stdout.fnmatch_lines(
+        ["FAILED *::test_fails_on_its_own - AssertionError: its own failure*"]
+    )
     (test,) = read_report(report)["tests"]
     assert test["status"] == "over"
     assert test["outcome"] == "failed"

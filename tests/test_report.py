@@ -140,10 +140,15 @@ def test_verbose_adds_every_measured_test_and_quiet_keeps_only_problems(
     pytester.makepyfile(test_suite=SUITE)
     verbose = pytester.runpytest("--bytecount", "-v")
     verbose.stdout.fnmatch_lines(
-        ["OVER      test_suite.py::test_over *", "OK        test_suite.py::test_within  * < 100,000  (marker)"]
+        [
+            "OVER      test_suite.py::test_over *",
+            "OK        test_suite.py::test_within  * < 100,000  (marker)",
+        ]
     )
     quiet = pytester.runpytest("--bytecount", "-q")
-    quiet.stdout.fnmatch_lines(["5 measured · 1 over budget · 3 without budget", "OVER *test_over*"])
+    quiet.stdout.fnmatch_lines(
+        ["5 measured · 1 over budget · 3 without budget", "OVER *test_over*"]
+    )
     quiet.stdout.no_fnmatch_line("NEW *")
     quiet.stdout.no_fnmatch_line("OK *")
 
@@ -157,7 +162,9 @@ def test_counts_use_thousands_separators(pytester: pytest.Pytester) -> None:
                 t += i
         """
     )
-    pytester.runpytest("--bytecount").stdout.fnmatch_lines(["NEW       *::test_big  * [0-9],[0-9][0-9][0-9]"])
+    pytester.runpytest("--bytecount").stdout.fnmatch_lines(
+        ["NEW       *::test_big  * [0-9],[0-9][0-9][0-9]"]
+    )
 
 
 def test_no_summary_when_nothing_was_measured(pytester: pytest.Pytester) -> None:
