@@ -49,9 +49,8 @@ def best_time(fn: Callable[[], object], measured: bool) -> float:
 def main() -> None:
     engine = thread_meter().engine.name
     print(f"Python {sys.version.split()[0]}, engine: {engine}, best of {REPEATS}")
-    print(
-        f"{'workload':<10} {'instructions':>13} {'plain s':>9} {'measured s':>11} {'ratio':>7} {'ns/instr':>9}"
-    )
+    columns = ("instructions", "plain s", "measured s", "ratio", "ns/instr")
+    print(f"{'workload':<10} " + " ".join(f"{c:>13}" for c in columns))
     for fn in (loop, fib):
         with measure() as m:
             fn()
