@@ -86,3 +86,41 @@ def test_counts_are_identical_across_runs_and_hash_seeds(
         runs.append(counts(read_report(report)))
     assert all(count > 0 for count in runs[0].values())
     assert runs[1:] == [runs[0]] * 3
+
+
+GENERATED_INPUTS_TESTS = """
+import functools
+from hypothesis import HealthCheck, given, settings, strategies as st
+from oracle import count_events
+
+def program(data):
+    total = 0
+    for x in data:
+        if x % 3 == 0:
+            total += x
+        elif x < 0:
+            try:
+                raise ValueError(x)
+            except ValueError:
+                total -= 1
+        else:
+            total = total * 2 % 1000
+    ranked = sorted(data, key=lambda v: (-v, v % 7))
+    return ranked[:3], {v: total for v in data if v > 10}
+
+@settings(max_examples=60, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(-50, 50), max_size=30))
+def test_any_input_counts_exactly(bytecount, data):
+    expected = count_events(functools.partial(program, data))
+    bytecount(program, data)
+    assert bytecount.last.instructions == expected
+"""
+
+
+def test_data_dependent_control_flow_counts_exactly_for_generated_inputs(
+    with_corpus: pytest.Pytester,
+) -> None:
+    with_corpus.makepyfile(test_generated=GENERATED_INPUTS_TESTS)
+    result = with_corpus.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
