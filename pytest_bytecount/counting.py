@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
-from typing import ParamSpec, TypeVar, final
+from typing import final
 
 from .engine import CountingFailed, Engine, Hits, ModuleFilter, create_engine
 from .measurement import Measurement
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @final
@@ -37,10 +34,6 @@ class Meter:
         if self._engine is None:
             self._engine = create_engine()
         return self._engine
-
-    @property
-    def is_measuring(self) -> bool:
-        return bool(self._open)
 
     def begin(self, modules: ModuleFilter, *, keep_gc: bool = False) -> Measurement:
         """Open a span. Inside another span, the outer one's settings apply."""
@@ -78,25 +71,6 @@ class Meter:
             self._restore_gc()
         measurement._fill(hits)
         return measurement
-
-    def call(
-        self,
-        modules: ModuleFilter,
-        keep_gc: bool,
-        fn: Callable[P, R],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> tuple[R, Measurement]:
-        """Call `fn` in a span of its own: exactly its instructions, callees included.
-
-        The span closes also when `fn` raises; the exception then propagates.
-        """
-        measurement = self.begin(modules, keep_gc=keep_gc)
-        try:
-            result = fn(*args, **kwargs)
-        finally:
-            self.end(measurement)
-        return result, measurement
 
     def abort(self) -> None:
         """Close every open span after a failure, leaving the thread untraced."""

@@ -94,9 +94,13 @@ class BytecountPlugin:
         self.config = config
         self.settings = settings
         self.modules = ModuleFilter(settings.exclude)
-        self.meter: Meter = thread_meter()
         self.records: dict[str, TestRecord] = {}
         self._warned = False
+
+    @property
+    def meter(self) -> Meter:
+        # Per thread: tests need not run on the thread that configured pytest.
+        return thread_meter()
 
     # -- per test ---------------------------------------------------------
 
