@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MONITORING
+from conftest import MONITORING, read_report
 
 STATE_PROBE = """
 import gc
@@ -194,3 +194,52 @@ def test_a_test_that_frees_our_tool_id_fails_instead_of_reporting_a_partial_coun
     result.stdout.fnmatch_lines(
         ["*pytest-bytecount could not count this test: *tool id * was taken over by None*"]
     )
+
+
+def test_on_an_interpreter_that_cannot_be_traced_nothing_is_a_silent_zero(
+    pytester: pytest.Pytester,
+) -> None:
+    # Stands in for PyPy and other interpreters: no engine can be created.
+    pytester.makeconftest(
+        """
+        import pytest_bytecount.counting
+        from pytest_bytecount import CountingUnavailable
+
+        def no_engine():
+            raise CountingUnavailable("pypy is not supported: instruction counting needs CPython")
+
+        pytest_bytecount.counting.create_engine = no_engine
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.max_instructions(100)
+        def test_marked():
+            pass
+
+        def test_fixture(bytecount):
+            bytecount(len, "x")
+
+        def test_plain_1():
+            pass
+
+        def test_plain_2():
+            pass
+        """
+    )
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_subprocess(
+        "--bytecount", f"--bytecount-report={report}", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "bytecount: unavailable: pypy is not supported*",
+            "*ERROR at setup of test_marked*",
+            "*pytest-bytecount cannot count here: pypy is not supported*",
+        ]
+    )
+    assert result.stdout.str().count("BytecountWarning: pytest-bytecount is not counting") == 1
+    assert read_report(report)["tests"] == []
