@@ -10,6 +10,7 @@ module are skipped, as the plugin skips them.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -35,10 +36,21 @@ def _skipped(filename: str) -> bool:
 
 
 def count_events(fn: Callable[[], Any]) -> int:
-    """Instructions the interpreter reports while `fn()` runs."""
-    if sys.version_info >= (3, 12):
-        return _count_with_monitoring(fn)
-    return _count_with_settrace(fn)
+    """Instructions the interpreter reports while `fn()` runs.
+
+    The garbage collector is paused, as the plugin pauses it: otherwise a
+    collection may run `gc.callbacks` or finalizers inside the count.
+    """
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if sys.version_info >= (3, 12):
+            return _count_with_monitoring(fn)
+        return _count_with_settrace(fn)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _count_with_monitoring(fn: Callable[[], Any]) -> int:
