@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, final
 
+from .files import write_atomically
 from .measurement import FunctionCount
-from .verdict import Limit, Status
+from .verdict import Limit, LimitSource, Status
 
 SCHEMA: Final = "pytest-bytecount/1"
 TOP_FUNCTIONS: Final = 5
@@ -31,6 +30,49 @@ class TestRecord:
     status: Status
     outcome: str
     top_functions: tuple[FunctionCount, ...] = ()
+    baseline: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """This test's entry in the report's `tests` list."""
+        limit = self.limit
+        entry: dict[str, Any] = {
+            "nodeid": self.nodeid,
+            "instructions": self.instructions,
+            "limit": limit.instructions if limit is not None else None,
+            "budget_source": limit.source.value if limit is not None else None,
+            "status": self.status.value,
+            "outcome": self.outcome,
+            "top_functions": [
+                {
+                    "function": function.function,
+                    "file": function.file,
+                    "line": function.line,
+                    "instructions": function.instructions,
+                }
+                for function in self.top_functions[:TOP_FUNCTIONS]
+            ],
+        }
+        if self.baseline is not None:
+            entry["baseline"] = self.baseline
+        return entry
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> TestRecord:
+        """The inverse of `to_json`, for an entry already checked against the schema."""
+        limit = entry.get("limit")
+        source = entry.get("budget_source")
+        return cls(
+            nodeid=entry["nodeid"],
+            instructions=entry["instructions"],
+            limit=Limit(limit, LimitSource(source)) if limit is not None and source else None,
+            status=Status(entry["status"]),
+            outcome=entry["outcome"],
+            top_functions=tuple(
+                FunctionCount(f["function"], f["file"], f["line"], f["instructions"])
+                for f in entry.get("top_functions", ())
+            ),
+            baseline=entry.get("baseline"),
+        )
 
 
 def interpreter_tag() -> str:
@@ -48,6 +90,7 @@ def totals(records: Sequence[TestRecord]) -> dict[str, int]:
         "improved": counted[Status.IMPROVED],
         "new": counted[Status.NEW],
         "ok": counted[Status.OK],
+        "regressed": counted[Status.REGRESSED],
         "instructions": sum(record.instructions for record in records),
     }
 
@@ -68,42 +111,12 @@ def build_report(
             "version": ".".join(str(part) for part in sys.version_info[:3]),
         },
         "tolerance": tolerance,
-        "tests": [_test_entry(record) for record in records],
+        "tests": [record.to_json() for record in records],
         "stale": sorted(stale),
         "totals": totals(records),
     }
 
 
-def _test_entry(record: TestRecord) -> dict[str, Any]:
-    limit = record.limit
-    return {
-        "nodeid": record.nodeid,
-        "instructions": record.instructions,
-        "limit": limit.instructions if limit is not None else None,
-        "budget_source": limit.source.value if limit is not None else None,
-        "status": record.status.value,
-        "outcome": record.outcome,
-        "top_functions": [
-            {
-                "function": function.function,
-                "file": function.file,
-                "line": function.line,
-                "instructions": function.instructions,
-            }
-            for function in record.top_functions[:TOP_FUNCTIONS]
-        ],
-    }
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write `data` to `path` atomically: readers see the old file or the new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

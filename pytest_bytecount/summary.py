@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, final
 
@@ -10,9 +10,11 @@ from .report import TestRecord, totals
 from .verdict import SOURCE_LABELS, Status, change_percent
 
 #: Row order: problems first, then improvements, new tests, and the rest.
-ORDER: Final = (Status.OVER, Status.IMPROVED, Status.NEW, Status.OK)
+ORDER: Final = (Status.OVER, Status.REGRESSED, Status.IMPROVED, Status.NEW, Status.OK)
+PROBLEMS: Final = frozenset({Status.OVER, Status.REGRESSED})
 LABELS: Final = {
     Status.OVER: "OVER",
+    Status.REGRESSED: "REGRESSED",
     Status.IMPROVED: "IMPROVED",
     Status.NEW: "NEW",
     Status.OK: "OK",
@@ -20,10 +22,17 @@ LABELS: Final = {
 #: pytest's terminal colours for each status.
 COLOURS: Final = {
     Status.OVER: "red",
+    Status.REGRESSED: "red",
     Status.IMPROVED: "green",
     Status.NEW: "yellow",
     Status.OK: "green",
 }
+HEADLINE: Final = (
+    ("over", "over budget"),
+    ("regressed", "regressed"),
+    ("improved", "improved"),
+    ("new", "without budget"),
+)
 
 
 @final
@@ -33,54 +42,53 @@ class Line:
     colour: str | None = None
 
 
-def render(records: Sequence[TestRecord], *, verbosity: int = 0) -> list[Line]:
+def render(
+    records: Sequence[TestRecord], *, stale: Iterable[str] = (), verbosity: int = 0
+) -> list[Line]:
     """Headline, then one row per test worth showing at this verbosity.
 
-    `-q` (verbosity < 0) shows only problems; the default adds improvements
-    and tests without a budget; `-v` adds every measured test.
+    `-q` (verbosity < 0) shows only problems; the default adds improvements,
+    tests without a budget and stale budgets; `-v` adds every measured test.
     """
+    stale = sorted(stale)
     counts = totals(records)
     parts = [f"{counts['measured']:,} measured"]
-    for key, words in (
-        ("over", "over budget"),
-        ("improved", "improved"),
-        ("new", "without budget"),
-    ):
-        if counts[key]:
-            parts.append(f"{counts[key]:,} {words}")
-    headline_colour = "red" if counts["over"] else "yellow" if counts["new"] else "green"
-    lines = [Line(" · ".join(parts), headline_colour)]
+    parts += [f"{counts[key]:,} {words}" for key, words in HEADLINE if counts[key]]
+    if stale:
+        parts.append(f"{len(stale):,} stale budget{'s' if len(stale) > 1 else ''}")
+    problems = counts["over"] or counts["regressed"]
+    colour = "red" if problems else "yellow" if counts["new"] or stale else "green"
+    lines = [Line(" · ".join(parts), colour)]
 
-    shown = {Status.OVER}
+    shown = set(PROBLEMS)
     if verbosity >= 0:
         shown |= {Status.IMPROVED, Status.NEW}
     if verbosity > 0:
         shown.add(Status.OK)
-    rows = [
-        record
-        for status in ORDER
-        if status in shown
-        for record in records
-        if record.status is status
-    ]
+    rows = [r for status in ORDER if status in shown for r in records if r.status is status]
     width = max((len(record.nodeid) for record in rows), default=0)
-    lines.extend(Line(_row(record, width), COLOURS[record.status]) for record in rows)
+    lines += [Line(_row(record, width), COLOURS[record.status]) for record in rows]
+    if verbosity >= 0:
+        lines += [
+            Line(f"stale budget: {nodeid}  (prune with --bytecount-update)", "yellow")
+            for nodeid in stale
+        ]
+        if counts["improved"]:
+            lines.append(Line("ratchet improved budgets down with --bytecount-update"))
     return lines
 
 
 def _row(record: TestRecord, width: int) -> str:
-    label = f"{LABELS[record.status]:<9} {record.nodeid:<{width}}  {record.instructions:>9,}"
-    limit = record.limit
-    if limit is None:
-        return label.rstrip()
-    relation = (
-        ">"
-        if record.instructions > limit.instructions
-        else "<"
-        if record.instructions < limit.instructions
-        else "="
-    )
-    text = f"{label} {relation} {limit.instructions:,}"
+    start = f"{LABELS[record.status]:<9} {record.nodeid:<{width}}  {record.instructions:>9,}"
+    if record.status is Status.REGRESSED and record.baseline is not None:
+        reference, source = record.baseline, "baseline"
+    elif record.limit is not None:
+        reference, source = record.limit.instructions, SOURCE_LABELS[record.limit.source]
+    else:
+        return start.rstrip()
+    count = record.instructions
+    relation = ">" if count > reference else "<" if count < reference else "="
+    text = f"{start} {relation} {reference:,}"
     if record.status is not Status.OK:
-        text += f"  {change_percent(record.instructions, limit.instructions):+.1f}%"
-    return f"{text}  ({SOURCE_LABELS[limit.source]})"
+        text += f"  {change_percent(count, reference):+.1f}%"
+    return f"{text}  ({source})"

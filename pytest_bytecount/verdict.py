@@ -1,4 +1,4 @@
-"""From a count and its limit to a status: pure functions, no pytest."""
+"""From a count, its limit, a tolerance and a baseline to a status (pure, no pytest)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class Status(str, Enum):
     OVER = "over"
     IMPROVED = "improved"
     NEW = "new"
+    REGRESSED = "regressed"
 
 
 class LimitSource(str, Enum):
@@ -34,15 +35,59 @@ class Limit:
     source: LimitSource
 
 
-def judge(instructions: int, limit: Limit | None) -> Status:
-    """A marker is a hard cap: over it is `over`, at or under it is `ok`."""
+def judge(
+    instructions: int,
+    limit: Limit | None,
+    *,
+    tolerance: float = 0.0,
+    baseline: int | None = None,
+) -> Status:
+    """The status of one measured test. `tolerance` is in percent.
+
+    A marker is a hard cap, tolerance or not. A budget from the file allows
+    `tolerance` percent either way before the count is over or improved. A
+    baseline (an earlier report's count) turns growth beyond the tolerance
+    into a regression; being over a limit is the graver status.
+    """
+    if limit is not None and instructions > allowance(limit, tolerance):
+        return Status.OVER
+    if baseline is not None and exceeds(instructions, baseline, tolerance):
+        return Status.REGRESSED
     if limit is None:
         return Status.NEW
-    if instructions > limit.instructions:
-        return Status.OVER
+    if limit.source is LimitSource.FILE and falls_below(instructions, limit.instructions, tolerance):
+        return Status.IMPROVED
     return Status.OK
 
 
-def change_percent(instructions: int, limit: int) -> float:
-    """How far `instructions` is from `limit`, in percent of the limit."""
-    return (instructions - limit) * 100.0 / limit
+def allowance(limit: Limit, tolerance: float) -> float:
+    """The highest count that is not over `limit`."""
+    if limit.source is LimitSource.MARKER:
+        return limit.instructions
+    return limit.instructions * (1 + tolerance / 100)
+
+
+def exceeds(instructions: int, reference: int, tolerance: float) -> bool:
+    return instructions > reference * (1 + tolerance / 100)
+
+
+def falls_below(instructions: int, reference: int, tolerance: float) -> bool:
+    return instructions < reference * (1 - tolerance / 100)
+
+
+def change_percent(instructions: int, reference: int) -> float:
+    """How far `instructions` is from `reference`, in percent of the reference."""
+    return (instructions - reference) * 100.0 / reference
+
+
+def parse_tolerance(text: str) -> float:
+    """`"2%"`, `"2.5"`, `"0.5%"` -> percent as a float; ValueError otherwise."""
+    cleaned = text.strip()
+    number = cleaned[:-1].strip() if cleaned.endswith("%") else cleaned
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"expected a percentage such as 2% or 0.5, got {text!r}") from None
+    if not 0 <= value < 100 or value != value:
+        raise ValueError(f"expected a percentage from 0% to below 100%, got {text!r}")
+    return value

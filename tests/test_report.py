@@ -90,6 +90,7 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
         "improved": 0,
         "new": 3,
         "ok": 1,
+        "regressed": 0,
         "instructions": sum(test["instructions"] for test in tests.values()),
     }
 
