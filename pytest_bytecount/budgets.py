@@ -53,7 +53,9 @@ class Budgets:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise BudgetsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise BudgetsError(
+                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

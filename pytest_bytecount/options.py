@@ -8,6 +8,8 @@ from typing import Final
 
 import pytest
 
+from .verdict import parse_tolerance
+
 HELP_BYTECOUNT: Final = "measure every test, not only those with a marker, a budget or the fixture"
 HELP_DISABLE: Final = (
     "measure nothing and enforce nothing; the marker and the bytecount fixture still "
@@ -19,6 +21,20 @@ HELP_EXCLUDE: Final = (
     "their callees are. pytest, pluggy and pytest_bytecount are never counted"
 )
 HELP_GC: Final = "keep the garbage collector running inside measured spans (default: paused)"
+HELP_UPDATE: Final = (
+    "measure every test and write the counts of unmarked ones into the budgets file "
+    "(the running interpreter's table only); budget excess does not fail while updating"
+)
+HELP_TOLERANCE: Final = (
+    "how far a count may exceed its recorded budget or baseline, in percent "
+    "(e.g. 2%, 2.5, 0.5%); default 0%: counts are exact"
+)
+HELP_COMPARE: Final = (
+    "compare counts with an earlier report of the same interpreter; tests that grew "
+    "beyond the tolerance are regressions and the session exits non-zero"
+)
+HELP_BUDGETS: Final = "the budgets file, relative to the rootdir (default: bytecount.toml)"
+DEFAULT_BUDGETS: Final = "bytecount.toml"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -26,7 +42,12 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--bytecount", action="store_true", default=False, help=HELP_BYTECOUNT)
     group.addoption("--bytecount-disable", action="store_true", default=False, help=HELP_DISABLE)
     group.addoption("--bytecount-report", metavar="PATH", default=None, help=HELP_REPORT)
+    group.addoption("--bytecount-update", action="store_true", default=False, help=HELP_UPDATE)
+    group.addoption("--bytecount-tolerance", metavar="PCT", default=None, help=HELP_TOLERANCE)
+    group.addoption("--bytecount-compare", metavar="PATH", default=None, help=HELP_COMPARE)
     parser.addini("bytecount_report", HELP_REPORT, default="")
+    parser.addini("bytecount_tolerance", HELP_TOLERANCE, default="0%")
+    parser.addini("bytecount_budgets", HELP_BUDGETS, default=DEFAULT_BUDGETS)
     parser.addini("bytecount_exclude", HELP_EXCLUDE, type="args", default=[])
     parser.addini("bytecount_gc", HELP_GC, type="bool", default=False)
 
@@ -40,15 +61,25 @@ class Settings:
     report_path: Path | None
     exclude: tuple[str, ...]
     keep_gc: bool
+    update: bool
+    tolerance: float
+    compare_path: Path | None
+    budgets_path: Path
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
+        update = bool(config.getoption("bytecount_update"))
         return cls(
-            measure_all=bool(config.getoption("bytecount")),
+            # Recording budgets for a suite means measuring all of it.
+            measure_all=bool(config.getoption("bytecount")) or update,
             disabled=bool(config.getoption("bytecount_disable")),
             report_path=_report_path(config),
             exclude=_exclude_globs(config),
             keep_gc=bool(config.getini("bytecount_gc")),
+            update=update,
+            tolerance=_tolerance(config),
+            compare_path=_compare_path(config),
+            budgets_path=_budgets_path(config),
         )
 
 
@@ -76,3 +107,31 @@ def _exclude_globs(config: pytest.Config) -> tuple[str, ...]:
                 "name the modules to leave out, e.g. 'asyncio.*'"
             )
     return globs
+
+
+def _tolerance(config: pytest.Config) -> float:
+    """CLI over ini; a bad value names where it came from."""
+    option = config.getoption("bytecount_tolerance")
+    text, where = (
+        (option, "--bytecount-tolerance")
+        if option is not None
+        else (str(config.getini("bytecount_tolerance")), "ini bytecount_tolerance")
+    )
+    try:
+        return parse_tolerance(text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
+
+
+def _compare_path(config: pytest.Config) -> Path | None:
+    option = config.getoption("bytecount_compare")
+    if option is None:
+        return None
+    if not option.strip():
+        raise pytest.UsageError("--bytecount-compare: expected a report path, got ''")
+    return Path(option).expanduser().absolute()
+
+
+def _budgets_path(config: pytest.Config) -> Path:
+    text = str(config.getini("bytecount_budgets")).strip() or DEFAULT_BUDGETS
+    return (config.rootpath / Path(text).expanduser()).absolute()

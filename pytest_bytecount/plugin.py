@@ -11,20 +11,24 @@ import functools
 import inspect
 import os
 import warnings
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Final
 
 import pytest
 
 from . import __version__, summary
+from .budgets import Budgets, BudgetsError
+from .compare import LoadedReport, ReportError, load_report
 from .counting import Meter, thread_meter
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .fixture import Bytecount
 from .measurement import FunctionCount, Measurement
 from .options import Settings, add_options
 from .report import TOP_FUNCTIONS, TestRecord, build_report, interpreter_tag, write_json
-from .verdict import SOURCE_LABELS, Limit, LimitSource, Status, change_percent, judge
+from .selection import Collection
+from .verdict import Limit, LimitSource, Status, change_percent, judge
 
 MARKER: Final = "max_instructions"
 TOP_OPCODES: Final = 8
@@ -89,12 +93,23 @@ def bytecount(request: pytest.FixtureRequest) -> Bytecount:
     return request.config.stash[PLUGIN_KEY].fixture_for(request.node)
 
 
+#: The attribute of a call-phase TestReport carrying the test's record, as
+#: JSON: pytest-xdist ships report attributes from workers to the controller.
+REPORT_ATTRIBUTE: Final = "bytecount"
+
+
 class BytecountPlugin:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
+        self.tag = interpreter_tag()
         self.modules = ModuleFilter(settings.exclude)
+        self.budgets = _load_budgets(settings)
+        self.budget_table = self.budgets.table(self.tag)
+        self.baseline = _load_baseline(settings, self.tag)
+        self.collection = Collection(config)
         self.records: dict[str, TestRecord] = {}
+        self.stale: list[str] = []
         self._warned = False
 
     @property
@@ -110,6 +125,8 @@ class BytecountPlugin:
         if self.settings.disabled:
             return
         limit = marker_limit(item)
+        if limit is None and item.nodeid in self.budget_table:
+            limit = Limit(self.budget_table[item.nodeid], LimitSource.FILE)
         item.stash[TEST_STATE_KEY] = _TestState(
             limit=limit, measure_call=limit is not None or self.settings.measure_all
         )
@@ -199,13 +216,35 @@ class BytecountPlugin:
         if state.problem is not None:
             self._report_problem(report, state)
         elif measurement is not None:
-            self._judge(item, report, state.limit, measurement)
+            record = self._judge(item.nodeid, report, state.limit, measurement)
+            setattr(report, REPORT_ATTRIBUTE, record.to_json())
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Serial runs and the pytest-xdist controller alike build their
+        # records from reports, so both see the same results.
+        entry = getattr(report, REPORT_ATTRIBUTE, None)
+        if report.when == "call" and isinstance(entry, dict):
+            self.records[report.nodeid] = TestRecord.from_json(entry)
         record = self.records.get(report.nodeid)
         if record is not None and report.when == "teardown" and report.failed:
             self.records[report.nodeid] = replace(record, outcome="error")
+
+    # -- collection, for stale budgets -------------------------------------
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collection.collected(item.nodeid for item in session.items)
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        self.collection.deselected(item.nodeid for item in items)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection.failed_to_collect(report.nodeid)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: Sequence[str]) -> None:
+        self.collection.collected(ids, from_worker=True)
 
     def fixture_for(self, item: pytest.Item) -> Bytecount:
         fixture = Bytecount(
@@ -221,36 +260,82 @@ class BytecountPlugin:
 
     # -- session ----------------------------------------------------------
 
-    def pytest_report_header(self, config: pytest.Config) -> str:
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
         if self.settings.disabled:
-            return "bytecount: disabled (--bytecount-disable)"
+            return ["bytecount: disabled (--bytecount-disable)"]
         try:
             engine = self.meter.engine
         except CountingUnavailable as exc:
-            return f"bytecount: unavailable: {exc}"
-        return f"bytecount: {interpreter_tag()}, counting with {engine.name}"
+            return [f"bytecount: unavailable: {exc}"]
+        path = self.settings.budgets_path
+        budgets = (
+            f"{len(self.budget_table):,} budgets in {_shown_path(path, config)}"
+            if path.exists()
+            else "no budgets file"
+        )
+        return [
+            f"bytecount: {self.tag}, counting with {engine.name}; {budgets}, "
+            f"tolerance {self.settings.tolerance:g}%"
+        ]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        path = self.settings.report_path
-        if path is None or hasattr(self.config, "workerinput"):
-            return
-        data = build_report(list(self.records.values()), plugin_version=__version__)
+        if hasattr(self.config, "workerinput"):
+            return  # pytest-xdist workers hand their records to the controller
+        if not self.settings.disabled:
+            self.stale = self.collection.stale(self.budget_table)
+        regressed = any(r.status is Status.REGRESSED for r in self.records.values())
+        if regressed and session.exitstatus == pytest.ExitCode.OK:
+            # Decided here, not in the summary hook, which does not always run.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+        if self.settings.update and not self.settings.disabled and not interrupted:
+            self._write(session, "budgets file", self.settings.budgets_path, self._update_budgets)
+        if self.settings.report_path is not None:
+            self._write(
+                session, "--bytecount-report", self.settings.report_path, self._write_report
+            )
+
+    def _update_budgets(self) -> None:
+        counts = {
+            record.nodeid: record.instructions
+            for record in self.records.values()
+            if record.outcome == "passed"
+            and (record.limit is None or record.limit.source is LimitSource.FILE)
+            and record.instructions > 0
+        }
+        prune = self.stale if self.collection.whole_suite_selected() else ()
+        updated = self.budgets.updated(self.tag, counts, remove=prune)
+        if updated.render() != self.budgets.render() or not self.budgets.path.exists():
+            updated.write()
+
+    def _write_report(self) -> None:
+        assert self.settings.report_path is not None
+        data = build_report(
+            list(self.records.values()),
+            plugin_version=__version__,
+            stale=self.stale,
+            tolerance=self.settings.tolerance,
+        )
+        write_json(self.settings.report_path, data)
+
+    def _write(
+        self, session: pytest.Session, what: str, path: Path, write: Callable[[], None]
+    ) -> None:
         try:
-            write_json(path, data)
+            write()
         except OSError as exc:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
-                reporter.write_line(
-                    f"ERROR: --bytecount-report: cannot write {path}: {exc.strerror}", red=True
-                )
+                reporter.write_line(f"ERROR: {what}: cannot write {path}: {exc.strerror}", red=True)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self.settings.disabled or (not self.records and not self.settings.measure_all):
+        if self.settings.disabled or not (self.records or self.stale or self.settings.measure_all):
             return
         records = list(self.records.values())
-        terminalreporter.write_sep("-", f"bytecount ({interpreter_tag()})")
-        for line in summary.render(records, verbosity=self.config.get_verbosity()):
+        terminalreporter.write_sep("-", f"bytecount ({self.tag})")
+        lines = summary.render(records, stale=self.stale, verbosity=self.config.get_verbosity())
+        for line in lines:
             markup = {line.colour: True} if line.colour else {}
             terminalreporter.write_line(line.text, **markup)
 
@@ -289,32 +374,39 @@ class BytecountPlugin:
 
     def _judge(
         self,
-        item: pytest.Item,
+        nodeid: str,
         report: pytest.TestReport,
         limit: Limit | None,
         measurement: Measurement,
-    ) -> None:
+    ) -> TestRecord:
         instructions = measurement.instructions
         functions = tuple(
             replace(function, file=self._relative(function.file))
             for function in measurement.functions[:TOP_FUNCTIONS]
         )
-        status = judge(instructions, limit)
-        if status is Status.OVER:
+        tolerance = self.settings.tolerance
+        baseline = self.baseline.counts.get(nodeid) if self.baseline is not None else None
+        status = judge(instructions, limit, tolerance=tolerance, baseline=baseline)
+        # Recording budgets forgives the file's budgets, never a marker's.
+        enforced = limit is not None and not (
+            self.settings.update and limit.source is LimitSource.FILE
+        )
+        if status is Status.OVER and enforced:
             assert limit is not None
-            message = over_budget_message(measurement, limit, functions)
+            message = over_budget_message(measurement, limit, functions, tolerance)
             if report.passed:
                 report.outcome = "failed"
                 report.longrepr = message
             else:
                 report.sections.append(("bytecount", message))
-        self.records[item.nodeid] = TestRecord(
-            nodeid=item.nodeid,
+        return TestRecord(
+            nodeid=nodeid,
             instructions=instructions,
             limit=limit,
             status=status,
             outcome=report.outcome,
             top_functions=functions,
+            baseline=baseline,
         )
 
     def _relative(self, filename: str) -> str:
@@ -360,17 +452,21 @@ def marker_limit(item: pytest.Item) -> Limit | None:
 
 
 def over_budget_message(
-    measurement: Measurement, limit: Limit, functions: tuple[FunctionCount, ...]
+    measurement: Measurement,
+    limit: Limit,
+    functions: tuple[FunctionCount, ...],
+    tolerance: float = 0.0,
 ) -> str:
     instructions = measurement.instructions
-    source = (
-        f"@pytest.mark.{MARKER}({limit.instructions})"
-        if limit.source is LimitSource.MARKER
-        else SOURCE_LABELS[limit.source]
-    )
+    if limit.source is LimitSource.MARKER:
+        source = f"set by @pytest.mark.{MARKER}({limit.instructions})"
+    else:
+        source = "recorded in the budgets file"
+        if tolerance:
+            source += f" (tolerance {tolerance:g}%)"
     lines = [
         f"bytecount: {instructions:,} instructions executed, over the limit of "
-        f"{limit.instructions:,} set by {source}: +{instructions - limit.instructions:,} "
+        f"{limit.instructions:,} {source}: +{instructions - limit.instructions:,} "
         f"({change_percent(instructions, limit.instructions):+.1f}%)",
     ]
     if functions:
@@ -381,3 +477,34 @@ def over_budget_message(
     opcodes = list(measurement.by_opcode.items())[:TOP_OPCODES]
     lines.append("top opcodes: " + ", ".join(f"{name} {count:,}" for name, count in opcodes))
     return "\n".join(lines)
+
+
+def _load_budgets(settings: Settings) -> Budgets:
+    if settings.disabled:
+        return Budgets(settings.budgets_path)
+    try:
+        return Budgets.load(settings.budgets_path)
+    except BudgetsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _load_baseline(settings: Settings, tag: str) -> LoadedReport | None:
+    if settings.compare_path is None or settings.disabled:
+        return None
+    try:
+        baseline = load_report(settings.compare_path)
+    except ReportError as exc:
+        raise pytest.UsageError(f"--bytecount-compare: {exc}") from None
+    if baseline.tag != tag:
+        raise pytest.UsageError(
+            f"--bytecount-compare: {settings.compare_path} holds counts of {baseline.tag}, "
+            f"not of the running {tag}: counts differ between interpreters"
+        )
+    return baseline
+
+
+def _shown_path(path: Path, config: pytest.Config) -> str:
+    try:
+        return str(path.relative_to(config.rootpath))
+    except ValueError:
+        return str(path)

@@ -55,7 +55,9 @@ def judge(
         return Status.REGRESSED
     if limit is None:
         return Status.NEW
-    if limit.source is LimitSource.FILE and falls_below(instructions, limit.instructions, tolerance):
+    if limit.source is LimitSource.FILE and falls_below(
+        instructions, limit.instructions, tolerance
+    ):
         return Status.IMPROVED
     return Status.OK
 

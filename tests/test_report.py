@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import TAG, read_report
+from conftest import TAG, TESTS_DIR, read_report
 
 import pytest_bytecount
 
@@ -187,3 +188,22 @@ def test_the_count_is_a_junit_xml_property(pytester: pytest.Pytester) -> None:
             if prop.get("name") == "bytecount_instructions":
                 found[case.get("name")] = int(prop.get("value", ""))
     assert found == expected
+
+
+def test_the_report_validates_against_the_published_json_schema(
+    pytester: pytest.Pytester,
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((TESTS_DIR.parent / "docs" / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest("--bytecount", "--bytecount-report=base.json")
+    pytester.makepyfile(test_suite=SUITE.replace("work(5)", "work(50)"))
+    pytester.runpytest(
+        "--bytecount", "--bytecount-compare=base.json", "--bytecount-report=new.json"
+    )
+    for name in ("base.json", "new.json"):
+        report = read_report(pytester.path / name)
+        jsonschema.validate(report, schema)
+    statuses = {t["status"] for t in read_report(pytester.path / "new.json")["tests"]}
+    assert {"ok", "over", "new", "regressed"} <= statuses

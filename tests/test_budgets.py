@@ -1,0 +1,342 @@
+"""Budgets in `bytecount.toml` and `--bytecount-update`: SPEC §4 and §5."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+from conftest import TAG, read_report
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_bytecount.budgets import Budgets
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+CODE = """
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+"""
+
+TESTS = """
+import pytest
+from code_under_test import work
+
+def test_small():
+    work(10)
+
+def test_big():
+    work(100)
+
+@pytest.mark.max_instructions(100_000)
+def test_marked():
+    work(5)
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(code_under_test=CODE, test_suite=TESTS)
+    pytester.syspathinsert()
+    return pytester
+
+
+def budgets(pytester: pytest.Pytester) -> dict[str, dict[str, int]]:
+    data: dict[str, dict[str, int]] = tomllib.loads((pytester.path / "bytecount.toml").read_text())
+    return data
+
+
+def make_dearer(pytester: pytest.Pytester, extra: str) -> None:
+    pytester.makepyfile(
+        code_under_test=CODE.replace("    return total", f"    {extra}\n    return total")
+    )
+
+
+def test_record_pass_regress_tolerate_and_improve(suite: pytest.Pytester) -> None:
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    recorded = budgets(suite)[TAG]
+    # Marked tests are never written; the others are, with their exact counts.
+    assert set(recorded) == {"test_suite.py::test_small", "test_suite.py::test_big"}
+    assert all(count > 0 for count in recorded.values())
+
+    # Tests with a budget are measured without any flag, and pass unchanged.
+    result = suite.runpytest()
+    result.assert_outcomes(passed=3)
+
+    # Two more instructions per call: both budgeted tests fail.
+    make_dearer(suite, "total = total + 0")
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*over the limit of * recorded in the budgets file: +* (+*%)*"])
+    result.stdout.fnmatch_lines(["OVER      test_suite.py::test_* > *  (bytecount.toml)"])
+
+    # The same growth within a tolerance passes.
+    result = suite.runpytest("--bytecount-tolerance=50%")
+    result.assert_outcomes(passed=3)
+
+    # Cheaper code is an improvement, reported with the hint to ratchet.
+    suite.makepyfile(code_under_test="def work(n):\n    return n\n")
+    report = suite.path / "r.json"
+    result = suite.runpytest(f"--bytecount-report={report}")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*2 improved*",
+            "IMPROVED  test_suite.py::test_* < *  -*%  (bytecount.toml)",
+            "IMPROVED  test_suite.py::test_* < *  -*%  (bytecount.toml)",
+            "ratchet improved budgets down with --bytecount-update",
+        ]
+    )
+    statuses = {
+        t["nodeid"]: (t["status"], t["budget_source"]) for t in read_report(report)["tests"]
+    }
+    assert statuses["test_suite.py::test_small"] == ("improved", "file")
+
+    # Ratcheting writes the new, lower counts.
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    assert all(budgets(suite)[TAG][n] < recorded[n] for n in recorded)
+
+
+def test_a_budget_excess_does_not_fail_while_updating_but_a_marker_does(
+    suite: pytest.Pytester,
+) -> None:
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    make_dearer(suite, "total = total + 0")
+    suite.makepyfile(
+        test_capped_by_marker="""
+        import pytest
+        from code_under_test import work
+
+        @pytest.mark.max_instructions(5)
+        def test_capped():
+            work(50)
+        """
+    )
+    result = suite.runpytest("--bytecount-update")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_capped_by_marker.py::test_capped*"])
+    assert "test_capped_by_marker.py::test_capped" not in budgets(suite)[TAG]
+
+
+def test_an_update_keeps_other_interpreters_tables_and_the_header(suite: pytest.Pytester) -> None:
+    other = "cpython-299"
+    (suite.path / "bytecount.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            # Our budgets: reviewed in every PR.
+            # Second header line.
+
+            ["{other}"]
+            "test_suite.py::test_small" = 12345
+            "test_suite.py::test_gone" = 7
+            """
+        )
+    )
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    text = (suite.path / "bytecount.toml").read_text()
+    assert text.startswith("# Our budgets: reviewed in every PR.\n# Second header line.\n\n")
+    data = budgets(suite)
+    assert data[other] == {"test_suite.py::test_small": 12345, "test_suite.py::test_gone": 7}
+    assert set(data[TAG]) == {"test_suite.py::test_small", "test_suite.py::test_big"}
+
+
+def test_a_new_file_gets_the_default_header_and_sorted_keys(suite: pytest.Pytester) -> None:
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    text = (suite.path / "bytecount.toml").read_text()
+    assert text.startswith("# Executed-instruction budgets for pytest-bytecount.\n")
+    lines = [line for line in text.splitlines() if line.startswith('"')]
+    assert lines == sorted(lines)
+    # A second update of unchanged code changes nothing, byte for byte.
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    assert (suite.path / "bytecount.toml").read_text() == text
+
+
+def test_stale_budgets_are_listed_and_pruned_only_by_a_whole_suite_update(
+    suite: pytest.Pytester,
+) -> None:
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    path = suite.path / "bytecount.toml"
+    path.write_text(
+        path.read_text()
+        + '"test_suite.py::test_removed" = 99\n"test_deleted_file.py::test_x" = 5\n'
+    )
+    report = suite.path / "r.json"
+    result = suite.runpytest(f"--bytecount-report={report}")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*2 stale budgets*",
+            "stale budget: test_deleted_file.py::test_x  (prune with --bytecount-update)",
+            "stale budget: test_suite.py::test_removed  (prune with --bytecount-update)",
+        ]
+    )
+    assert read_report(report)["stale"] == [
+        "test_deleted_file.py::test_x",
+        "test_suite.py::test_removed",
+    ]
+
+    for narrowing in (
+        ["-k", "small"],
+        ["test_suite.py::test_small"],
+        ["--deselect", "test_suite.py::test_big"],
+    ):
+        suite.runpytest("--bytecount-update", *narrowing)
+        assert "test_suite.py::test_removed" in budgets(suite)[TAG], narrowing
+
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    assert set(budgets(suite)[TAG]) == {"test_suite.py::test_small", "test_suite.py::test_big"}
+
+
+def test_a_partial_run_does_not_call_other_files_budgets_stale(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_other="def test_elsewhere():\n    pass\n")
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=4)
+    result = suite.runpytest("test_suite.py")
+    result.stdout.no_fnmatch_line("*stale budget*")
+
+
+def test_an_interrupted_update_leaves_the_old_file_byte_for_byte(suite: pytest.Pytester) -> None:
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    path = suite.path / "bytecount.toml"
+    before = path.read_bytes()
+    make_dearer(suite, "total = total * 1")
+    suite.makepyfile(
+        test_zz_interrupt="""
+        def test_interrupt():
+            raise KeyboardInterrupt
+        """
+    )
+    result = suite.runpytest_subprocess("--bytecount-update", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert path.read_bytes() == before
+    assert [p.name for p in suite.path.iterdir() if p.name.startswith(".bytecount")] == []
+
+
+def test_an_update_under_xdist_writes_the_same_file_as_a_serial_one(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(
+        test_more="""
+        import pytest
+        from code_under_test import work
+
+        @pytest.mark.parametrize("n", range(12))
+        def test_param(n):
+            work(n)
+        """
+    )
+    suite.runpytest_subprocess("--bytecount-update").assert_outcomes(passed=15)
+    serial = (suite.path / "bytecount.toml").read_text()
+    (suite.path / "bytecount.toml").unlink()
+    report = suite.path / "r.json"
+    result = suite.runpytest_subprocess(
+        "--bytecount-update", "-n", "2", f"--bytecount-report={report}"
+    )
+    result.assert_outcomes(passed=15)
+    assert (suite.path / "bytecount.toml").read_text() == serial
+    assert read_report(report)["totals"]["measured"] == 15
+    result.stdout.fnmatch_lines(["*15 measured*"])
+
+
+BAD_FILES = [
+    ("not toml [", "not valid TOML: *line 1*"),
+    (
+        '["cpython-312"]\n"a" = "100"\n',
+        '["cpython-312"] "a": a budget must be a positive integer, got \'100\' (string)',
+    ),
+    (
+        '["cpython-312"]\n"a" = -3\n',
+        '["cpython-312"] "a": a budget must be a positive integer, got -3 (number)',
+    ),
+    ('["cpython-312"]\n"a" = 0\n', "*got 0 (number)"),
+    ('["cpython-312"]\n"a" = 1.5\n', "*got 1.5 (number)"),
+    ('["cpython-312"]\n"a" = true\n', "*a budget must be a positive integer, got true"),
+    (
+        '["cpython-312"]\na.b = 1\n',
+        '["cpython-312"] "a": a budget must be a positive integer, got a table',
+    ),
+    (
+        '"cpython-312" = 5\n',
+        '"cpython-312" must be a table of budgets for one interpreter*not a number',
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), BAD_FILES)
+def test_a_bad_budgets_file_stops_the_session_naming_file_and_key(
+    suite: pytest.Pytester, content: str, message: str
+) -> None:
+    path = suite.path / "bytecount.toml"
+    path.write_text(content)
+    report = suite.path / "r.json"
+    result = suite.runpytest("--bytecount-update", f"--bytecount-report={report}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {path}: {message}"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert path.read_text() == content
+    assert not report.exists()
+
+
+def test_the_budgets_file_can_live_elsewhere(suite: pytest.Pytester) -> None:
+    suite.makeini("[pytest]\nbytecount_budgets = perf/budgets.toml\n")
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    assert (suite.path / "perf" / "budgets.toml").exists()
+    assert not (suite.path / "bytecount.toml").exists()
+
+
+@pytest.mark.parametrize("value", ["2%", "2.5", "0.5%", " 3 % "])
+def test_good_tolerances_are_accepted(suite: pytest.Pytester, value: str) -> None:
+    suite.runpytest(f"--bytecount-tolerance={value}").assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "where"),
+    [
+        (["--bytecount-tolerance=lots"], "", "--bytecount-tolerance"),
+        (["--bytecount-tolerance=-1%"], "", "--bytecount-tolerance"),
+        (["--bytecount-tolerance=150"], "", "--bytecount-tolerance"),
+        ([], "bytecount_tolerance = 5 percent", "ini bytecount_tolerance"),
+    ],
+)
+def test_a_bad_tolerance_is_a_usage_error_naming_the_option(
+    suite: pytest.Pytester, args: list[str], ini: str, where: str
+) -> None:
+    suite.makeini(f"[pytest]\n{ini}\n")
+    result = suite.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {where}: expected a percentage*"])
+
+
+node_ids = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40
+) | st.builds(
+    lambda path, name, param: f"{path}.py::{name}[{param}]",
+    st.text(min_size=1, max_size=10),
+    st.text(min_size=1, max_size=10),
+    st.text(alphabet="\"\\[]'\n\t é中𝄞", max_size=10),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["cpython-310", "cpython-312", "pypy310"]),
+        st.dictionaries(node_ids, st.integers(1, 2**62), max_size=8),
+        max_size=3,
+    )
+)
+def test_any_node_ids_survive_a_write_and_a_read(
+    tmp_path_factory: pytest.TempPathFactory, tables: dict[str, dict[str, int]]
+) -> None:
+    path = tmp_path_factory.mktemp("roundtrip") / "bytecount.toml"
+    written = Budgets(path, {tag: table for tag, table in tables.items() if table})
+    written.write()
+    read = Budgets.load(path)
+    assert read.tables == written.tables
+    assert read.render() == written.render()
