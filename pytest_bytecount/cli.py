@@ -112,8 +112,9 @@ def _compare(args: argparse.Namespace) -> int:
         )
     changes = compare(old.counts, new.counts, tolerance)
     if args.format == "markdown":
-        labels = {"old_label": str(old.path), "new_label": str(new.path)}
-        output = render_markdown(changes, **labels, tolerance=tolerance)
+        output = render_markdown(
+            changes, old_label=str(old.path), new_label=str(new.path), tolerance=tolerance
+        )
     elif args.format == "json":
         output = render_json(changes, tolerance)
     else:

@@ -15,7 +15,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final, final
 
 from .report import SCHEMA, TestRecord
@@ -42,10 +44,10 @@ class LoadedReport:
     records: tuple[TestRecord, ...]
     stale: tuple[str, ...]
 
-    @property
-    def counts(self) -> dict[str, int]:
-        """Node id to instructions."""
-        return {record.nodeid: record.instructions for record in self.records}
+    @cached_property
+    def counts(self) -> Mapping[str, int]:
+        """Node id to instructions (read-only: built once, looked up once per test)."""
+        return MappingProxyType({record.nodeid: record.instructions for record in self.records})
 
 
 def load_report(path: Path) -> LoadedReport:

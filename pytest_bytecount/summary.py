@@ -89,6 +89,6 @@ def _row(record: TestRecord, width: int) -> str:
     count = record.instructions
     relation = ">" if count > reference else "<" if count < reference else "="
     text = f"{start} {relation} {reference:,}"
-    if record.status is not Status.OK:
+    if record.status is not Status.OK and reference:  # growth from 0 has no percentage
         text += f"  {change_percent(count, reference):+.1f}%"
     return f"{text}  ({source})"

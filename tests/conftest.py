@@ -16,6 +16,14 @@ TAG = sys.implementation.cache_tag
 MONITORING = sys.version_info >= (3, 12)
 
 
+@pytest.fixture(autouse=True)
+def no_bytecode_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests rewrite modules within the same second; a cached .pyc of the old
+    source with the same size and mtime would be imported instead."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+
+
 @pytest.fixture
 def with_corpus(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose tests can import `corpus` and `oracle`."""

@@ -103,3 +103,30 @@ def test_a_missing_corrupt_or_foreign_report_is_a_usage_error(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: --bytecount-compare: {message}"])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_a_regression_from_a_zero_baseline_is_shown_without_a_percentage(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_zero="""
+        def cheap():
+            return 1
+
+        def test_grows(bytecount):
+            bytecount(len, "x")  # C code only: 0 instructions
+        """
+    )
+    pytester.runpytest("--bytecount-report=base.json").assert_outcomes(passed=1)
+    pytester.makepyfile(
+        test_zero="""
+        def cheap():
+            return 1
+
+        def test_grows(bytecount):
+            bytecount(cheap)
+        """
+    )
+    result = pytester.runpytest("--bytecount-compare=base.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["REGRESSED test_zero.py::test_grows  * > 0  (baseline)"])
