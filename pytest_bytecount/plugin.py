@@ -363,14 +363,10 @@ class BytecountPlugin:
         return "no instruction of the test function was counted: tracing did not reach it"
 
     def _report_problem(self, report: pytest.TestReport, state: _TestState) -> None:
-        message = f"pytest-bytecount could not count this test: {state.problem}"
-        if not state.strict:
-            self._warn_once(str(state.problem))
-        elif report.passed:
-            report.outcome = "failed"
-            report.longrepr = message
+        if state.strict:
+            _fail(report, f"pytest-bytecount could not count this test: {state.problem}")
         else:
-            report.sections.append(("bytecount", message))
+            self._warn_once(str(state.problem))
 
     def _judge(
         self,
@@ -393,12 +389,7 @@ class BytecountPlugin:
         )
         if status is Status.OVER and enforced:
             assert limit is not None
-            message = over_budget_message(measurement, limit, functions, tolerance)
-            if report.passed:
-                report.outcome = "failed"
-                report.longrepr = message
-            else:
-                report.sections.append(("bytecount", message))
+            _fail(report, over_budget_message(measurement, limit, functions, tolerance))
         return TestRecord(
             nodeid=nodeid,
             instructions=instructions,
@@ -415,6 +406,15 @@ class BytecountPlugin:
         except ValueError:  # another drive on Windows
             return filename
         return filename if relative.startswith(os.pardir) else relative
+
+
+def _fail(report: pytest.TestReport, message: str) -> None:
+    """Fail a passing test with `message`; a failed test keeps its own failure."""
+    if report.passed:
+        report.outcome = "failed"
+        report.longrepr = message
+    else:
+        report.sections.append(("bytecount", message))
 
 
 def _plain_test_function(item: pytest.Item) -> Callable[..., object] | None:
