@@ -389,7 +389,8 @@ class BytecountPlugin:
         )
         if status is Status.OVER and enforced:
             assert limit is not None
-            _fail(report, over_budget_message(measurement, limit, functions, tolerance))
+            budgets = _shown_path(self.settings.budgets_path, self.config)
+            _fail(report, over_budget_message(measurement, limit, functions, tolerance, budgets))
         return TestRecord(
             nodeid=nodeid,
             instructions=instructions,
@@ -456,12 +457,13 @@ def over_budget_message(
     limit: Limit,
     functions: tuple[FunctionCount, ...],
     tolerance: float = 0.0,
+    budgets: str = "bytecount.toml",
 ) -> str:
     instructions = measurement.instructions
     if limit.source is LimitSource.MARKER:
         source = f"set by @pytest.mark.{MARKER}({limit.instructions})"
     else:
-        source = "recorded in the budgets file"
+        source = f"recorded in {budgets}"
         if tolerance:
             source += f" (tolerance {tolerance:g}%)"
     lines = [

@@ -74,7 +74,7 @@ def test_record_pass_regress_tolerate_and_improve(suite: pytest.Pytester) -> Non
     make_dearer(suite, "total = total + 0")
     result = suite.runpytest()
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*over the limit of * recorded in the budgets file: +* (+*%)*"])
+    result.stdout.fnmatch_lines(["*over the limit of * recorded in bytecount.toml: +* (+*%)*"])
     result.stdout.fnmatch_lines(["OVER      test_suite.py::test_* > *  (bytecount.toml)"])
 
     # The same growth within a tolerance passes.
