@@ -12,6 +12,10 @@ import pytest
 TESTS_DIR = Path(__file__).parent
 TAG = sys.implementation.cache_tag
 
+#: Options of every inner pytester run: a fixed order, and pytest-asyncio's
+#: loop scope set so that it does not warn about the default changing.
+INNER_ADDOPTS = "-p no:randomly -o asyncio_default_fixture_loop_scope=function"
+
 #: Python 3.12+ counts with sys.monitoring; older versions with settrace.
 MONITORING = sys.version_info >= (3, 12)
 
@@ -22,6 +26,17 @@ def no_bytecode_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     source with the same size and mtime would be imported instead."""
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+
+
+@pytest.fixture(autouse=True)
+def inner_runs_keep_their_order(request: pytest.FixtureRequest) -> None:
+    """pytest-randomly is installed for the compatibility tests, which turn it
+    on themselves; other inner runs keep their order (pytester clears
+    PYTEST_ADDOPTS, so it is set again here, after pytester's set-up)."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setenv("PYTEST_ADDOPTS", INNER_ADDOPTS)
 
 
 @pytest.fixture
