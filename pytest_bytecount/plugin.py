@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import unittest
 import warnings
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
@@ -152,8 +153,8 @@ class BytecountPlugin:
             return (yield)
         function = _plain_test_function(item)
         if function is None:
-            # unittest, doctest and custom items: the span is the item's
-            # runtest(); trylast makes it the innermost wrapper.
+            # Doctests and custom items: the span is the item's runtest(),
+            # runner included; trylast makes it the innermost wrapper.
             measurement = self._open_span(state)
             try:
                 return (yield)
@@ -419,8 +420,17 @@ def _fail(report: pytest.TestReport, message: str) -> None:
 
 
 def _plain_test_function(item: pytest.Item) -> Callable[..., object] | None:
-    """The test function pytest will call, if `item` is a plain synchronous one."""
-    if not isinstance(item, pytest.Function) or type(item).runtest is not pytest.Function.runtest:
+    """The synchronous test function pytest will call through `item.obj`, if any.
+
+    Plain test functions are called through `pytest_pyfunc_call`; for unittest
+    TestCase methods, pytest sets `item.obj` on the test case before unittest
+    calls it. Either way, replacing `item.obj` measures exactly the test
+    method: not setUp/tearDown, not the runner.
+    """
+    if not isinstance(item, pytest.Function):
+        return None
+    plain = type(item).runtest is pytest.Function.runtest
+    if not plain and not isinstance(getattr(item, "instance", None), unittest.TestCase):
         return None
     function = item.obj
     if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
