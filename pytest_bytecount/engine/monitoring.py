@@ -52,6 +52,13 @@ class MonitoringEngine(Engine):
         events = mon.events
         tool = _acquire_tool_id()
         self._tool = tool
+        # Another tool's LINE callback returning DISABLE (coverage.py's sysmon
+        # core does) makes CPython skip our INSTRUCTION event for the first
+        # instruction of that line, once. Watching LINE ourselves, with a
+        # callback that never disables, keeps every event (RESEARCH.md, bug 4).
+        # It costs a callback per line, so only when another tool is present.
+        others = [t for t in range(6) if t != tool and mon.get_tool(t) is not None]
+        events_per_code = events.INSTRUCTION | (events.LINE if others else 0)
         self._hits = hits = Hits()
         self._instrumented = instrumented = []
         self._problem = None
@@ -60,7 +67,6 @@ class MonitoringEngine(Engine):
         get_ident = threading.get_ident
         set_local_events = mon.set_local_events
         getframe = sys._getframe
-        instruction_event = events.INSTRUCTION
 
         def instrument(code: CodeType, module: object) -> None:
             seen.add(id(code))
@@ -68,7 +74,7 @@ class MonitoringEngine(Engine):
                 return
             hits.counter_for(code)
             instrumented.append(code)
-            set_local_events(tool, code, instruction_event)
+            set_local_events(tool, code, events_per_code)
 
         def on_enter(code: CodeType, offset: int) -> Any:
             # Callbacks must never raise: an exception here would surface in
@@ -100,7 +106,8 @@ class MonitoringEngine(Engine):
                 frame = frame.f_back
             mon.register_callback(tool, events.PY_START, on_enter)
             mon.register_callback(tool, events.PY_RESUME, on_enter)
-            mon.register_callback(tool, instruction_event, on_instruction)
+            mon.register_callback(tool, events.INSTRUCTION, on_instruction)
+            mon.register_callback(tool, events.LINE, _keep_line_events)
             mon.set_events(tool, events.PY_START | events.PY_RESUME)
         except BaseException:
             self._release()
@@ -139,13 +146,23 @@ class MonitoringEngine(Engine):
         for code in self._instrumented:
             mon.set_local_events(tool, code, 0)
         self._instrumented = []
-        for event in (mon.events.PY_START, mon.events.PY_RESUME, mon.events.INSTRUCTION):
+        for event in (
+            mon.events.PY_START,
+            mon.events.PY_RESUME,
+            mon.events.INSTRUCTION,
+            mon.events.LINE,
+        ):
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
 
     def _fail(self, problem: str) -> None:
         if self._problem is None:
             self._problem = problem
+
+
+def _keep_line_events(code: CodeType, line: int) -> None:
+    """LINE callback: does nothing, and never returns DISABLE (see start())."""
+    return None
 
 
 def _acquire_tool_id() -> int:
