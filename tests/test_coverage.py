@@ -93,7 +93,8 @@ def test_coverage_run_changes_neither_our_counts_nor_its_own_data(
     without_plugin = coverage_data(project, "without.json")
 
     expected = counts(read_report(project.path / "alone.json"))
-    assert len(expected) == 3 and all(expected.values())
+    assert len(expected) == 3
+    assert all(expected.values())
     assert counts(read_report(project.path / "both.json")) == expected
     assert set(with_plugin) == set(PROJECT_FILES)
     assert with_plugin == without_plugin
@@ -130,7 +131,10 @@ def test_another_tool_disabling_its_line_events_does_not_cost_us_an_instruction(
         """
         import sys
 
-        SOURCE = "def work():\\n    t = 0\\n    for i in range(10):\\n        t += i\\n    return t\\n"
+        SOURCE = (
+            "def work():\\n    t = 0\\n"
+            "    for i in range(10):\\n        t += i\\n    return t\\n"
+        )
 
         def fresh_work():
             namespace = {}
