@@ -35,7 +35,9 @@ class Meter:
             self._engine = create_engine()
         return self._engine
 
-    def begin(self, modules: ModuleFilter, *, keep_gc: bool = False) -> Measurement:
+    def begin(
+        self, modules: ModuleFilter, *, keep_gc: bool = False, all_threads: bool = False
+    ) -> Measurement:
         """Open a span. Inside another span, the outer one's settings apply."""
         engine = self.engine
         measurement = Measurement()
@@ -49,7 +51,7 @@ class Meter:
             gc.collect()
             gc.disable()
         try:
-            engine.start(modules)
+            engine.start(modules, all_threads=all_threads)
         except BaseException:
             self._restore_gc()
             raise
@@ -108,7 +110,9 @@ class measure:  # noqa: N801 - used like a function: `with measure() as m:`
     """Count the instructions executed in a `with` block on this thread.
 
     ``exclude`` adds module-name globs (``"asyncio.*"``) whose frames are not
-    counted; pytest, pluggy and pytest-bytecount never are. The garbage
+    counted; pytest, pluggy and pytest-bytecount never are. ``threads="all"``
+    counts every thread's instructions, not only this thread's (3.12+; not
+    deterministic). The garbage
     collector is paused inside the block unless ``gc=True``. Measurements
     nest: an outer block includes the inner ones, and an inner block follows
     the outer one's settings.
@@ -117,16 +121,23 @@ class measure:  # noqa: N801 - used like a function: `with measure() as m:`
     the measurement, preparing the exit call) are part of the block.
     """
 
-    __slots__ = ("_keep_gc", "_measurement", "_meter", "_modules")
+    __slots__ = ("_all_threads", "_keep_gc", "_measurement", "_meter", "_modules")
 
-    def __init__(self, *, exclude: Iterable[str] = (), gc: bool = False) -> None:
+    def __init__(
+        self, *, exclude: Iterable[str] = (), gc: bool = False, threads: str = "test"
+    ) -> None:
+        if threads not in ("test", "all"):
+            raise ValueError(f"threads: expected 'test' or 'all', got {threads!r}")
         self._modules = ModuleFilter(exclude)
         self._keep_gc = gc
+        self._all_threads = threads == "all"
         self._meter = thread_meter()
         self._measurement: Measurement | None = None
 
     def __enter__(self) -> Measurement:
-        self._measurement = self._meter.begin(self._modules, keep_gc=self._keep_gc)
+        self._measurement = self._meter.begin(
+            self._modules, keep_gc=self._keep_gc, all_threads=self._all_threads
+        )
         return self._measurement
 
     def __exit__(

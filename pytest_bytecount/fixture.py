@@ -24,14 +24,29 @@ class Bytecount:
     ones are part of their outer measurement and are not added twice.
     """
 
-    __slots__ = ("_depth", "_disabled", "_keep_gc", "_measurements", "_meter", "_modules")
+    __slots__ = (
+        "_all_threads",
+        "_depth",
+        "_disabled",
+        "_keep_gc",
+        "_measurements",
+        "_meter",
+        "_modules",
+    )
 
     def __init__(
-        self, meter: Meter, modules: ModuleFilter, *, keep_gc: bool, disabled: bool
+        self,
+        meter: Meter,
+        modules: ModuleFilter,
+        *,
+        keep_gc: bool,
+        disabled: bool,
+        all_threads: bool = False,
     ) -> None:
         self._meter = meter
         self._modules = modules
         self._keep_gc = keep_gc
+        self._all_threads = all_threads
         self._disabled = disabled
         self._depth = 0
         self._measurements: list[Measurement] = []
@@ -79,7 +94,9 @@ class Bytecount:
 
     def _begin(self) -> Measurement:
         try:
-            return self._meter.begin(self._modules, keep_gc=self._keep_gc)
+            return self._meter.begin(
+                self._modules, keep_gc=self._keep_gc, all_threads=self._all_threads
+            )
         except CountingUnavailable as exc:
             reason = str(exc)
         pytest.fail(f"pytest-bytecount cannot count here: {reason}", pytrace=False)

@@ -33,6 +33,10 @@ HELP_COMPARE: Final = (
     "compare counts with an earlier report of the same interpreter; tests that grew "
     "beyond the tolerance are regressions and the session exits non-zero"
 )
+HELP_THREADS: Final = (
+    "which threads' instructions are counted: 'test' (the test's own thread, the "
+    "default) or 'all' (every thread; 3.12+, and counts are then not deterministic)"
+)
 HELP_BUDGETS: Final = "the budgets file, relative to the rootdir (default: bytecount.toml)"
 DEFAULT_BUDGETS: Final = "bytecount.toml"
 
@@ -48,6 +52,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("bytecount_report", HELP_REPORT, default="")
     parser.addini("bytecount_tolerance", HELP_TOLERANCE, default="0%")
     parser.addini("bytecount_budgets", HELP_BUDGETS, default=DEFAULT_BUDGETS)
+    parser.addini("bytecount_threads", HELP_THREADS, default="test")
     parser.addini("bytecount_exclude", HELP_EXCLUDE, type="args", default=[])
     parser.addini("bytecount_gc", HELP_GC, type="bool", default=False)
 
@@ -65,6 +70,7 @@ class Settings:
     tolerance: float
     compare_path: Path | None
     budgets_path: Path
+    all_threads: bool
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -80,6 +86,7 @@ class Settings:
             tolerance=_tolerance(config),
             compare_path=_compare_path(config),
             budgets_path=_budgets_path(config),
+            all_threads=_all_threads(config),
         )
 
 
@@ -135,3 +142,10 @@ def _compare_path(config: pytest.Config) -> Path | None:
 def _budgets_path(config: pytest.Config) -> Path:
     text = str(config.getini("bytecount_budgets")).strip() or DEFAULT_BUDGETS
     return (config.rootpath / Path(text).expanduser()).absolute()
+
+
+def _all_threads(config: pytest.Config) -> bool:
+    value = str(config.getini("bytecount_threads")).strip()
+    if value not in ("test", "all"):
+        raise pytest.UsageError(f"bytecount_threads: expected 'test' or 'all', got {value!r}")
+    return value == "all"

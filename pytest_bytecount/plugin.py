@@ -186,7 +186,11 @@ class BytecountPlugin:
 
     def _open_span(self, state: _TestState) -> Measurement | None:
         try:
-            return self.meter.begin(self.modules, keep_gc=self.settings.keep_gc)
+            return self.meter.begin(
+                self.modules,
+                keep_gc=self.settings.keep_gc,
+                all_threads=self.settings.all_threads,
+            )
         except (CountingUnavailable, CountingFailed) as exc:
             state.problem = str(exc)
             return None
@@ -252,6 +256,7 @@ class BytecountPlugin:
             self.meter,
             self.modules,
             keep_gc=self.settings.keep_gc,
+            all_threads=self.settings.all_threads,
             disabled=self.settings.disabled,
         )
         state = item.stash.get(TEST_STATE_KEY, None)
@@ -344,9 +349,12 @@ class BytecountPlugin:
 
     def _unavailable_reason(self) -> str | None:
         try:
-            return self.meter.engine.unavailable_reason()
+            engine = self.meter.engine
         except CountingUnavailable as exc:
             return str(exc)
+        if self.settings.all_threads and not engine.counts_all_threads:
+            return f"bytecount_threads = all: {engine.name} counts one thread only (3.12+ needed)"
+        return engine.unavailable_reason()
 
     def _warn_once(self, reason: str) -> None:
         if not self._warned:

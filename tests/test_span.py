@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import read_report
+from conftest import MONITORING, read_report
 
 
 def test_fixture_setup_teardown_and_pytest_machinery_are_not_counted(
@@ -136,3 +136,75 @@ def test_other_threads_are_not_counted(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+THREAD_TESTS = """
+import threading
+
+def spin():
+    t = 0
+    for i in range(100_000):
+        t += i
+
+def idle():
+    pass
+
+def run_in_thread(target):
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+
+def test_spinning_thread(bytecount):
+    bytecount(run_in_thread, spin)
+
+def test_idle_thread(bytecount):
+    bytecount(run_in_thread, idle)
+"""
+
+
+def test_a_thread_doing_100000_iterations_adds_nothing_to_the_test_s_count(
+    pytester: pytest.Pytester,
+) -> None:
+    # threading's own start/join code waits on locks, so how much of it runs
+    # depends on timing: leave it out, and what is left must be equal.
+    pytester.makeini("[pytest]\nbytecount_exclude = threading\n")
+    pytester.makepyfile(test_threads=THREAD_TESTS)
+    report = pytester.path / "r.json"
+    for _ in range(2):
+        pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=2)
+        found = {
+            t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]
+        }
+        assert found["test_spinning_thread"] == found["test_idle_thread"] > 0
+
+
+@pytest.mark.skipif(not MONITORING, reason="counting all threads needs sys.monitoring")
+def test_bytecount_threads_all_counts_the_other_threads_too(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nbytecount_exclude = threading\nbytecount_threads = all\n")
+    pytester.makepyfile(test_threads=THREAD_TESTS)
+    report = pytester.path / "r.json"
+    pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=2)
+    found = {t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]}
+    # 100,000 iterations of at least four instructions each.
+    assert found["test_spinning_thread"] - found["test_idle_thread"] > 400_000
+
+
+@pytest.mark.skipif(MONITORING, reason="settrace engine: 3.10/3.11")
+def test_bytecount_threads_all_is_refused_where_it_cannot_be_done(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nbytecount_threads = all\n")
+    pytester.makepyfile(test_threads=THREAD_TESTS)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        ["*bytecount_threads = all: * counts one thread only (3.12+ needed)*"]
+    )
+
+
+def test_a_bad_bytecount_threads_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nbytecount_threads = some\n")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: bytecount_threads: expected 'test' or 'all', got 'some'"])

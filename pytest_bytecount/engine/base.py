@@ -116,19 +116,23 @@ class Engine(ABC):
     `start()` begins counting on the calling thread: in the frames already
     running there (they may execute more instructions before the span ends)
     and in every frame entered or resumed afterwards, excluded modules aside.
+    With `all_threads`, every thread's instructions are counted, which is not
+    deterministic; engines that cannot do it raise `CountingUnavailable`.
     `stop()` ends it and returns what was counted. Both restore every piece of
     interpreter state they touch.
     """
 
     #: Human-readable name of the mechanism, for the report header.
     name: str = ""
+    #: Whether `start(all_threads=True)` works.
+    counts_all_threads: bool = False
 
     def unavailable_reason(self) -> str | None:
         """Why `start()` would fail right now, or None if it should work."""
         return None
 
     @abstractmethod
-    def start(self, modules: ModuleFilter) -> None: ...
+    def start(self, modules: ModuleFilter, *, all_threads: bool = False) -> None: ...
 
     @abstractmethod
     def stop(self) -> Hits: ...

@@ -2,8 +2,10 @@
 
 Threading: `sys.monitoring` is process-wide, so every callback first checks
 that it runs on the thread that started the span; other threads' work is not
-counted. One engine instance serves one thread; each instance holds its own
-tool id while a span is open and frees it at `stop()`.
+counted, unless the span asked for all threads (then counts depend on how
+the threads interleave: not deterministic). One engine instance serves one
+thread; each instance holds its own tool id while a span is open and frees
+it at `stop()`.
 
 Events are on only while a span is open. PY_START and PY_RESUME are global,
 so we see every code object entered or resumed (generators created before the
@@ -31,6 +33,7 @@ TOOL_IDS: Final = (4, 3, 5)
 
 class MonitoringEngine(Engine):
     name = "sys.monitoring"
+    counts_all_threads = True
 
     def __init__(self) -> None:
         self._tool: int | None = None
@@ -47,7 +50,7 @@ class MonitoringEngine(Engine):
             return None
         return _no_free_tool_id()
 
-    def start(self, modules: ModuleFilter) -> None:
+    def start(self, modules: ModuleFilter, *, all_threads: bool = False) -> None:
         mon = sys.monitoring
         events = mon.events
         tool = _acquire_tool_id()
@@ -80,7 +83,7 @@ class MonitoringEngine(Engine):
             # Callbacks must never raise: an exception here would surface in
             # the measured code. Failures are kept and reported at stop().
             try:
-                if get_ident() == thread and id(code) not in seen:
+                if (all_threads or get_ident() == thread) and id(code) not in seen:
                     instrument(code, getframe(1).f_globals.get("__name__"))
             except BaseException as exc:  # noqa: BLE001 - see comment above
                 self._fail(f"entering {code.co_qualname}: {exc!r}")
@@ -96,6 +99,13 @@ class MonitoringEngine(Engine):
                 self._fail(f"at {code.co_qualname}+{offset}: {exc!r}")
             return None
 
+        def on_instruction_any_thread(code: CodeType, offset: int) -> Any:
+            try:
+                counters[id(code)][offset] += 1
+            except BaseException as exc:  # noqa: BLE001 - never raise into user code
+                self._fail(f"at {code.co_qualname}+{offset}: {exc!r}")
+            return None
+
         try:
             # Frames already running (the caller of measure(), and the frames
             # it will return into) are counted from here on, too.
@@ -106,7 +116,11 @@ class MonitoringEngine(Engine):
                 frame = frame.f_back
             mon.register_callback(tool, events.PY_START, on_enter)
             mon.register_callback(tool, events.PY_RESUME, on_enter)
-            mon.register_callback(tool, events.INSTRUCTION, on_instruction)
+            mon.register_callback(
+                tool,
+                events.INSTRUCTION,
+                on_instruction_any_thread if all_threads else on_instruction,
+            )
             mon.register_callback(tool, events.LINE, _keep_line_events)
             mon.set_events(tool, events.PY_START | events.PY_RESUME)
         except BaseException:

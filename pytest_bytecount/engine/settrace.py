@@ -18,12 +18,15 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from .base import CountingFailed, Engine, Hits, ModuleFilter
+from .base import CountingFailed, CountingUnavailable, Engine, Hits, ModuleFilter
 
 if TYPE_CHECKING:
     from _typeshed import TraceFunction
 
 TraceEvent: TypeAlias = Literal["call", "line", "return", "exception", "opcode"]
+
+
+ALL_THREADS_UNAVAILABLE = "counting all threads needs Python 3.12+ (sys.monitoring)"
 
 
 class SettraceEngine(Engine):
@@ -37,7 +40,10 @@ class SettraceEngine(Engine):
         self._running: list[tuple[FrameType, Any, bool, bool]] = []
         self._live: list[bool] = []
 
-    def start(self, modules: ModuleFilter) -> None:
+    def start(self, modules: ModuleFilter, *, all_threads: bool = False) -> None:
+        if all_threads:
+            # settrace is per thread: threads already running cannot be traced.
+            raise CountingUnavailable(ALL_THREADS_UNAVAILABLE)
         self._hits = hits = Hits()
         self._thread = threading.get_ident()
         self._previous = previous = sys.gettrace()
