@@ -41,10 +41,6 @@ class MonitoringEngine(Engine):
         self._instrumented: list[CodeType] = []
         self._problem: str | None = None
 
-    @property
-    def tool_id(self) -> int | None:
-        return self._tool
-
     def unavailable_reason(self) -> str | None:
         if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
             return None

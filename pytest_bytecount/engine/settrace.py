@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from _typeshed import TraceFunction
 
 TraceEvent: TypeAlias = Literal["call", "line", "return", "exception", "opcode"]
-
-
 ALL_THREADS_UNAVAILABLE = "counting all threads needs Python 3.12+ (sys.monitoring)"
 
 
