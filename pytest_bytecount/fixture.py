@@ -63,9 +63,12 @@ class Bytecount:
         measurement = self._begin()
         self._depth += 1
         try:
-            return fn(*args, **kwargs)
-        finally:
-            self._end(measurement)
+            result = fn(*args, **kwargs)
+        except BaseException:
+            self._end(measurement, failing=True)
+            raise
+        self._end(measurement)
+        return result
 
     def warm(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Call `fn` once unmeasured (caches, lazy imports), then measure a second call."""
@@ -101,7 +104,9 @@ class Bytecount:
             reason = str(exc)
         pytest.fail(f"pytest-bytecount cannot count here: {reason}", pytrace=False)
 
-    def _end(self, measurement: Measurement) -> None:
+    def _end(self, measurement: Measurement, *, failing: bool = False) -> None:
+        """Close `measurement`. When counting failed, fail the test, unless it
+        is `failing` already: its own exception is the one to see."""
         self._depth -= 1
         try:
             self._meter.end(measurement)
@@ -110,7 +115,8 @@ class Bytecount:
         else:
             self._record(measurement)
             return
-        pytest.fail(f"pytest-bytecount could not count: {reason}", pytrace=False)
+        if not failing:
+            pytest.fail(f"pytest-bytecount could not count: {reason}", pytrace=False)
 
     def _record(self, measurement: Measurement) -> None:
         if self._depth == 0:
@@ -144,4 +150,4 @@ class _Block:
         if self._measurement.is_disabled:
             self._owner._record(self._measurement)
         else:
-            self._owner._end(self._measurement)
+            self._owner._end(self._measurement, failing=exc is not None)

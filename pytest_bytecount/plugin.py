@@ -32,6 +32,7 @@ from .selection import Collection
 from .verdict import Limit, LimitSource, Status, change_percent, judge
 
 MARKER: Final = "max_instructions"
+JUNIT_PROPERTY: Final = "bytecount_instructions"
 TOP_OPCODES: Final = 8
 MARKER_HELP: Final = (
     f"{MARKER}(n): fail the test when it executes more than n bytecode instructions"
@@ -51,6 +52,7 @@ class _TestState:
     call_measurement: Measurement | None = None
     fixture: Bytecount | None = None
     problem: str | None = None
+    call_done: bool = False
 
     @property
     def strict(self) -> bool:
@@ -149,17 +151,26 @@ class BytecountPlugin:
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         state = item.stash.get(TEST_STATE_KEY, None)
-        if state is None or not state.measure_call:
+        if state is None:
+            return (yield)
+        try:
+            return (yield from self._measure_call(item, state))
+        finally:
+            state.call_done = True
+
+    def _measure_call(self, item: pytest.Item, state: _TestState) -> Generator[None, None, None]:
+        if not state.measure_call:
             return (yield)
         function = _plain_test_function(item)
         if function is None:
             # Doctests and custom items: the span is the item's runtest(),
-            # runner included; trylast makes it the innermost wrapper.
-            measurement = self._open_span(state)
+            # not the other plugins' pytest_runtest_call around it.
+            runtest = item.runtest
+            item.runtest = self._measured(runtest, state)  # type: ignore[method-assign,assignment]
             try:
                 return (yield)
             finally:
-                self._close_span(state, measurement)
+                del item.runtest
         # The span is exactly the call of the test function: not what pytest
         # runs around it, even standard-library helpers it calls.
         assert isinstance(item, pytest.Function)
@@ -213,10 +224,18 @@ class BytecountPlugin:
         state = item.stash.get(TEST_STATE_KEY, None)
         if state is None or call.when != "call":
             return (yield)
+        if not state.call_done:
+            # A report made while the test still runs (a unittest subtest's).
+            return (yield)
         measurement = None if state.problem else state.recorded()
         if measurement is not None:
             # Before the report is made: it copies the item's user properties.
-            item.user_properties.append(("bytecount_instructions", measurement.instructions))
+            # Replaced, not appended: a rerun test (pytest-rerunfailures) has
+            # one item and reports once per run.
+            item.user_properties[:] = [
+                prop for prop in item.user_properties if prop[0] != JUNIT_PROPERTY
+            ]
+            item.user_properties.append((JUNIT_PROPERTY, measurement.instructions))
         report = yield
         if state.problem is not None:
             self._report_problem(report, state)

@@ -18,6 +18,7 @@ later span.
 
 from __future__ import annotations
 
+import dis
 import sys
 import threading
 from types import CodeType, FrameType
@@ -40,6 +41,8 @@ class MonitoringEngine(Engine):
         self._hits = Hits()
         self._instrumented: list[CodeType] = []
         self._problem: str | None = None
+        self._starts: dict[int, int] = {}
+        self._first_offsets: dict[int, int] = {}
 
     def unavailable_reason(self) -> str | None:
         if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
@@ -67,22 +70,46 @@ class MonitoringEngine(Engine):
         set_local_events = mon.set_local_events
         getframe = sys._getframe
 
+        # The self-check: every PY_START of a counted code object is followed
+        # by its first instruction, so that instruction's count can never be
+        # lower than the number of starts. It is when CPython drops our
+        # per-instruction events for a code object, which it does when another
+        # tool (a debugger's sys.settrace, say) starts sharing events with us
+        # mid-span: we then report a failure, never a smaller count.
+        starts = self._starts = {}
+        first_offsets = self._first_offsets = {}
+
         def instrument(code: CodeType, module: object) -> None:
             seen.add(id(code))
             if modules.excludes(module if isinstance(module, str) else ""):
                 return
             hits.counter_for(code)
             instrumented.append(code)
+            first_offsets[id(code)] = _first_offset(code)
             set_local_events(tool, code, events_per_code)
 
-        def on_enter(code: CodeType, offset: int) -> Any:
-            # Callbacks must never raise: an exception here would surface in
-            # the measured code. Failures are kept and reported at stop().
+        def on_start(code: CodeType, offset: int) -> Any:
+            # Our own errors must not surface in the measured code: they are
+            # kept and reported at stop(). Only those: what a signal handler
+            # raises while a callback runs (KeyboardInterrupt, a timeout) must
+            # reach the test as it would without us.
+            try:
+                if all_threads or get_ident() == thread:
+                    key = id(code)
+                    if key not in seen:
+                        instrument(code, getframe(1).f_globals.get("__name__"))
+                    if key in first_offsets:
+                        starts[key] = starts.get(key, 0) + 1
+            except (LookupError, ValueError) as exc:
+                self._fail(f"entering {code.co_qualname}: {exc!r}")
+            return None
+
+        def on_resume(code: CodeType, offset: int) -> Any:
             try:
                 if (all_threads or get_ident() == thread) and id(code) not in seen:
                     instrument(code, getframe(1).f_globals.get("__name__"))
-            except BaseException as exc:  # noqa: BLE001 - see comment above
-                self._fail(f"entering {code.co_qualname}: {exc!r}")
+            except (LookupError, ValueError) as exc:
+                self._fail(f"resuming {code.co_qualname}: {exc!r}")
             return None
 
         counters = hits.counters
@@ -91,14 +118,14 @@ class MonitoringEngine(Engine):
             try:
                 if get_ident() == thread:
                     counters[id(code)][offset] += 1
-            except BaseException as exc:  # noqa: BLE001 - never raise into user code
+            except LookupError as exc:  # not ours to raise into user code
                 self._fail(f"at {code.co_qualname}+{offset}: {exc!r}")
             return None
 
         def on_instruction_any_thread(code: CodeType, offset: int) -> Any:
             try:
                 counters[id(code)][offset] += 1
-            except BaseException as exc:  # noqa: BLE001 - never raise into user code
+            except LookupError as exc:  # not ours to raise into user code
                 self._fail(f"at {code.co_qualname}+{offset}: {exc!r}")
             return None
 
@@ -110,8 +137,8 @@ class MonitoringEngine(Engine):
                 if id(frame.f_code) not in seen:
                     instrument(frame.f_code, frame.f_globals.get("__name__"))
                 frame = frame.f_back
-            mon.register_callback(tool, events.PY_START, on_enter)
-            mon.register_callback(tool, events.PY_RESUME, on_enter)
+            mon.register_callback(tool, events.PY_START, on_start)
+            mon.register_callback(tool, events.PY_RESUME, on_resume)
             mon.register_callback(
                 tool,
                 events.INSTRUCTION,
@@ -137,11 +164,24 @@ class MonitoringEngine(Engine):
             self._fail(f"sys.monitoring tool id {tool} was taken over by {owner!r}")
         elif mon.get_events(tool) != expected:
             self._fail(f"the events of sys.monitoring tool id {tool} were changed")
+        else:
+            self._check_events_arrived()
         self._release()
         if self._problem is not None:
             raise CountingFailed(f"counting was interrupted: {self._problem}")
         hits, self._hits = self._hits, Hits()
         return hits
+
+    def _check_events_arrived(self) -> None:
+        counters, codes = self._hits.counters, self._hits.codes
+        for key, started in self._starts.items():
+            if counters[key][self._first_offsets[key]] < started:
+                self._fail(
+                    f"the interpreter stopped reporting the instructions of "
+                    f"{codes[key].co_qualname} during the span (another tool, such as a "
+                    f"debugger, started tracing or monitoring while it was open)"
+                )
+                return
 
     def _release(self) -> None:
         tool, self._tool = self._tool, None
@@ -168,6 +208,15 @@ class MonitoringEngine(Engine):
     def _fail(self, problem: str) -> None:
         if self._problem is None:
             self._problem = problem
+
+
+_RESUME: Final = bytes([dis.opmap["RESUME"]])
+
+
+def _first_offset(code: CodeType) -> int:
+    """The offset of the first instruction reported after a PY_START: the one
+    after the first RESUME (what precedes it is never reported)."""
+    return 2 * code.co_code[::2].index(_RESUME) + 2
 
 
 def _keep_line_events(code: CodeType, line: int) -> None:

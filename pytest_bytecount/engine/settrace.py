@@ -50,20 +50,7 @@ class SettraceEngine(Engine):
         live = self._live = [True]  # emptied at stop(): the span is over
 
         def counting(counter: list[int], chained: TraceFunction | None) -> TraceFunction:
-            def local(frame: FrameType, event: TraceEvent, arg: Any) -> TraceFunction | None:
-                nonlocal chained
-                if not live:
-                    # This frame outlived the span: hand it back untouched.
-                    frame.f_trace_opcodes = False
-                    frame.f_trace = chained  # type: ignore[assignment]  # typeshed: f_trace takes str events
-                    return chained(frame, event, arg) if chained is not None else None
-                if event == "opcode":
-                    counter[frame.f_lasti] += 1
-                elif chained is not None:
-                    chained = chained(frame, event, arg)
-                return local
-
-            return local
+            return _FrameCounter(counter, chained, live)
 
         def on_call(frame: FrameType, event: TraceEvent, arg: Any) -> TraceFunction | None:
             chained = previous(frame, event, arg) if previous is not None else None
@@ -117,3 +104,32 @@ class SettraceEngine(Engine):
             raise CountingFailed(f"the trace function was replaced during the span by {current!r}")
         hits, self._hits = self._hits, Hits()
         return hits
+
+
+class _FrameCounter:
+    """The local trace function of one counted frame.
+
+    A class, not a closure: a closure returning itself is a reference cycle,
+    and with the garbage collector paused during a span, millions of calls
+    would keep millions of them alive.
+    """
+
+    __slots__ = ("chained", "counter", "live")
+
+    def __init__(self, counter: list[int], chained: TraceFunction | None, live: list[bool]) -> None:
+        self.counter = counter
+        self.chained = chained
+        self.live = live
+
+    def __call__(self, frame: FrameType, event: TraceEvent, arg: Any) -> TraceFunction | None:
+        chained = self.chained
+        if not self.live:
+            # This frame outlived the span: hand it back untouched.
+            frame.f_trace_opcodes = False
+            frame.f_trace = chained  # type: ignore[assignment]  # typeshed: f_trace takes str events
+            return chained(frame, event, arg) if chained is not None else None
+        if event == "opcode":
+            self.counter[frame.f_lasti] += 1
+        elif chained is not None:
+            self.chained = chained(frame, event, arg)
+        return self
