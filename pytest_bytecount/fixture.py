@@ -32,6 +32,7 @@ class Bytecount:
         "_measurements",
         "_meter",
         "_modules",
+        "problem",
     )
 
     def __init__(
@@ -50,6 +51,8 @@ class Bytecount:
         self._disabled = disabled
         self._depth = 0
         self._measurements: list[Measurement] = []
+        #: Why counting failed in a measurement an exception left, if it did.
+        self.problem: str | None = None
 
     def measure(self) -> _Block:
         """A context manager measuring its block; yields a `Measurement`."""
@@ -117,6 +120,9 @@ class Bytecount:
             return
         if not failing:
             pytest.fail(f"pytest-bytecount could not count: {reason}", pytrace=False)
+        # The test's own exception goes on; the plugin fails the test later
+        # (if nothing else does) rather than let it pass without its count.
+        self.problem = self.problem or reason
 
     def _record(self, measurement: Measurement) -> None:
         if self._depth == 0:

@@ -227,6 +227,8 @@ class BytecountPlugin:
         if not state.call_done:
             # A report made while the test still runs (a unittest subtest's).
             return (yield)
+        if state.problem is None and state.fixture is not None:
+            state.problem = state.fixture.problem
         measurement = None if state.problem else state.recorded()
         if measurement is not None:
             # Before the report is made: it copies the item's user properties.

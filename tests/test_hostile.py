@@ -532,12 +532,6 @@ def test_recursion_error_in_a_marked_test_reaches_it_and_is_counted_or_refused_w
     assert state_at_exit(pytester) == CLEAN_STATE
 
 
-@pytest.mark.xfail(
-    not MONITORING,
-    strict=True,
-    reason="Bytecount._end(failing=True) drops a counting failure when an exception "
-    "leaves bytecount(fn): the test catching it passes with no count",
-)
 def test_recursion_error_leaving_a_fixture_measurement_is_counted_or_refused_with_a_reason(
     pytester: pytest.Pytester,
 ) -> None:
@@ -553,11 +547,6 @@ def test_recursion_error_leaving_a_fixture_measurement_is_counted_or_refused_wit
     assert all(count > 0 for count in first.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Bytecount._end(failing=True) drops a counting failure when an exception "
-    "leaves the measurement: a test that catches it passes with a partial count",
-)
 def test_a_counting_failure_inside_a_measurement_that_raised_still_fails_the_test(
     pytester: pytest.Pytester,
 ) -> None:
