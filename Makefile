@@ -6,13 +6,12 @@ SHELL := bash
 VENV := .venv
 SUPPORTED := 3.10 3.11 3.12 3.13
 
-# pyenv keeps each CPython under its own version; name them all so every
-# python3.X is on PATH at once (as `pyenv global A B C D` would).
+# pyenv keeps each CPython under its own version. Put every installed 3.10-3.13
+# on PATH by its own bin directory: tox finds interpreters there, whereas it
+# skips pyenv's shims for versions missing from `pyenv global`.
 ifneq ($(shell command -v pyenv 2>/dev/null),)
-PYENV_FOUND := $(shell pyenv versions --bare | grep -E '^3\.1[0-3]\.[0-9]+$$' | sort -V | tr '\n' ':' | sed 's/:$$//')
-ifneq ($(PYENV_FOUND),)
-export PYENV_VERSION := $(PYENV_FOUND)
-endif
+PYENV_BINS := $(shell root=$$(pyenv root); for v in $$(pyenv versions --bare | grep -E '^3\.1[0-3]\.[0-9]+$$' | sort -V); do printf '%s:' "$$root/versions/$$v/bin"; done)
+export PATH := $(PYENV_BINS)$(PATH)
 endif
 
 .PHONY: example check clean
