@@ -1,17 +1,25 @@
 # One command each for the two jobs in the README:
 #   make example   install into .venv and run pytest-bytecount on examples/
-#   make check     lint, types, docs and the suite on every CPython 3.10-3.13 found
+#   make check     lint, types, docs and the suite on every CPython 3.10-3.15 found
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := .venv
-SUPPORTED := 3.10 3.11 3.12 3.13
+SUPPORTED := 3.10 3.11 3.12 3.13 3.14 3.15
 
-# pyenv keeps each CPython under its own version. Put every installed 3.10-3.13
+# pyenv keeps each CPython under its own version. Put every installed 3.10-3.15
 # on PATH by its own bin directory: tox finds interpreters there, whereas it
 # skips pyenv's shims for versions missing from `pyenv global`.
 ifneq ($(shell command -v pyenv 2>/dev/null),)
-PYENV_BINS := $(shell root=$$(pyenv root); for v in $$(pyenv versions --bare | grep -E '^3\.1[0-3]\.[0-9]+$$' | sort -V); do printf '%s:' "$$root/versions/$$v/bin"; done)
+PYENV_BINS := $(shell root=$$(pyenv root); for v in $$(pyenv versions --bare | grep -E '^3\.1[0-5]\.[0-9]+$$' | sort -V); do printf '%s:' "$$root/versions/$$v/bin"; done)
 export PATH := $(PYENV_BINS)$(PATH)
+endif
+
+# CPython 3.14 and 3.15 come from the team's shared `newer-cpython` tool where
+# pyenv has none (`.ci/run` calls it); its default install directory is used
+# when present, like any other place interpreters live.
+NEWER_CPYTHON_BIN ?= /opt/newer-cpython/bin
+ifneq ($(wildcard $(NEWER_CPYTHON_BIN)/python3.1*),)
+export PATH := $(NEWER_CPYTHON_BIN):$(PATH)
 endif
 
 .PHONY: example check clean
@@ -39,7 +47,7 @@ check: $(VENV)/.installed
 	done; \
 	echo "CPython found:$$found"; \
 	case "$$found" in *3.1[01]*) ;; *) echo "need CPython 3.10 or 3.11 (settrace engine)"; exit 1;; esac; \
-	case "$$found" in *3.1[23]*) ;; *) echo "need CPython 3.12+ (sys.monitoring engine)"; exit 1;; esac; \
+	case "$$found" in *3.1[2-5]*) ;; *) echo "need CPython 3.12+ (sys.monitoring engine)"; exit 1;; esac; \
 	$(VENV)/bin/tox run -e "$$envs"
 
 clean:

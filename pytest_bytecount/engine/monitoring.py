@@ -18,13 +18,13 @@ later span.
 
 from __future__ import annotations
 
-import dis
 import sys
 import threading
 from types import CodeType, FrameType
 from typing import Any, Final
 
 from .base import CountingFailed, CountingUnavailable, Engine, Hits, ModuleFilter
+from .bytecode import Layouts
 
 TOOL_NAME: Final = "pytest-bytecount"
 #: Ids 0-2 belong to debuggers, coverage and profilers, 5 to optimizers; 3 and
@@ -42,7 +42,8 @@ class MonitoringEngine(Engine):
         self._instrumented: list[CodeType] = []
         self._problem: str | None = None
         self._starts: dict[int, int] = {}
-        self._first_offsets: dict[int, int] = {}
+        self._start_offsets: dict[int, int] = {}
+        self._layouts = Layouts()
 
     def unavailable_reason(self) -> str | None:
         if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
@@ -70,14 +71,17 @@ class MonitoringEngine(Engine):
         set_local_events = mon.set_local_events
         getframe = sys._getframe
 
-        # The self-check: every PY_START of a counted code object is followed
-        # by its first instruction, so that instruction's count can never be
-        # lower than the number of starts. It is when CPython drops our
-        # per-instruction events for a code object, which it does when another
-        # tool (a debugger's sys.settrace, say) starts sharing events with us
-        # mid-span: we then report a failure, never a smaller count.
+        # The self-check: every PY_START of a counted code object, reported at
+        # its RESUME, is followed by the instruction after that RESUME, so that
+        # instruction's count can never be lower than the number of starts.
+        # It is when CPython drops our per-instruction events for a code
+        # object, which it does when another tool (a debugger's sys.settrace,
+        # say) starts sharing events with us mid-span: we then report a
+        # failure, never a smaller count. Which instruction that is comes from
+        # `dis`, at stop().
         starts = self._starts = {}
-        first_offsets = self._first_offsets = {}
+        start_offsets = self._start_offsets = {}
+        counters = hits.counters
 
         def instrument(code: CodeType, module: object) -> None:
             seen.add(id(code))
@@ -85,7 +89,6 @@ class MonitoringEngine(Engine):
                 return
             hits.counter_for(code)
             instrumented.append(code)
-            first_offsets[id(code)] = _first_offset(code)
             set_local_events(tool, code, events_per_code)
 
         def on_start(code: CodeType, offset: int) -> Any:
@@ -98,8 +101,13 @@ class MonitoringEngine(Engine):
                     key = id(code)
                     if key not in seen:
                         instrument(code, getframe(1).f_globals.get("__name__"))
-                    if key in first_offsets:
-                        starts[key] = starts.get(key, 0) + 1
+                    if key in counters:
+                        started = starts.get(key)
+                        if started is None:
+                            starts[key] = 1
+                            start_offsets[key] = offset
+                        else:
+                            starts[key] = started + 1
             except (LookupError, ValueError) as exc:
                 self._fail(f"entering {code.co_qualname}: {exc!r}")
             return None
@@ -111,8 +119,6 @@ class MonitoringEngine(Engine):
             except (LookupError, ValueError) as exc:
                 self._fail(f"resuming {code.co_qualname}: {exc!r}")
             return None
-
-        counters = hits.counters
 
         def on_instruction(code: CodeType, offset: int) -> Any:
             try:
@@ -160,13 +166,18 @@ class MonitoringEngine(Engine):
         mon = sys.monitoring
         owner = mon.get_tool(tool)
         expected = mon.events.PY_START | mon.events.PY_RESUME
+        intact = False
         if owner != TOOL_NAME:
             self._fail(f"sys.monitoring tool id {tool} was taken over by {owner!r}")
         elif mon.get_events(tool) != expected:
             self._fail(f"the events of sys.monitoring tool id {tool} were changed")
         else:
-            self._check_events_arrived()
+            intact = True
         self._release()
+        if intact:
+            # Only once our events are off: the check runs `dis`, whose frames
+            # would otherwise be counted.
+            self._check_events_arrived()
         if self._problem is not None:
             raise CountingFailed(f"counting was interrupted: {self._problem}")
         hits, self._hits = self._hits, Hits()
@@ -175,10 +186,12 @@ class MonitoringEngine(Engine):
     def _check_events_arrived(self) -> None:
         counters, codes = self._hits.counters, self._hits.codes
         for key, started in self._starts.items():
-            if counters[key][self._first_offsets[key]] < started:
+            code = codes[key]
+            first = self._layouts[code].next_after(self._start_offsets[key])
+            if counters[key][first] < started:
                 self._fail(
                     f"the interpreter stopped reporting the instructions of "
-                    f"{codes[key].co_qualname} during the span (another tool, such as a "
+                    f"{code.co_qualname} during the span (another tool, such as a "
                     f"debugger, started tracing or monitoring while it was open)"
                 )
                 return
@@ -208,15 +221,6 @@ class MonitoringEngine(Engine):
     def _fail(self, problem: str) -> None:
         if self._problem is None:
             self._problem = problem
-
-
-_RESUME: Final = bytes([dis.opmap["RESUME"]])
-
-
-def _first_offset(code: CodeType) -> int:
-    """The offset of the first instruction reported after a PY_START: the one
-    after the first RESUME (what precedes it is never reported)."""
-    return 2 * code.co_code[::2].index(_RESUME) + 2
 
 
 def _keep_line_events(code: CodeType, line: int) -> None:
