@@ -118,11 +118,13 @@ class Bytecount:
         else:
             self._record(measurement)
             return
+        # The test has no count: the plugin must record none, not the sum of
+        # the measurements that did succeed.
+        self.problem = self.problem or reason
         if not failing:
             pytest.fail(f"pytest-bytecount could not count: {reason}", pytrace=False)
         # The test's own exception goes on; the plugin fails the test later
         # (if nothing else does) rather than let it pass without its count.
-        self.problem = self.problem or reason
 
     def _record(self, measurement: Measurement) -> None:
         if self._depth == 0:

@@ -393,6 +393,8 @@ class BytecountPlugin:
         return "no instruction of the test function was counted: tracing did not reach it"
 
     def _report_problem(self, report: pytest.TestReport, state: _TestState) -> None:
+        if report.failed and str(state.problem) in str(report.longrepr):
+            return  # the fixture failed the test with this very reason
         if state.strict:
             _fail(report, f"pytest-bytecount could not count this test: {state.problem}")
         else:

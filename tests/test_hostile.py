@@ -425,6 +425,94 @@ def test_a_measured_test_that_installs_a_tracer_keeps_tracing_state_clean(
     assert state_at_exit(pytester) == CLEAN_STATE
 
 
+#: cpython #157900: a second tool turning on INSTRUCTION events, globally or
+#: on one code object, can drop the first tool's INSTRUCTION callbacks on code
+#: already instrumented. `work` is called before, during and after the other
+#: tool's events; `nothing` costs the caller what the switches cost.
+SECOND_TOOL_TESTS = """
+import sys
+import pytest
+
+mon = sys.monitoring
+OTHER = 2  # the profiler id, as a tool of the test's own would take it
+SEEN = []
+
+MEASURED = '''
+def work():
+    total = 0
+    for i in range(20):
+        total += i * i
+    return total
+
+def calls_work(on, off):
+    work()
+    on()
+    work()
+    off()
+    work()
+'''
+
+def fresh():
+    namespace = {"__name__": "measured"}
+    exec(compile(MEASURED, "measured.py", "exec"), namespace)
+    return namespace
+
+def nothing():
+    pass
+
+def switches(scope, code):
+    def on():
+        mon.use_tool_id(OTHER, "the test's own tool")
+        mon.register_callback(OTHER, mon.events.INSTRUCTION, lambda c, o: SEEN.append(o))
+        if scope == "global":
+            mon.set_events(OTHER, mon.events.INSTRUCTION)
+        else:
+            mon.set_local_events(OTHER, code, mon.events.INSTRUCTION)
+
+    def off():
+        mon.set_events(OTHER, 0)
+        mon.set_local_events(OTHER, code, 0)
+        mon.register_callback(OTHER, mon.events.INSTRUCTION, None)
+        mon.free_tool_id(OTHER)
+
+    return on, off
+
+@pytest.mark.parametrize("scope", ["global", "local"])
+def test_second_tool(bytecount, scope):
+    bytecount(fresh()["calls_work"], nothing, nothing)
+    expected = bytecount.last.instructions
+    namespace = fresh()
+    SEEN.clear()
+    bytecount(namespace["calls_work"], *switches(scope, namespace["work"].__code__))
+    assert SEEN, "the other tool saw no instruction"
+    assert bytecount.last.instructions == expected
+"""
+
+
+@pytest.mark.skipif(not MONITORING, reason="sys.monitoring exists on 3.12+ only")
+@pytest.mark.parametrize("scope", ["global", "local"])
+def test_a_second_tool_turning_on_instruction_events_mid_span_never_leaves_a_smaller_count(
+    pytester: pytest.Pytester, scope: str
+) -> None:
+    """The guard for cpython #157900: the span either counts exactly or fails
+    saying the interpreter stopped reporting, never reports fewer instructions."""
+    pytester.makeconftest(STATE_AT_EXIT)
+    pytester.makepyfile(test_second_tool=SECOND_TOOL_TESTS)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-k", scope, "--bytecount-report=report.json"
+    )
+    outcomes = result.parseoutcomes()
+    if outcomes.get("failed"):
+        result.stdout.fnmatch_lines(
+            ["*could not count*: the interpreter stopped reporting the instructions of work *"]
+        )
+        # Nor is the measurement that did succeed recorded as the test's count.
+        assert counts(read_report(pytester.path / "report.json")) == {}
+    result.stdout.no_fnmatch_line("E * assert *")
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1
+    assert state_at_exit(pytester) == CLEAN_STATE
+
+
 @pytest.mark.skipif(not MONITORING, reason="sys.monitoring exists on 3.12+ only")
 def test_another_monitoring_tool_on_for_a_whole_measurement_leaves_the_count_exact(
     pytester: pytest.Pytester,
