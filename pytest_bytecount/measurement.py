@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dis
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import final
@@ -70,18 +69,15 @@ class Measurement:
         # This may run inside an outer span (nested measurements): it must call
         # no Python code outside this package, or the outer span would count
         # it. Hence plain dicts and lists here, not collections.Counter.
-        opnames = dis.opname
         by_opcode: dict[str, int] = {}
         functions: list[FunctionCount] = []
         for key, counter in hits.counters.items():
             code = hits.codes[key]
-            raw = code.co_code
+            opnames = hits.layouts[key].opnames
             own = 0
             for offset, executed in enumerate(counter):
                 if executed:
-                    # co_code is the unspecialised, uninstrumented bytecode, so
-                    # the opcode at the reported offset is the one that ran.
-                    name = opnames[raw[offset]]
+                    name = opnames[offset]
                     by_opcode[name] = by_opcode.get(name, 0) + executed
                     own += executed
             if own:

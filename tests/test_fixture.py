@@ -51,6 +51,36 @@ def test_the_call_form_counts_exactly_the_callee(pytester: pytest.Pytester) -> N
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+def test_an_instruction_with_an_extended_arg_prefix_is_named_as_the_interpreter_reports_it(
+    pytester: pytest.Pytester,
+) -> None:
+    # `y = 999.5` loads the 301st constant: its LOAD_CONST needs an
+    # EXTENDED_ARG prefix. Up to 3.11 the interpreter reports the pair as one
+    # instruction, LOAD_CONST with its full argument; from 3.12 on, as two.
+    prefix_events = 0 if sys.version_info < (3, 12) else 1
+    pytester.makepyfile(
+        f"""
+        SOURCE = (
+            "def f(go=False):\\n    if go:\\n"
+            + "".join(f"        x = {{i}}.5\\n" for i in range(300))
+            + "    y = 999.5\\n    return y\\n"
+        )
+        namespace = {{}}
+        exec(compile(SOURCE, "<many constants>", "exec"), namespace)
+
+        def test_names(bytecount):
+            bytecount(namespace["f"])
+            by_opcode = bytecount.last.by_opcode
+            assert by_opcode["LOAD_CONST"] == 1, by_opcode
+            assert by_opcode.get("EXTENDED_ARG", 0) >= {prefix_events}, by_opcode
+            if {prefix_events} == 0:
+                assert "EXTENDED_ARG" not in by_opcode, by_opcode
+            assert sum(by_opcode.values()) == bytecount.last.instructions
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_a_test_using_the_fixture_records_the_sum_of_its_measurements(
     pytester: pytest.Pytester,
 ) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from types import CodeType, FrameType
 from typing import Final
 
+from .bytecode import Layout, Layouts
+
 #: Modules whose frames are never counted (their callees are): the test
 #: runner's machinery and our own.
 ALWAYS_EXCLUDED: Final = ("pytest", "_pytest", "pluggy", "pytest_bytecount")
@@ -69,13 +71,17 @@ class Hits:
 
     Counters are lists indexed by the instruction's byte offset, so the
     per-instruction callbacks do one dict lookup by `id(code)` and one list
-    increment. Code objects are kept alive here so their ids stay unique.
+    increment. Code objects are kept alive here so their ids stay unique, with
+    their `Layout` (from the engine's cache, shared by every span), so that
+    reading the counts never needs `dis` again.
     """
 
-    __slots__ = ("codes", "counters")
+    __slots__ = ("_layouts", "codes", "counters", "layouts")
 
-    def __init__(self) -> None:
+    def __init__(self, layouts: Layouts) -> None:
+        self._layouts = layouts
         self.codes: dict[int, CodeType] = {}
+        self.layouts: dict[int, Layout] = {}
         self.counters: dict[int, list[int]] = {}
 
     def counter_for(self, code: CodeType) -> list[int]:
@@ -83,6 +89,7 @@ class Hits:
         counter = self.counters.get(key)
         if counter is None:
             self.codes[key] = code
+            self.layouts[key] = self._layouts[code]
             counter = self.counters[key] = [0] * len(code.co_code)
         return counter
 
@@ -90,14 +97,15 @@ class Hits:
         return sum(sum(counter) for counter in self.counters.values())
 
     def copy(self) -> Hits:
-        clone = Hits()
+        clone = Hits(self._layouts)
         clone.codes = dict(self.codes)
+        clone.layouts = dict(self.layouts)
         clone.counters = {key: list(counter) for key, counter in self.counters.items()}
         return clone
 
     def minus(self, earlier: Hits) -> Hits:
         """What was counted since `earlier`, a copy taken from this one."""
-        delta = Hits()
+        delta = Hits(self._layouts)
         for key, counter in self.counters.items():
             before = earlier.counters.get(key)
             if before is None:
@@ -106,6 +114,7 @@ class Hits:
                 diff = [now - then for now, then in zip(counter, before, strict=True)]
             if any(diff):
                 delta.codes[key] = self.codes[key]
+                delta.layouts[key] = self.layouts[key]
                 delta.counters[key] = diff
         return delta
 

@@ -38,12 +38,12 @@ class MonitoringEngine(Engine):
 
     def __init__(self) -> None:
         self._tool: int | None = None
-        self._hits = Hits()
+        self._layouts = Layouts()
+        self._hits = Hits(self._layouts)
         self._instrumented: list[CodeType] = []
         self._problem: str | None = None
         self._starts: dict[int, int] = {}
         self._start_offsets: dict[int, int] = {}
-        self._layouts = Layouts()
 
     def unavailable_reason(self) -> str | None:
         if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
@@ -62,7 +62,7 @@ class MonitoringEngine(Engine):
         # It costs a callback per line, so only when another tool is present.
         others = [t for t in range(6) if t != tool and mon.get_tool(t) is not None]
         events_per_code = events.INSTRUCTION | (events.LINE if others else 0)
-        self._hits = hits = Hits()
+        self._hits = hits = Hits(self._layouts)
         self._instrumented = instrumented = []
         self._problem = None
         seen: set[int] = set()
@@ -78,7 +78,7 @@ class MonitoringEngine(Engine):
         # object, which it does when another tool (a debugger's sys.settrace,
         # say) starts sharing events with us mid-span: we then report a
         # failure, never a smaller count. Which instruction that is comes from
-        # `dis`, at stop().
+        # the code object's layout (`dis`).
         starts = self._starts = {}
         start_offsets = self._start_offsets = {}
         counters = hits.counters
@@ -166,29 +166,24 @@ class MonitoringEngine(Engine):
         mon = sys.monitoring
         owner = mon.get_tool(tool)
         expected = mon.events.PY_START | mon.events.PY_RESUME
-        intact = False
         if owner != TOOL_NAME:
             self._fail(f"sys.monitoring tool id {tool} was taken over by {owner!r}")
         elif mon.get_events(tool) != expected:
             self._fail(f"the events of sys.monitoring tool id {tool} were changed")
         else:
-            intact = True
-        self._release()
-        if intact:
-            # Only once our events are off: the check runs `dis`, whose frames
-            # would otherwise be counted.
             self._check_events_arrived()
+        self._release()
         if self._problem is not None:
             raise CountingFailed(f"counting was interrupted: {self._problem}")
-        hits, self._hits = self._hits, Hits()
+        hits, self._hits = self._hits, Hits(self._layouts)
         return hits
 
     def _check_events_arrived(self) -> None:
-        counters, codes = self._hits.counters, self._hits.codes
+        hits = self._hits
         for key, started in self._starts.items():
-            code = codes[key]
-            first = self._layouts[code].next_after(self._start_offsets[key])
-            if counters[key][first] < started:
+            first = hits.layouts[key].next_after(self._start_offsets[key])
+            if hits.counters[key][first] < started:
+                code = hits.codes[key]
                 self._fail(
                     f"the interpreter stopped reporting the instructions of "
                     f"{code.co_qualname} during the span (another tool, such as a "

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from .base import CountingFailed, CountingUnavailable, Engine, Hits, ModuleFilter
+from .bytecode import Layouts
 
 if TYPE_CHECKING:
     from _typeshed import TraceFunction
@@ -31,7 +32,8 @@ class SettraceEngine(Engine):
     name = "sys.settrace opcode events"
 
     def __init__(self) -> None:
-        self._hits = Hits()
+        self._layouts = Layouts()
+        self._hits = Hits(self._layouts)
         self._tracer: TraceFunction | None = None
         self._previous: TraceFunction | None = None
         self._thread = 0
@@ -42,7 +44,7 @@ class SettraceEngine(Engine):
         if all_threads:
             # settrace is per thread: threads already running cannot be traced.
             raise CountingUnavailable(ALL_THREADS_UNAVAILABLE)
-        self._hits = hits = Hits()
+        self._hits = hits = Hits(self._layouts)
         self._thread = threading.get_ident()
         self._previous = previous = sys.gettrace()
         gettrace, settrace = sys.gettrace, sys.settrace
@@ -102,7 +104,7 @@ class SettraceEngine(Engine):
             raise CountingFailed("the span was stopped on another thread than it started on")
         if replaced:
             raise CountingFailed(f"the trace function was replaced during the span by {current!r}")
-        hits, self._hits = self._hits, Hits()
+        hits, self._hits = self._hits, Hits(self._layouts)
         return hits
 
 
