@@ -46,9 +46,9 @@ class Meter:
             return measurement
         self._gc_was_enabled = gc.isenabled()
         if not keep_gc:
-            # Collect now, then pause: finalizers of garbage made before the
-            # span must not run (and be counted) inside it.
-            gc.collect()
+            # Paused, the collector never runs on its own inside the span, so
+            # no finalizer of garbage made before it can run (and be counted)
+            # there. No collection first: that alone cost ~9 ms a span.
             gc.disable()
         try:
             engine.start(modules, all_threads=all_threads)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MONITORING, read_report
+from conftest import MONITORING, counts, read_report
 
 
 def test_fixture_setup_teardown_and_pytest_machinery_are_not_counted(
@@ -104,38 +104,93 @@ def test_the_garbage_collector_is_paused_in_spans_unless_bytecount_gc(
     pytester.runpytest().assert_outcomes(passed=3)
 
 
-def test_other_threads_are_not_counted(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import threading
-        import pytest
+#: Cyclic garbage whose finalizer runs Python code, made just before a span
+#: (after a collection, and with fewer allocations than the collector's first
+#: threshold, so that it is surely still there when the span opens), and
+#: measured work that allocates far more container objects than that. Each
+#: finalizer records whether it ran inside the measured work.
+GARBAGE_AROUND_A_SPAN = """
+import gc
+import os
+import pytest
 
-        def spin():
-            t = 0
-            for i in range(100_000):
-                t += i
+KEEP_GC = os.environ["KEEP_GC"] == "1"
+IN_SPAN = [False]
+FINALIZED_IN_SPAN = []
 
-        def work():
-            return sum(i for i in range(100))
+class Cyclic:
+    def __init__(self):
+        self.me = self
 
-        def test_with_thread(bytecount):
-            with bytecount.measure() as alone:
-                work()
-            thread = threading.Thread(target=spin)
-            with bytecount.measure() as beside:
-                thread.start()
-                work()
-                thread.join()
-            with bytecount.measure() as start_join_only:
-                other = threading.Thread(target=lambda: None)
-                other.start()
-                other.join()
-            # What the thread ran is not in the figure: only our own calls are.
-            assert beside.instructions < alone.instructions + 2 * start_join_only.instructions
-            assert beside.instructions < 10_000
-        """
-    )
-    pytester.runpytest().assert_outcomes(passed=1)
+    def __del__(self):
+        FINALIZED_IN_SPAN.append(IN_SPAN[0])
+
+def leave_garbage():
+    gc.collect()
+    FINALIZED_IN_SPAN.clear()
+    for _ in range(100):
+        Cyclic()
+
+def allocate():
+    IN_SPAN[0] = True
+    data = [[i] for i in range(200_000)]
+    IN_SPAN[0] = False
+    return data
+
+def check_finalizers():
+    gc.collect()
+    assert len(FINALIZED_IN_SPAN) == 100
+    # With the collector running, the measured work collects the garbage
+    # (the control); paused, it never does.
+    assert (True in FINALIZED_IN_SPAN) is KEEP_GC
+
+def test_block_clean(bytecount):
+    gc.collect()
+    bytecount(allocate)
+
+def test_block_with_garbage(bytecount):
+    leave_garbage()
+    bytecount(allocate)
+    check_finalizers()
+
+@pytest.fixture
+def clean():
+    gc.collect()
+
+@pytest.fixture
+def garbage():
+    # pytest allocates between set-up and the test call: keep the collector
+    # from running there, but not in the span (200,000 lists are more).
+    threshold = gc.get_threshold()
+    gc.set_threshold(50_000)
+    leave_garbage()
+    yield
+    gc.set_threshold(*threshold)
+    check_finalizers()
+
+@pytest.mark.max_instructions(10**7)
+def test_whole_clean(clean):
+    allocate()
+
+@pytest.mark.max_instructions(10**7)
+def test_whole_with_garbage(garbage):
+    allocate()
+"""
+
+
+@pytest.mark.parametrize("keep_gc", [False, True])
+def test_garbage_made_before_a_span_is_never_finalized_inside_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, keep_gc: bool
+) -> None:
+    pytester.makepyfile(test_garbage=GARBAGE_AROUND_A_SPAN)
+    monkeypatch.setenv("KEEP_GC", "1" if keep_gc else "0")
+    ini = ["-o", "bytecount_gc=true"] if keep_gc else []
+    pytester.runpytest(*ini, "--bytecount-report=report.json").assert_outcomes(passed=4)
+    if not keep_gc:
+        found = counts(read_report(pytester.path / "report.json"))
+        count = {nodeid.partition("::")[2]: number for nodeid, number in found.items()}
+        assert count["test_block_with_garbage"] == count["test_block_clean"]
+        assert count["test_whole_with_garbage"] == count["test_whole_clean"]
 
 
 THREAD_TESTS = """
