@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dis
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import final
 
 from .engine import Hits
+from .engine.bytecode import EXTENDED_ARG, PREFIX_REPORTED_WITH_INSTRUCTION, reported_opname
 
 
 @final
@@ -69,15 +71,22 @@ class Measurement:
         # This may run inside an outer span (nested measurements): it must call
         # no Python code outside this package, or the outer span would count
         # it. Hence plain dicts and lists here, not collections.Counter.
+        opnames = dis.opname
         by_opcode: dict[str, int] = {}
         functions: list[FunctionCount] = []
         for key, counter in hits.counters.items():
+            if not any(counter):  # a frame that was running but did nothing more
+                continue
             code = hits.codes[key]
-            opnames = hits.layouts[key].opnames
+            raw = code.co_code  # unspecialised: the opcodes that ran
             own = 0
             for offset, executed in enumerate(counter):
                 if executed:
-                    name = opnames[offset]
+                    opcode = raw[offset]
+                    if opcode == EXTENDED_ARG and PREFIX_REPORTED_WITH_INSTRUCTION:
+                        name = reported_opname(raw, offset)
+                    else:
+                        name = opnames[opcode]
                     by_opcode[name] = by_opcode.get(name, 0) + executed
                     own += executed
             if own:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import fnmatch
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from types import CodeType, FrameType
 from typing import Final
-
-from .bytecode import Layout, Layouts
 
 #: Modules whose frames are never counted (their callees are): the test
 #: runner's machinery and our own.
 ALWAYS_EXCLUDED: Final = ("pytest", "_pytest", "pluggy", "pytest_bytecount")
+OWN_PACKAGE: Final = "pytest_bytecount"
 
 
 class CountingUnavailable(RuntimeError):
@@ -59,6 +58,12 @@ class ModuleFilter:
         module = frame.f_globals.get("__name__")
         return self.excludes(module if isinstance(module, str) else "")
 
+    @staticmethod
+    def excludes_own(frame: FrameType) -> bool:
+        """Whether `frame` is pytest-bytecount's own."""
+        module = frame.f_globals.get("__name__")
+        return isinstance(module, str) and module.partition(".")[0] == OWN_PACKAGE
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ModuleFilter) and other._globs == self._globs
 
@@ -66,22 +71,36 @@ class ModuleFilter:
         return hash(self._globs)
 
 
+def running_frames(frame: FrameType | None, modules: ModuleFilter) -> Iterator[FrameType]:
+    """The frames already running at `frame` that a span opened there may
+    execute more instructions in.
+
+    Our own frames (the span's machinery) are skipped; then come the caller
+    of `measure()` and the frames it may return into while the span is open,
+    up to the first excluded frame. The frames above that one (pytest's, and
+    whatever started pytest) run again only once it returns, and it returns
+    only after the span has closed. Walking the whole stack instead cost a
+    `sys.monitoring` instrumentation of each of those frames per span.
+    """
+    while frame is not None and modules.excludes_own(frame):
+        frame = frame.f_back
+    while frame is not None and not modules.excludes_frame(frame):
+        yield frame
+        frame = frame.f_back
+
+
 class Hits:
     """Executed-instruction counts: per code object, one counter per offset.
 
     Counters are lists indexed by the instruction's byte offset, so the
     per-instruction callbacks do one dict lookup by `id(code)` and one list
-    increment. Code objects are kept alive here so their ids stay unique, with
-    their `Layout` (from the engine's cache, shared by every span), so that
-    reading the counts never needs `dis` again.
+    increment. Code objects are kept alive here so their ids stay unique.
     """
 
-    __slots__ = ("_layouts", "codes", "counters", "layouts")
+    __slots__ = ("codes", "counters")
 
-    def __init__(self, layouts: Layouts) -> None:
-        self._layouts = layouts
+    def __init__(self) -> None:
         self.codes: dict[int, CodeType] = {}
-        self.layouts: dict[int, Layout] = {}
         self.counters: dict[int, list[int]] = {}
 
     def counter_for(self, code: CodeType) -> list[int]:
@@ -89,7 +108,6 @@ class Hits:
         counter = self.counters.get(key)
         if counter is None:
             self.codes[key] = code
-            self.layouts[key] = self._layouts[code]
             counter = self.counters[key] = [0] * len(code.co_code)
         return counter
 
@@ -97,15 +115,14 @@ class Hits:
         return sum(sum(counter) for counter in self.counters.values())
 
     def copy(self) -> Hits:
-        clone = Hits(self._layouts)
+        clone = Hits()
         clone.codes = dict(self.codes)
-        clone.layouts = dict(self.layouts)
         clone.counters = {key: list(counter) for key, counter in self.counters.items()}
         return clone
 
     def minus(self, earlier: Hits) -> Hits:
         """What was counted since `earlier`, a copy taken from this one."""
-        delta = Hits(self._layouts)
+        delta = Hits()
         for key, counter in self.counters.items():
             before = earlier.counters.get(key)
             if before is None:
@@ -114,7 +131,6 @@ class Hits:
                 diff = [now - then for now, then in zip(counter, before, strict=True)]
             if any(diff):
                 delta.codes[key] = self.codes[key]
-                delta.layouts[key] = self.layouts[key]
                 delta.counters[key] = diff
         return delta
 

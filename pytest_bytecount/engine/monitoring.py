@@ -20,11 +20,18 @@ from __future__ import annotations
 
 import sys
 import threading
-from types import CodeType, FrameType
+from types import CodeType
 from typing import Any, Final
 
-from .base import CountingFailed, CountingUnavailable, Engine, Hits, ModuleFilter
-from .bytecode import Layouts
+from .base import (
+    CountingFailed,
+    CountingUnavailable,
+    Engine,
+    Hits,
+    ModuleFilter,
+    running_frames,
+)
+from .bytecode import next_instruction
 
 TOOL_NAME: Final = "pytest-bytecount"
 #: Ids 0-2 belong to debuggers, coverage and profilers, 5 to optimizers; 3 and
@@ -38,8 +45,7 @@ class MonitoringEngine(Engine):
 
     def __init__(self) -> None:
         self._tool: int | None = None
-        self._layouts = Layouts()
-        self._hits = Hits(self._layouts)
+        self._hits = Hits()
         self._instrumented: list[CodeType] = []
         self._problem: str | None = None
         self._starts: dict[int, int] = {}
@@ -62,7 +68,7 @@ class MonitoringEngine(Engine):
         # It costs a callback per line, so only when another tool is present.
         others = [t for t in range(6) if t != tool and mon.get_tool(t) is not None]
         events_per_code = events.INSTRUCTION | (events.LINE if others else 0)
-        self._hits = hits = Hits(self._layouts)
+        self._hits = hits = Hits()
         self._instrumented = instrumented = []
         self._problem = None
         seen: set[int] = set()
@@ -77,8 +83,7 @@ class MonitoringEngine(Engine):
         # It is when CPython drops our per-instruction events for a code
         # object, which it does when another tool (a debugger's sys.settrace,
         # say) starts sharing events with us mid-span: we then report a
-        # failure, never a smaller count. Which instruction that is comes from
-        # the code object's layout (`dis`).
+        # failure, never a smaller count.
         starts = self._starts = {}
         start_offsets = self._start_offsets = {}
         counters = hits.counters
@@ -138,11 +143,9 @@ class MonitoringEngine(Engine):
         try:
             # Frames already running (the caller of measure(), and the frames
             # it will return into) are counted from here on, too.
-            frame: FrameType | None = getframe(1)
-            while frame is not None:
+            for frame in running_frames(getframe(1), modules):
                 if id(frame.f_code) not in seen:
                     instrument(frame.f_code, frame.f_globals.get("__name__"))
-                frame = frame.f_back
             mon.register_callback(tool, events.PY_START, on_start)
             mon.register_callback(tool, events.PY_RESUME, on_resume)
             mon.register_callback(
@@ -175,15 +178,15 @@ class MonitoringEngine(Engine):
         self._release()
         if self._problem is not None:
             raise CountingFailed(f"counting was interrupted: {self._problem}")
-        hits, self._hits = self._hits, Hits(self._layouts)
+        hits, self._hits = self._hits, Hits()
         return hits
 
     def _check_events_arrived(self) -> None:
         hits = self._hits
         for key, started in self._starts.items():
-            first = hits.layouts[key].next_after(self._start_offsets[key])
+            code = hits.codes[key]
+            first = next_instruction(code.co_code, self._start_offsets[key])
             if hits.counters[key][first] < started:
-                code = hits.codes[key]
                 self._fail(
                     f"the interpreter stopped reporting the instructions of "
                     f"{code.co_qualname} during the span (another tool, such as a "

@@ -18,8 +18,14 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from .base import CountingFailed, CountingUnavailable, Engine, Hits, ModuleFilter
-from .bytecode import Layouts
+from .base import (
+    CountingFailed,
+    CountingUnavailable,
+    Engine,
+    Hits,
+    ModuleFilter,
+    running_frames,
+)
 
 if TYPE_CHECKING:
     from _typeshed import TraceFunction
@@ -32,8 +38,7 @@ class SettraceEngine(Engine):
     name = "sys.settrace opcode events"
 
     def __init__(self) -> None:
-        self._layouts = Layouts()
-        self._hits = Hits(self._layouts)
+        self._hits = Hits()
         self._tracer: TraceFunction | None = None
         self._previous: TraceFunction | None = None
         self._thread = 0
@@ -44,7 +49,7 @@ class SettraceEngine(Engine):
         if all_threads:
             # settrace is per thread: threads already running cannot be traced.
             raise CountingUnavailable(ALL_THREADS_UNAVAILABLE)
-        self._hits = hits = Hits(self._layouts)
+        self._hits = hits = Hits()
         self._thread = threading.get_ident()
         self._previous = previous = sys.gettrace()
         gettrace, settrace = sys.gettrace, sys.settrace
@@ -73,15 +78,10 @@ class SettraceEngine(Engine):
         # Frames already running (the caller of measure(), and the frames it
         # will return into) are counted from here on, too.
         self._running = []
-        frame: FrameType | None = sys._getframe(1)
-        while frame is not None:
-            if not modules.excludes_frame(frame):
-                self._running.append(
-                    (frame, frame.f_trace, frame.f_trace_opcodes, frame.f_trace_lines)
-                )
-                frame.f_trace = counting(hits.counter_for(frame.f_code), frame.f_trace)  # type: ignore[assignment]  # typeshed: f_trace takes str events
-                frame.f_trace_opcodes = True
-            frame = frame.f_back
+        for frame in running_frames(sys._getframe(1), modules):
+            self._running.append((frame, frame.f_trace, frame.f_trace_opcodes, frame.f_trace_lines))
+            frame.f_trace = counting(hits.counter_for(frame.f_code), frame.f_trace)  # type: ignore[assignment]  # typeshed: f_trace takes str events
+            frame.f_trace_opcodes = True
         settrace(on_call)
 
     def snapshot(self) -> Hits:
@@ -104,7 +104,7 @@ class SettraceEngine(Engine):
             raise CountingFailed("the span was stopped on another thread than it started on")
         if replaced:
             raise CountingFailed(f"the trace function was replaced during the span by {current!r}")
-        hits, self._hits = self._hits, Hits(self._layouts)
+        hits, self._hits = self._hits, Hits()
         return hits
 
 
