@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import counts, read_report
+from conftest import MONITORING, counts, read_report
 from corpus import CORPUS
+
+#: Alone and beside another monitoring tool, by instruction and (3.12+) by block.
+PER_CORPUS_FUNCTION = 4 if MONITORING else 2
 
 EXACTNESS_TESTS = """
 import pytest
@@ -25,40 +28,60 @@ def other_tool(request):
     yield
     sys.monitoring.free_tool_id(1)
 
-@pytest.mark.parametrize("name", sorted(CORPUS))
-def test_call_form_matches_the_interpreter(bytecount, name, other_tool):
-    factory = CORPUS[name]
-    fn = factory()
+@pytest.fixture(params=["by instruction", "by block"][: 2 if {monitoring} else 1])
+def method(request, monkeypatch):
+    # 3.12+ counts code that has run enough instructions by block: here
+    # after a single one, so that the measurement below is of that kind.
+    if request.param == "by block":
+        from pytest_bytecount.engine import monitoring
+        monkeypatch.setattr(monitoring, "ANALYSE_AFTER", 1)
+    return request.param
+
+def call(fn):
     try:
-        fn()  # warm: first-use costs (imports, caches) out of both counts
-    except Exception:
-        pass
-    expected = count_events(factory())
-    try:
-        bytecount(factory())
+        fn()
     except Exception:
         pass  # the call form still records a call that raised
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_call_form_matches_the_interpreter(bytecount, name, other_tool, method):
+    factory = CORPUS[name]
+    call(factory())  # warm: first-use costs (imports, caches) out of both counts
+    expected = count_events(factory())
+    if method == "by block":
+        call(lambda: bytecount(factory()))  # one span, after which code is analysed
+        assert counted_by_block(factory())
+    call(lambda: bytecount(factory()))
     assert expected > 0
     assert bytecount.last.instructions == expected + SKEW
     assert sum(bytecount.last.by_opcode.values()) == bytecount.last.instructions
+
+def counted_by_block(fn):
+    # Internal, on purpose: the check that the method under test is used.
+    from pytest_bytecount.counting import thread_meter
+    analysed = thread_meter().engine._analysed
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a functools.partial: some code was analysed
+        return any(blocks is not None for _, blocks in analysed.values())
+    return analysed[id(code)][1] is not None
 """
 
 
 def test_every_corpus_function_counts_exactly_what_the_interpreter_reports(
     with_corpus: pytest.Pytester,
 ) -> None:
-    with_corpus.makepyfile(test_exact=EXACTNESS_TESTS.format(skew=0))
+    with_corpus.makepyfile(test_exact=EXACTNESS_TESTS.format(skew=0, monitoring=MONITORING))
     result = with_corpus.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2 * len(CORPUS))
+    result.assert_outcomes(passed=PER_CORPUS_FUNCTION * len(CORPUS))
 
 
 @pytest.mark.parametrize("skew", [-1, 1])
 def test_one_instruction_more_or_less_would_be_caught(
     with_corpus: pytest.Pytester, skew: int
 ) -> None:
-    with_corpus.makepyfile(test_exact=EXACTNESS_TESTS.format(skew=skew))
+    with_corpus.makepyfile(test_exact=EXACTNESS_TESTS.format(skew=skew, monitoring=MONITORING))
     result = with_corpus.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=2 * len(CORPUS))
+    result.assert_outcomes(failed=PER_CORPUS_FUNCTION * len(CORPUS))
 
 
 DETERMINISM_TESTS = """

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .base import (
-    CountingFailed,
-    CountingUnavailable,
-    Engine,
-    Hits,
-    ModuleFilter,
-)
+from .base import CountingFailed, CountingUnavailable, Engine, ModuleFilter
+from .hits import Hits
 
 __all__ = [
     "CountingFailed",

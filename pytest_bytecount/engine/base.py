@@ -11,8 +11,10 @@ from __future__ import annotations
 import fnmatch
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Final
+
+from .hits import Hits
 
 #: Modules whose frames are never counted (their callees are): the test
 #: runner's machinery and our own.
@@ -87,52 +89,6 @@ def running_frames(frame: FrameType | None, modules: ModuleFilter) -> Iterator[F
     while frame is not None and not modules.excludes_frame(frame):
         yield frame
         frame = frame.f_back
-
-
-class Hits:
-    """Executed-instruction counts: per code object, one counter per offset.
-
-    Counters are lists indexed by the instruction's byte offset, so the
-    per-instruction callbacks do one dict lookup by `id(code)` and one list
-    increment. Code objects are kept alive here so their ids stay unique.
-    """
-
-    __slots__ = ("codes", "counters")
-
-    def __init__(self) -> None:
-        self.codes: dict[int, CodeType] = {}
-        self.counters: dict[int, list[int]] = {}
-
-    def counter_for(self, code: CodeType) -> list[int]:
-        key = id(code)
-        counter = self.counters.get(key)
-        if counter is None:
-            self.codes[key] = code
-            counter = self.counters[key] = [0] * len(code.co_code)
-        return counter
-
-    def total(self) -> int:
-        return sum(sum(counter) for counter in self.counters.values())
-
-    def copy(self) -> Hits:
-        clone = Hits()
-        clone.codes = dict(self.codes)
-        clone.counters = {key: list(counter) for key, counter in self.counters.items()}
-        return clone
-
-    def minus(self, earlier: Hits) -> Hits:
-        """What was counted since `earlier`, a copy taken from this one."""
-        delta = Hits()
-        for key, counter in self.counters.items():
-            before = earlier.counters.get(key)
-            if before is None:
-                diff = list(counter)
-            else:
-                diff = [now - then for now, then in zip(counter, before, strict=True)]
-            if any(diff):
-                delta.codes[key] = self.codes[key]
-                delta.counters[key] = diff
-        return delta
 
 
 class Engine(ABC):

@@ -27,16 +27,30 @@ from .base import (
     CountingFailed,
     CountingUnavailable,
     Engine,
-    Hits,
     ModuleFilter,
     running_frames,
 )
+from .blocks import Blocks, analyze
 from .bytecode import next_instruction
+from .hits import Hits
 
 TOOL_NAME: Final = "pytest-bytecount"
 #: Ids 0-2 belong to debuggers, coverage and profilers, 5 to optimizers; 3 and
 #: 4 are unassigned. Prefer those, fall back to 5, never take 0-2.
 TOOL_IDS: Final = (4, 3, 5)
+#: Discovery of the code objects entered or resumed, and exceptions (which
+#: leave a block early) are process-wide; INSTRUCTION events are local.
+GLOBAL_EVENTS: Final = (
+    sys.monitoring.events.PY_START
+    | sys.monitoring.events.PY_RESUME
+    | sys.monitoring.events.RAISE
+    | sys.monitoring.events.RERAISE
+)
+DISABLE: Final = sys.monitoring.DISABLE
+#: A code object that has run this many instructions one by one, over all
+#: spans, is analysed and counted by block from the next span on. `dis`
+#: costs about as much as a few hundred per-instruction callbacks.
+ANALYSE_AFTER = 1000
 
 
 class MonitoringEngine(Engine):
@@ -50,6 +64,11 @@ class MonitoringEngine(Engine):
         self._problem: str | None = None
         self._starts: dict[int, int] = {}
         self._start_offsets: dict[int, int] = {}
+        # Per code object, kept for the engine's life (with the code object,
+        # so its id stays unique): its blocks, or None where they cannot be
+        # known, once it has run enough instructions one by one over spans.
+        self._analysed: dict[int, tuple[CodeType, Blocks | None]] = {}
+        self._one_by_one: dict[int, tuple[CodeType, int]] = {}
 
     def unavailable_reason(self) -> str | None:
         if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
@@ -86,13 +105,21 @@ class MonitoringEngine(Engine):
         # failure, never a smaller count.
         starts = self._starts = {}
         start_offsets = self._start_offsets = {}
-        counters = hits.counters
+        counters, lengths, cuts = hits.counters, {}, hits.cuts
+        analysed = self._analysed
+        running = True  # while the frames already running are instrumented
 
         def instrument(code: CodeType, module: object) -> None:
             seen.add(id(code))
             if modules.excludes(module if isinstance(module, str) else ""):
                 return
-            hits.counter_for(code)
+            # Counted by block where its blocks are known, except the code of
+            # frames already running: they resume in the middle of a block.
+            known = None if running else analysed.get(id(code))
+            blocks = known[1] if known is not None else None
+            hits.counter_for(code, blocks)
+            if blocks is not None:
+                lengths[id(code)] = blocks.lengths
             instrumented.append(code)
             set_local_events(tool, code, events_per_code)
 
@@ -127,17 +154,49 @@ class MonitoringEngine(Engine):
 
         def on_instruction(code: CodeType, offset: int) -> Any:
             try:
+                key = id(code)
+                block = lengths.get(key)
+                if block is not None and not block[offset]:
+                    return DISABLE  # inside a block: counted at its leader
                 if get_ident() == thread:
-                    counters[id(code)][offset] += 1
+                    counters[key][offset] += 1
             except LookupError as exc:  # not ours to raise into user code
                 self._fail(f"at {code.co_qualname}+{offset}: {exc!r}")
             return None
 
         def on_instruction_any_thread(code: CodeType, offset: int) -> Any:
             try:
-                counters[id(code)][offset] += 1
+                key = id(code)
+                block = lengths.get(key)
+                if block is not None and not block[offset]:
+                    return DISABLE
+                counters[key][offset] += 1
             except LookupError as exc:  # not ours to raise into user code
                 self._fail(f"at {code.co_qualname}+{offset}: {exc!r}")
+            return None
+
+        def on_raise(code: CodeType, offset: int, exception: BaseException) -> Any:
+            # The exception leaves the block after the raising instruction:
+            # what follows it in the block did not run. The reported offset
+            # is not always that instruction (RESEARCH.md); the frame's last
+            # instruction is.
+            try:
+                cut = cuts.get(id(code))
+                if cut is not None and (all_threads or get_ident() == thread):
+                    cut[getframe(1).f_lasti] += 1
+            except (LookupError, ValueError) as exc:
+                self._fail(f"raising in {code.co_qualname}+{offset}: {exc!r}")
+            return None
+
+        def on_reraise(code: CodeType, offset: int, exception: BaseException) -> Any:
+            # Here the frame's last instruction is the original raise's; the
+            # reported offset is the RERAISE.
+            try:
+                cut = cuts.get(id(code))
+                if cut is not None and (all_threads or get_ident() == thread):
+                    cut[offset] += 1
+            except LookupError as exc:
+                self._fail(f"re-raising in {code.co_qualname}+{offset}: {exc!r}")
             return None
 
         try:
@@ -146,6 +205,7 @@ class MonitoringEngine(Engine):
             for frame in running_frames(getframe(1), modules):
                 if id(frame.f_code) not in seen:
                     instrument(frame.f_code, frame.f_globals.get("__name__"))
+            running = False
             mon.register_callback(tool, events.PY_START, on_start)
             mon.register_callback(tool, events.PY_RESUME, on_resume)
             mon.register_callback(
@@ -154,13 +214,15 @@ class MonitoringEngine(Engine):
                 on_instruction_any_thread if all_threads else on_instruction,
             )
             mon.register_callback(tool, events.LINE, _keep_line_events)
-            mon.set_events(tool, events.PY_START | events.PY_RESUME)
+            mon.register_callback(tool, events.RAISE, on_raise)
+            mon.register_callback(tool, events.RERAISE, on_reraise)
+            mon.set_events(tool, GLOBAL_EVENTS)
         except BaseException:
             self._release()
             raise
 
     def snapshot(self) -> Hits:
-        return self._hits.copy()
+        return self._hits.executed(sys._getframe(1))
 
     def stop(self) -> Hits:
         tool = self._tool
@@ -168,7 +230,7 @@ class MonitoringEngine(Engine):
             raise CountingFailed("stop() without start()")
         mon = sys.monitoring
         owner = mon.get_tool(tool)
-        expected = mon.events.PY_START | mon.events.PY_RESUME
+        expected = GLOBAL_EVENTS
         if owner != TOOL_NAME:
             self._fail(f"sys.monitoring tool id {tool} was taken over by {owner!r}")
         elif mon.get_events(tool) != expected:
@@ -179,7 +241,28 @@ class MonitoringEngine(Engine):
         if self._problem is not None:
             raise CountingFailed(f"counting was interrupted: {self._problem}")
         hits, self._hits = self._hits, Hits()
-        return hits
+        self._analyse_busy_code(hits)
+        return hits.executed(sys._getframe(1))
+
+    def _analyse_busy_code(self, hits: Hits) -> None:
+        """Find the blocks of code that has run many instructions one by one,
+        in this span and earlier ones, so that later spans count it by block.
+        After the span: `dis` is Python code, which a span would count."""
+        analysed, one_by_one = self._analysed, self._one_by_one
+        for key, counter in hits.counters.items():
+            if key in hits.blocks or key in analysed:
+                continue
+            code = hits.codes[key]
+            before = one_by_one.get(key)
+            total = sum(counter) + (before[1] if before is not None else 0)
+            if total < ANALYSE_AFTER:
+                one_by_one[key] = (code, total)
+                continue
+            one_by_one.pop(key, None)
+            try:
+                analysed[key] = (code, analyze(code))
+            except (ValueError, AttributeError):  # dis cannot tell: by instruction
+                analysed[key] = (code, None)
 
     def _check_events_arrived(self) -> None:
         hits = self._hits
@@ -212,6 +295,8 @@ class MonitoringEngine(Engine):
             mon.events.PY_RESUME,
             mon.events.INSTRUCTION,
             mon.events.LINE,
+            mon.events.RAISE,
+            mon.events.RERAISE,
         ):
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)

@@ -22,10 +22,10 @@ from .base import (
     CountingFailed,
     CountingUnavailable,
     Engine,
-    Hits,
     ModuleFilter,
     running_frames,
 )
+from .hits import Hits
 
 if TYPE_CHECKING:
     from _typeshed import TraceFunction

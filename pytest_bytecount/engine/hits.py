@@ -1,0 +1,95 @@
+"""`Hits`: what a span counted, per code object and instruction offset.
+
+The per-event callbacks write here, so its layout serves them: one list per
+code object indexed by byte offset, reached by `id(code)`. A code object is
+counted in one of two ways during a span:
+
+- by instruction: `counters[key][offset]` is how often the instruction at
+  `offset` ran;
+- by block (3.12+, `blocks[key]` set): `counters[key][leader]` is how often
+  the block led there was entered, and `cuts[key][offset]` how often an
+  exception left a block early at `offset`.
+
+`executed()` turns both into executions per instruction, which is all that
+measurements see. Code objects are kept alive here so their ids stay unique.
+"""
+
+from __future__ import annotations
+
+from types import CodeType, FrameType
+from typing import final
+
+from .blocks import Blocks
+
+
+@final
+class Hits:
+    __slots__ = ("blocks", "codes", "counters", "cuts")
+
+    def __init__(self) -> None:
+        self.codes: dict[int, CodeType] = {}
+        self.counters: dict[int, list[int]] = {}
+        self.blocks: dict[int, Blocks] = {}
+        self.cuts: dict[int, list[int]] = {}
+
+    def counter_for(self, code: CodeType, blocks: Blocks | None = None) -> list[int]:
+        """The counter of `code`, created on first use, by block if `blocks`."""
+        key = id(code)
+        counter = self.counters.get(key)
+        if counter is None:
+            self.codes[key] = code
+            counter = self.counters[key] = [0] * len(code.co_code)
+            if blocks is not None:
+                self.blocks[key] = blocks
+                self.cuts[key] = [0] * len(counter)
+        return counter
+
+    def executed(self, frame: FrameType | None = None) -> Hits:
+        """The same counts, every code object by instruction, as of now.
+
+        A frame counted by block that is on the stack (`frame` and its
+        callers) has had its whole current block counted, though only the
+        instructions up to the one it is executing have run: the rest is
+        left out, as if an exception had left the block there.
+        """
+        if not self.blocks:
+            return self.copy()
+        cuts = self.cuts
+        while frame is not None:
+            key = id(frame.f_code)
+            if key in self.blocks:
+                if cuts is self.cuts:
+                    cuts = {key: list(cut) for key, cut in cuts.items()}
+                cuts[key][frame.f_lasti] += 1
+            frame = frame.f_back
+        result = Hits()
+        result.codes = dict(self.codes)
+        for key, counter in self.counters.items():
+            blocks = self.blocks.get(key)
+            if blocks is None:
+                result.counters[key] = list(counter)
+            else:
+                result.counters[key] = blocks.executed(counter, cuts[key])
+        return result
+
+    def copy(self) -> Hits:
+        clone = Hits()
+        clone.codes = dict(self.codes)
+        clone.counters = {key: list(counter) for key, counter in self.counters.items()}
+        clone.blocks = dict(self.blocks)
+        clone.cuts = {key: list(cut) for key, cut in self.cuts.items()}
+        return clone
+
+    def minus(self, earlier: Hits) -> Hits:
+        """What was counted since `earlier`; both by instruction."""
+        delta = Hits()
+        for key, counter in self.counters.items():
+            before = earlier.counters.get(key)
+            if before is None:
+                diff = list(counter)
+            else:
+                diff = [now - then for now, then in zip(counter, before, strict=True)]
+            if any(diff):
+                delta.codes[key] = self.codes[key]
+                delta.counters[key] = diff
+        return delta
