@@ -109,19 +109,23 @@ class MonitoringEngine(Engine):
         analysed = self._analysed
         running = True  # while the frames already running are instrumented
 
-        def instrument(code: CodeType, module: object) -> None:
-            seen.add(id(code))
+        def instrument(code: CodeType, module: object) -> bool:
+            """Start counting `code`, unless it is excluded; whether it is counted."""
+            key = id(code)
+            seen.add(key)
             if modules.excludes(module if isinstance(module, str) else ""):
-                return
+                return False
             # Counted by block where its blocks are known, except the code of
             # frames already running: they resume in the middle of a block.
-            known = None if running else analysed.get(id(code))
+            known = None if running else analysed.get(key)
             blocks = known[1] if known is not None else None
             hits.counter_for(code, blocks)
             if blocks is not None:
-                lengths[id(code)] = blocks.lengths
+                lengths[key] = blocks.lengths
+            starts[key] = 0
             instrumented.append(code)
             set_local_events(tool, code, events_per_code)
+            return True
 
         def on_start(code: CodeType, offset: int) -> Any:
             # Our own errors must not surface in the measured code: they are
@@ -129,24 +133,30 @@ class MonitoringEngine(Engine):
             # raises while a callback runs (KeyboardInterrupt, a timeout) must
             # reach the test as it would without us.
             try:
-                if all_threads or get_ident() == thread:
-                    key = id(code)
-                    if key not in seen:
-                        instrument(code, getframe(1).f_globals.get("__name__"))
-                    if key in counters:
-                        started = starts.get(key)
-                        if started is None:
-                            starts[key] = 1
+                key = id(code)
+                started = starts.get(key)
+                if started is not None:  # counted code, the common case
+                    if all_threads or get_ident() == thread:
+                        if not started:
                             start_offsets[key] = offset
-                        else:
-                            starts[key] = started + 1
+                        starts[key] = started + 1
+                    return None
+                if key in seen:
+                    return DISABLE  # excluded: no more calls of it this span
+                if all_threads or get_ident() == thread:
+                    if not instrument(code, getframe(1).f_globals.get("__name__")):
+                        return DISABLE
+                    starts[key] = 1
+                    start_offsets[key] = offset
             except (LookupError, ValueError) as exc:
                 self._fail(f"entering {code.co_qualname}: {exc!r}")
             return None
 
         def on_resume(code: CodeType, offset: int) -> Any:
             try:
-                if (all_threads or get_ident() == thread) and id(code) not in seen:
+                if id(code) in seen:
+                    return DISABLE  # only code not seen yet is of interest
+                if all_threads or get_ident() == thread:
                     instrument(code, getframe(1).f_globals.get("__name__"))
             except (LookupError, ValueError) as exc:
                 self._fail(f"resuming {code.co_qualname}: {exc!r}")
@@ -267,6 +277,8 @@ class MonitoringEngine(Engine):
     def _check_events_arrived(self) -> None:
         hits = self._hits
         for key, started in self._starts.items():
+            if not started:
+                continue
             code = hits.codes[key]
             first = next_instruction(code.co_code, self._start_offsets[key])
             if hits.counters[key][first] < started:
