@@ -263,3 +263,85 @@ def test_a_bad_bytecount_threads_value_is_a_usage_error(pytester: pytest.Pyteste
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: bytecount_threads: expected 'test' or 'all', got 'some'"])
+
+
+#: The same code measured in several spans, each counted differently: by
+#: instruction, by block (the engine then disables the locations inside
+#: blocks), as the code of a frame already running when a span opens (by
+#: instruction again), under an exclusion, and as a generator resumed in one
+#: span after another. Fresh code objects, compiled from the same source,
+#: give the counts a code object with no history gives.
+SPANS_IN_A_ROW = """
+import sys
+import pytest
+from pytest_bytecount import measure
+
+SOURCE = '''
+from pytest_bytecount import measure
+
+def busy(n):
+    total = 0
+    for i in range(n):
+        if i % 3:
+            total += i
+    return total
+
+def opens_a_span(n):
+    total = busy(n)
+    with measure() as inner:
+        for i in range(n):
+            if i % 3:
+                total += i
+    return inner.instructions
+
+def squares():
+    n = 0
+    while True:
+        n += 1
+        yield n * n
+'''
+
+def fresh(name):
+    namespace = {"__name__": name}
+    exec(compile(SOURCE, name + ".py", "exec"), namespace)
+    return namespace
+
+@pytest.fixture(autouse=True)
+def analyse_early(monkeypatch):
+    if sys.version_info >= (3, 12):  # count by block from the second span on
+        from pytest_bytecount.engine import monitoring
+        monkeypatch.setattr(monitoring, "ANALYSE_AFTER", 1)
+
+def count(fn, *args, **options):
+    with measure(**options) as m:
+        fn(*args)
+    return m.instructions
+
+def test_by_block_then_as_a_running_frame():
+    used, new = fresh("used"), fresh("new")
+    for _ in range(3):  # by instruction, then by block
+        assert count(used["opens_a_span"], 50) == count(new["opens_a_span"], 50)
+    # Outside any span, the function opens one itself: its own frame is
+    # already running then, counted by instruction, locations disabled
+    # before or not.
+    assert used["opens_a_span"](50) == fresh("newer")["opens_a_span"](50)
+
+def test_excluded_then_counted():
+    module = fresh("elsewhere")
+    assert count(module["busy"], 50, exclude=["elsewhere"]) < 20
+    assert count(module["busy"], 50) == count(fresh("other")["busy"], 50)
+
+def test_a_generator_resumed_span_after_span():
+    generator = fresh("gen")["squares"]()
+    next(generator)
+    counts = [count(next, generator) for _ in range(4)]
+    assert counts[0] > 0
+    assert counts == [counts[0]] * 4
+"""
+
+
+def test_a_span_counts_every_instruction_whatever_earlier_spans_disabled(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_spans=SPANS_IN_A_ROW)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)

@@ -11,9 +11,15 @@ Events are on only while a span is open. PY_START and PY_RESUME are global,
 so we see every code object entered or resumed (generators created before the
 span included); INSTRUCTION events are local, set on the code objects we count
 and cleared again at `stop()`, so excluded code (pytest, pluggy, ...) never
-pays a per-instruction callback. We never return DISABLE: a disabled location
-stays disabled across spans and tool ids, which would silently undercount a
-later span.
+pays a per-instruction callback.
+
+Code counted by block returns DISABLE at every location that is not a block
+leader. Clearing a code object's local events and setting them again brings
+every disabled INSTRUCTION location back (measured on 3.12 to 3.15), and each
+span does that, so no later span can miss an instruction. A *global* event's
+DISABLE, though, outlives everything but `restart_events()` (which would
+re-enable every other tool's too): PY_START, PY_RESUME and RAISE never
+return it.
 """
 
 from __future__ import annotations
@@ -141,11 +147,13 @@ class MonitoringEngine(Engine):
                             start_offsets[key] = offset
                         starts[key] = started + 1
                     return None
-                if key in seen:
-                    return DISABLE  # excluded: no more calls of it this span
-                if all_threads or get_ident() == thread:
-                    if not instrument(code, getframe(1).f_globals.get("__name__")):
-                        return DISABLE
+                # Never DISABLE here: a disabled PY_START location stays off
+                # for good, whatever later spans ask (see the module's doc).
+                if (
+                    key not in seen
+                    and (all_threads or get_ident() == thread)
+                    and instrument(code, getframe(1).f_globals.get("__name__"))
+                ):
                     starts[key] = 1
                     start_offsets[key] = offset
             except (LookupError, ValueError) as exc:
@@ -154,9 +162,7 @@ class MonitoringEngine(Engine):
 
         def on_resume(code: CodeType, offset: int) -> Any:
             try:
-                if id(code) in seen:
-                    return DISABLE  # only code not seen yet is of interest
-                if all_threads or get_ident() == thread:
+                if id(code) not in seen and (all_threads or get_ident() == thread):
                     instrument(code, getframe(1).f_globals.get("__name__"))
             except (LookupError, ValueError) as exc:
                 self._fail(f"resuming {code.co_qualname}: {exc!r}")
