@@ -27,8 +27,9 @@ from __future__ import annotations
 import sys
 import threading
 from types import CodeType
-from typing import Any, Final
+from typing import Final
 
+from ._pycore import PythonCore, Result
 from .base import (
     CountingFailed,
     CountingUnavailable,
@@ -38,6 +39,7 @@ from .base import (
 )
 from .blocks import Blocks, analyze
 from .bytecode import next_instruction
+from .cores import Core
 from .hits import Hits
 
 TOOL_NAME: Final = "pytest-bytecount"
@@ -52,7 +54,6 @@ GLOBAL_EVENTS: Final = (
     | sys.monitoring.events.RAISE
     | sys.monitoring.events.RERAISE
 )
-DISABLE: Final = sys.monitoring.DISABLE
 #: A code object that has run this many instructions one by one, over all
 #: spans, is analysed and counted by block from the next span on. `dis`
 #: costs about as much as a few hundred per-instruction callbacks.
@@ -63,13 +64,15 @@ class MonitoringEngine(Engine):
     name = "sys.monitoring"
     counts_all_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, core: type[Core] = PythonCore) -> None:
+        self._core_type = core
+        self._core: Core | None = None
         self._tool: int | None = None
-        self._hits = Hits()
         self._instrumented: list[CodeType] = []
         self._problem: str | None = None
-        self._starts: dict[int, int] = {}
-        self._start_offsets: dict[int, int] = {}
+        # start() and stop() of one engine never overlap, even if a signal
+        # handler or another thread calls them while the other runs.
+        self._lock = threading.Lock()
         # Per code object, kept for the engine's life (with the code object,
         # so its id stays unique): its blocks, or None where they cannot be
         # known, once it has run enough instructions one by one over spans.
@@ -82,6 +85,10 @@ class MonitoringEngine(Engine):
         return _no_free_tool_id()
 
     def start(self, modules: ModuleFilter, *, all_threads: bool = False) -> None:
+        with self._lock:
+            self._start(modules, all_threads)
+
+    def _start(self, modules: ModuleFilter, all_threads: bool) -> None:
         mon = sys.monitoring
         events = mon.events
         tool = _acquire_tool_id()
@@ -93,172 +100,93 @@ class MonitoringEngine(Engine):
         # It costs a callback per line, so only when another tool is present.
         others = [t for t in range(6) if t != tool and mon.get_tool(t) is not None]
         events_per_code = events.INSTRUCTION | (events.LINE if others else 0)
-        self._hits = hits = Hits()
-        self._instrumented = instrumented = []
+        instrumented: list[CodeType] = []
+        self._instrumented = instrumented
         self._problem = None
-        seen: set[int] = set()
-        thread = threading.get_ident()
-        get_ident = threading.get_ident
         set_local_events = mon.set_local_events
-        getframe = sys._getframe
-
-        # The self-check: every PY_START of a counted code object, reported at
-        # its RESUME, is followed by the instruction after that RESUME, so that
-        # instruction's count can never be lower than the number of starts.
-        # It is when CPython drops our per-instruction events for a code
-        # object, which it does when another tool (a debugger's sys.settrace,
-        # say) starts sharing events with us mid-span: we then report a
-        # failure, never a smaller count.
-        starts = self._starts = {}
-        start_offsets = self._start_offsets = {}
-        counters, lengths, cuts = hits.counters, {}, hits.cuts
         analysed = self._analysed
         running = True  # while the frames already running are instrumented
 
-        def instrument(code: CodeType, module: object) -> bool:
-            """Start counting `code`, unless it is excluded; whether it is counted."""
-            key = id(code)
-            seen.add(key)
+        def discover(code: CodeType, module: object) -> None:
+            """Count `code` from now on, unless it is excluded."""
             if modules.excludes(module if isinstance(module, str) else ""):
-                return False
+                core.ignore(code)
+                return
             # Counted by block where its blocks are known, except the code of
             # frames already running: they resume in the middle of a block.
-            known = None if running else analysed.get(key)
+            known = None if running else analysed.get(id(code))
             blocks = known[1] if known is not None else None
-            hits.counter_for(code, blocks)
-            if blocks is not None:
-                lengths[key] = blocks.lengths
-            starts[key] = 0
+            core.add(code, blocks.lengths if blocks is not None else None)
             instrumented.append(code)
             set_local_events(tool, code, events_per_code)
-            return True
 
-        def on_start(code: CodeType, offset: int) -> Any:
-            # Our own errors must not surface in the measured code: they are
-            # kept and reported at stop(). Only those: what a signal handler
-            # raises while a callback runs (KeyboardInterrupt, a timeout) must
-            # reach the test as it would without us.
-            try:
-                key = id(code)
-                started = starts.get(key)
-                if started is not None:  # counted code, the common case
-                    if all_threads or get_ident() == thread:
-                        if not started:
-                            start_offsets[key] = offset
-                        starts[key] = started + 1
-                    return None
-                # Never DISABLE here: a disabled PY_START location stays off
-                # for good, whatever later spans ask (see the module's doc).
-                if (
-                    key not in seen
-                    and (all_threads or get_ident() == thread)
-                    and instrument(code, getframe(1).f_globals.get("__name__"))
-                ):
-                    starts[key] = 1
-                    start_offsets[key] = offset
-            except (LookupError, ValueError) as exc:
-                self._fail(f"entering {code.co_qualname}: {exc!r}")
-            return None
-
-        def on_resume(code: CodeType, offset: int) -> Any:
-            try:
-                if id(code) not in seen and (all_threads or get_ident() == thread):
-                    instrument(code, getframe(1).f_globals.get("__name__"))
-            except (LookupError, ValueError) as exc:
-                self._fail(f"resuming {code.co_qualname}: {exc!r}")
-            return None
-
-        def on_instruction(code: CodeType, offset: int) -> Any:
-            try:
-                key = id(code)
-                block = lengths.get(key)
-                if block is not None and not block[offset]:
-                    return DISABLE  # inside a block: counted at its leader
-                if get_ident() == thread:
-                    counters[key][offset] += 1
-            except LookupError as exc:  # not ours to raise into user code
-                self._fail(f"at {code.co_qualname}+{offset}: {exc!r}")
-            return None
-
-        def on_instruction_any_thread(code: CodeType, offset: int) -> Any:
-            try:
-                key = id(code)
-                block = lengths.get(key)
-                if block is not None and not block[offset]:
-                    return DISABLE
-                counters[key][offset] += 1
-            except LookupError as exc:  # not ours to raise into user code
-                self._fail(f"at {code.co_qualname}+{offset}: {exc!r}")
-            return None
-
-        def on_raise(code: CodeType, offset: int, exception: BaseException) -> Any:
-            # The exception leaves the block after the raising instruction:
-            # what follows it in the block did not run. The reported offset
-            # is not always that instruction (RESEARCH.md); the frame's last
-            # instruction is.
-            try:
-                cut = cuts.get(id(code))
-                if cut is not None and (all_threads or get_ident() == thread):
-                    cut[getframe(1).f_lasti] += 1
-            except (LookupError, ValueError) as exc:
-                self._fail(f"raising in {code.co_qualname}+{offset}: {exc!r}")
-            return None
-
-        def on_reraise(code: CodeType, offset: int, exception: BaseException) -> Any:
-            # Here the frame's last instruction is the original raise's; the
-            # reported offset is the RERAISE.
-            try:
-                cut = cuts.get(id(code))
-                if cut is not None and (all_threads or get_ident() == thread):
-                    cut[offset] += 1
-            except LookupError as exc:
-                self._fail(f"re-raising in {code.co_qualname}+{offset}: {exc!r}")
-            return None
-
+        self._core = core = self._core_type(
+            threading.get_ident(), all_threads, discover, mon.DISABLE
+        )
         try:
             # Frames already running (the caller of measure(), and the frames
             # it will return into) are counted from here on, too.
-            for frame in running_frames(getframe(1), modules):
-                if id(frame.f_code) not in seen:
-                    instrument(frame.f_code, frame.f_globals.get("__name__"))
+            known: set[int] = set()
+            for frame in running_frames(sys._getframe(2), modules):
+                if id(frame.f_code) not in known:
+                    known.add(id(frame.f_code))
+                    discover(frame.f_code, frame.f_globals.get("__name__"))
             running = False
-            mon.register_callback(tool, events.PY_START, on_start)
-            mon.register_callback(tool, events.PY_RESUME, on_resume)
-            mon.register_callback(
-                tool,
-                events.INSTRUCTION,
-                on_instruction_any_thread if all_threads else on_instruction,
-            )
+            mon.register_callback(tool, events.PY_START, core.start)
+            mon.register_callback(tool, events.PY_RESUME, core.resume)
+            mon.register_callback(tool, events.INSTRUCTION, core.instruction)
             mon.register_callback(tool, events.LINE, _keep_line_events)
-            mon.register_callback(tool, events.RAISE, on_raise)
-            mon.register_callback(tool, events.RERAISE, on_reraise)
+            mon.register_callback(tool, events.RAISE, core.raise_)
+            mon.register_callback(tool, events.RERAISE, core.reraise)
             mon.set_events(tool, GLOBAL_EVENTS)
         except BaseException:
             self._release()
+            self._core = None
             raise
 
     def snapshot(self) -> Hits:
-        return self._hits.executed(sys._getframe(1))
+        if self._core is None:
+            raise CountingFailed("snapshot() without start()")
+        return self._hits(self._core.results()).executed(sys._getframe(1))
 
     def stop(self) -> Hits:
-        tool = self._tool
-        if tool is None:
+        with self._lock:
+            return self._stop()
+
+    def _stop(self) -> Hits:
+        tool, core = self._tool, self._core
+        if tool is None or core is None:
             raise CountingFailed("stop() without start()")
         mon = sys.monitoring
         owner = mon.get_tool(tool)
-        expected = GLOBAL_EVENTS
+        results = core.results()
         if owner != TOOL_NAME:
             self._fail(f"sys.monitoring tool id {tool} was taken over by {owner!r}")
-        elif mon.get_events(tool) != expected:
+        elif mon.get_events(tool) != GLOBAL_EVENTS:
             self._fail(f"the events of sys.monitoring tool id {tool} were changed")
         else:
-            self._check_events_arrived()
+            self._check_events_arrived(results)
         self._release()
+        self._core = None
+        if core.problem is not None:
+            self._fail(core.problem)
         if self._problem is not None:
             raise CountingFailed(f"counting was interrupted: {self._problem}")
-        hits, self._hits = self._hits, Hits()
+        hits = self._hits(results)
         self._analyse_busy_code(hits)
         return hits.executed(sys._getframe(1))
+
+    def _hits(self, results: dict[int, Result]) -> Hits:
+        hits = Hits()
+        for key, (code, counter, cut, _, _) in results.items():
+            hits.codes[key] = code
+            hits.counters[key] = counter
+            if cut is not None:
+                blocks = self._analysed[key][1]
+                assert blocks is not None, "counted by block without blocks"
+                hits.blocks[key] = blocks
+                hits.cuts[key] = cut
+        return hits
 
     def _analyse_busy_code(self, hits: Hits) -> None:
         """Find the blocks of code that has run many instructions one by one,
@@ -280,14 +208,18 @@ class MonitoringEngine(Engine):
             except (ValueError, AttributeError):  # dis cannot tell: by instruction
                 analysed[key] = (code, None)
 
-    def _check_events_arrived(self) -> None:
-        hits = self._hits
-        for key, started in self._starts.items():
+    def _check_events_arrived(self, results: dict[int, Result]) -> None:
+        """The self-check: every PY_START of a counted code object, reported
+        at its RESUME, is followed by the instruction after that RESUME, so
+        that instruction's count can never be lower than the number of
+        starts. It is when CPython drops our per-instruction events for a
+        code object, which it does when another tool (a debugger's
+        sys.settrace, say) starts sharing events with us mid-span: we then
+        report a failure, never a smaller count."""
+        for code, counter, _, started, start_offset in results.values():
             if not started:
                 continue
-            code = hits.codes[key]
-            first = next_instruction(code.co_code, self._start_offsets[key])
-            if hits.counters[key][first] < started:
+            if counter[next_instruction(code.co_code, start_offset)] < started:
                 self._fail(
                     f"the interpreter stopped reporting the instructions of "
                     f"{code.co_qualname} during the span (another tool, such as a "

@@ -1,0 +1,155 @@
+"""The hot path of the `sys.monitoring` engine, in Python: the callbacks run
+per event and the counters they fill. `_ccore.Core` is its compiled twin;
+both take the same arguments, offer the same members and count the same.
+
+A core serves one span on one thread. The lifecycle (`monitoring.py`) owns
+everything else: the tool id, which events are on, which code is counted and
+how, and the self-check. It registers the core's callbacks and hears of each
+code object seen for the first time through `discover(code, module)`, which
+answers by calling `add()` (count it) or `ignore()`.
+
+Callbacks never raise into the measured code what they did wrong: the first
+such error is kept in `problem`, for the lifecycle to report. What a signal
+handler raises while a callback runs (KeyboardInterrupt, a timeout) reaches
+the test as it would without us.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from types import CodeType
+from typing import Any, final
+
+#: What `results()` gives per code object, keyed by `id(code)`: the code, its
+#: counters (per byte offset: executions, or block entries at leaders), its
+#: cuts (per byte offset, counted by block only), how often it started, and
+#: the offset of its first start (-1 if it did not start).
+Result = tuple[CodeType, list[int], "list[int] | None", int, int]
+
+
+@final
+class PythonCore:
+    __slots__ = (
+        "add",
+        "ignore",
+        "instruction",
+        "problem",
+        "raise_",
+        "reraise",
+        "results",
+        "resume",
+        "start",
+    )
+
+    def __init__(
+        self,
+        thread: int,
+        all_threads: bool,
+        discover: Callable[[CodeType, object], None],
+        disable: object,
+    ) -> None:
+        self.problem: str | None = None
+        codes: dict[int, CodeType] = {}
+        counters: dict[int, list[int]] = {}
+        lengths: dict[int, list[int]] = {}
+        cuts: dict[int, list[int]] = {}
+        starts: dict[int, int] = {}
+        start_offsets: dict[int, int] = {}
+        seen: set[int] = set()
+        get_ident = threading.get_ident
+        getframe = sys._getframe
+
+        def fail(problem: str) -> None:
+            if self.problem is None:
+                self.problem = problem
+
+        def add(code: CodeType, block_lengths: list[int] | None) -> None:
+            key = id(code)
+            seen.add(key)
+            codes[key] = code
+            counters[key] = [0] * len(code.co_code)
+            starts[key] = 0
+            if block_lengths is not None:
+                lengths[key] = block_lengths
+                cuts[key] = [0] * len(code.co_code)
+
+        def ignore(code: CodeType) -> None:
+            seen.add(id(code))
+
+        def start(code: CodeType, offset: int) -> Any:
+            try:
+                key = id(code)
+                started = starts.get(key)
+                if started is not None:  # counted code, the common case
+                    if all_threads or get_ident() == thread:
+                        if not started:
+                            start_offsets[key] = offset
+                        starts[key] = started + 1
+                elif key not in seen and (all_threads or get_ident() == thread):
+                    discover(code, getframe(1).f_globals.get("__name__"))
+                    if key in starts:
+                        starts[key] = 1
+                        start_offsets[key] = offset
+            except (LookupError, ValueError) as exc:
+                fail(f"entering {code.co_qualname}: {exc!r}")
+            return None  # never DISABLE a global event: it would be off for good
+
+        def resume(code: CodeType, offset: int) -> Any:
+            try:
+                if id(code) not in seen and (all_threads or get_ident() == thread):
+                    discover(code, getframe(1).f_globals.get("__name__"))
+            except (LookupError, ValueError) as exc:
+                fail(f"resuming {code.co_qualname}: {exc!r}")
+            return None
+
+        def instruction(code: CodeType, offset: int) -> Any:
+            try:
+                key = id(code)
+                block = lengths.get(key)
+                if block is not None and not block[offset]:
+                    return disable  # inside a block: counted at its leader
+                if all_threads or get_ident() == thread:
+                    counters[key][offset] += 1
+            except LookupError as exc:
+                fail(f"at {code.co_qualname}+{offset}: {exc!r}")
+            return None
+
+        def raise_(code: CodeType, offset: int, exception: BaseException) -> Any:
+            # The exception leaves the block after the raising instruction:
+            # what follows it there did not run. The reported offset is not
+            # always that instruction (RESEARCH.md); the frame's last one is.
+            try:
+                cut = cuts.get(id(code))
+                if cut is not None and (all_threads or get_ident() == thread):
+                    cut[getframe(1).f_lasti] += 1
+            except (LookupError, ValueError) as exc:
+                fail(f"raising in {code.co_qualname}+{offset}: {exc!r}")
+            return None
+
+        def reraise(code: CodeType, offset: int, exception: BaseException) -> Any:
+            # Here the frame's last instruction is the original raise's; the
+            # reported offset is the RERAISE.
+            try:
+                cut = cuts.get(id(code))
+                if cut is not None and (all_threads or get_ident() == thread):
+                    cut[offset] += 1
+            except LookupError as exc:
+                fail(f"re-raising in {code.co_qualname}+{offset}: {exc!r}")
+            return None
+
+        def results() -> dict[int, Result]:
+            return {
+                key: (code, counters[key], cuts.get(key), starts[key], start_offsets.get(key, -1))
+                for key, code in codes.items()
+            }
+
+        self.add = add
+        self.ignore = ignore
+        self.start = start
+        self.resume = resume
+        self.instruction = instruction
+        self.raise_ = raise_
+        self.reraise = reraise
+        self.results = results
