@@ -8,6 +8,7 @@ from typing import Final
 
 import pytest
 
+from .engine import choose_core
 from .verdict import parse_tolerance
 
 HELP_BYTECOUNT: Final = "measure every test, not only those with a marker, a budget or the fixture"
@@ -75,6 +76,7 @@ class Settings:
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         update = bool(config.getoption("bytecount_update"))
+        _check_core_choice()
         return cls(
             # Recording budgets for a suite means measuring all of it.
             measure_all=bool(config.getoption("bytecount")) or update,
@@ -88,6 +90,14 @@ class Settings:
             budgets_path=_budgets_path(config),
             all_threads=_all_threads(config),
         )
+
+
+def _check_core_choice() -> None:
+    """`PYTEST_BYTECOUNT_CORE` names a core that can run here, or is unset."""
+    try:
+        choose_core()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _report_path(config: pytest.Config) -> Path | None:

@@ -301,7 +301,7 @@ class BytecountPlugin:
             else "no budgets file"
         )
         return [
-            f"bytecount: {self.tag}, counting with {engine.name}; {budgets}, "
+            f"bytecount: {self.tag}, counting with {engine.name} (core: {engine.core}); {budgets}, "
             f"tolerance {self.settings.tolerance:g}%"
         ]
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import sys
 
 from .base import CountingFailed, CountingUnavailable, Engine, ModuleFilter
+from .cores import VARIABLE as CORE_VARIABLE
+from .cores import choose_core
 from .hits import Hits
 
 __all__ = [
+    "CORE_VARIABLE",
     "CountingFailed",
     "CountingUnavailable",
     "Engine",
     "Hits",
     "ModuleFilter",
+    "choose_core",
     "create_engine",
 ]
 
@@ -25,12 +29,19 @@ def create_engine() -> Engine:
         raise CountingUnavailable(
             f"{implementation} is not supported: instruction counting needs CPython"
         )
+    if version < (3, 10):
+        raise CountingUnavailable(f"CPython {version[0]}.{version[1]} is not supported (3.10+)")
+    try:
+        name, core = choose_core()
+    except ValueError as exc:
+        raise CountingUnavailable(str(exc)) from None
     if version >= (3, 12):
         from .monitoring import MonitoringEngine
 
-        return MonitoringEngine()
-    if version >= (3, 10):
+        engine: Engine = MonitoringEngine(core)
+    else:
         from .settrace import SettraceEngine
 
-        return SettraceEngine()
-    raise CountingUnavailable(f"CPython {version[0]}.{version[1]} is not supported (3.10+)")
+        engine = SettraceEngine()
+    engine.core = name
+    return engine

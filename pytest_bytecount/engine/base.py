@@ -105,6 +105,8 @@ class Engine(ABC):
 
     #: Human-readable name of the mechanism, for the report header.
     name: str = ""
+    #: Which implementation of the hot path runs: "c" or "python".
+    core: str = "python"
     #: Whether `start(all_threads=True)` works.
     counts_all_threads: bool = False
 

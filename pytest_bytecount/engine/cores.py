@@ -7,11 +7,13 @@ at install time where a compiler is present; it counts the same, faster.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from types import CodeType
 from typing import Protocol
 
-from ._pycore import Result
+from ._pycore import PythonCore, Result
 
 
 class Core(Protocol):
@@ -35,3 +37,34 @@ class Core(Protocol):
     def raise_(self, code: CodeType, offset: int, exception: BaseException, /) -> object: ...
     def reraise(self, code: CodeType, offset: int, exception: BaseException, /) -> object: ...
     def results(self) -> dict[int, Result]: ...
+
+
+#: Forces a core: `c` or `python`. Unset or empty: the compiled one where it
+#: imports, else Python.
+VARIABLE = "PYTEST_BYTECOUNT_CORE"
+
+
+def compiled_core() -> tuple[type[Core] | None, str]:
+    """The compiled core, or None and why it cannot be used here."""
+    if sys.version_info < (3, 12):
+        return None, "the compiled core counts with sys.monitoring (3.12+)"
+    try:
+        from ._ccore import Core as CompiledCore
+    except ImportError as exc:
+        return None, f"the compiled core was not built for this interpreter ({exc})"
+    return CompiledCore, ""
+
+
+def choose_core(value: str | None = None) -> tuple[str, type[Core]]:
+    """The name and type of the core to count with, as `PYTEST_BYTECOUNT_CORE`
+    (or `value`) asks; a `ValueError` naming the variable if it cannot be had."""
+    if value is None:
+        value = os.environ.get(VARIABLE, "")
+    if value not in ("", "c", "python"):
+        raise ValueError(f"{VARIABLE}={value!r}: expected 'c' or 'python'")
+    compiled, why_not = compiled_core() if value != "python" else (None, "")
+    if compiled is not None:
+        return "c", compiled
+    if value == "c":
+        raise ValueError(f"{VARIABLE}=c: {why_not}")
+    return "python", PythonCore
