@@ -1,0 +1,84 @@
+"""The package builds with its compiled core where a compiler works, and
+without it, cleanly, where none does (SPEC §1, "Two cores, one count")."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "pytest_bytecount")
+PIP = (sys.executable, "-m", "pip", "--disable-pip-version-check")
+COMPILED_HERE = sys.version_info[:2] in ((3, 12), (3, 13), (3, 14), (3, 15))
+
+
+def build_wheel(tmp_path: Path, **environment: str) -> Path:
+    """A wheel built from a copy of the sources, as pip builds an sdist."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.so", "*.pyd")
+            shutil.copytree(ROOT / name, source / name, ignore=ignore)
+        else:
+            shutil.copy2(ROOT / name, source / name)
+    out = tmp_path / "dist"
+    done = subprocess.run(
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+def compiled_members(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return [name for name in archive.namelist() if "_ccore" in name and name.endswith(".so")]
+
+
+def test_without_a_compiler_the_package_builds_and_counts_with_the_python_core(
+    tmp_path: Path,
+) -> None:
+    wheel = build_wheel(tmp_path, CC="false")
+    assert compiled_members(wheel) == []
+    target = tmp_path / "installed"
+    subprocess.run(
+        [*PIP, "install", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    probe = (
+        "from pytest_bytecount import measure\n"
+        "from pytest_bytecount.engine import choose_core\n"
+        "with measure() as m:\n"
+        "    sum(i for i in range(10))\n"
+        "print(choose_core()[0], m.instructions > 0)\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(target)}
+    environment.pop("PYTEST_BYTECOUNT_CORE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=environment,
+        cwd=tmp_path,  # not the checkout, which may hold a compiled core built in place
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["python", "True"]
+
+
+@pytest.mark.skipif(not COMPILED_HERE, reason="the compiled core is for CPython 3.12 to 3.15")
+def test_with_a_compiler_the_wheel_holds_the_compiled_core(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path)
+    assert len(compiled_members(wheel)) == 1
+    assert not wheel.name.endswith("-none-any.whl")
