@@ -7,19 +7,22 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parent.parent
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "pytest_bytecount")
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "pytest_bytecount")
 PIP = (sys.executable, "-m", "pip", "--disable-pip-version-check")
 COMPILED_HERE = sys.version_info[:2] in ((3, 12), (3, 13), (3, 14), (3, 15))
 
 
 def build_wheel(tmp_path: Path, **environment: str) -> Path:
-    """A wheel built from a copy of the sources, as pip builds an sdist."""
+    """A wheel built as pip builds one from the source distribution: first
+    the sdist of a copy of the sources (on this interpreter, which may be one
+    the compiled core is not for), then a wheel from it."""
     source = tmp_path / "source"
     source.mkdir()
     for name in SOURCES:
@@ -29,8 +32,16 @@ def build_wheel(tmp_path: Path, **environment: str) -> Path:
         else:
             shutil.copy2(ROOT / name, source / name)
     out = tmp_path / "dist"
+    make_sdist = f"from setuptools import build_meta; print(build_meta.build_sdist({str(out)!r}))"
     done = subprocess.run(
-        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)],
+        [sys.executable, "-c", make_sdist], cwd=source, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sdist = out / done.stdout.split()[-1]
+    with tarfile.open(sdist) as archive:
+        assert any(name.endswith("engine/_ccore.c") for name in archive.getnames())
+    done = subprocess.run(
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(sdist)],
         env={**os.environ, **environment},
         capture_output=True,
         text=True,
