@@ -124,14 +124,14 @@ class _FrameCounter:
         self.live = live
 
     def __call__(self, frame: FrameType, event: TraceEvent, arg: Any) -> TraceFunction | None:
+        if self.live:
+            if event == "opcode":  # the hot path: once per instruction
+                self.counter[frame.f_lasti] += 1
+            elif self.chained is not None:
+                self.chained = self.chained(frame, event, arg)
+            return self
+        # This frame outlived the span: hand it back untouched.
         chained = self.chained
-        if not self.live:
-            # This frame outlived the span: hand it back untouched.
-            frame.f_trace_opcodes = False
-            frame.f_trace = chained  # type: ignore[assignment]  # typeshed: f_trace takes str events
-            return chained(frame, event, arg) if chained is not None else None
-        if event == "opcode":
-            self.counter[frame.f_lasti] += 1
-        elif chained is not None:
-            self.chained = chained(frame, event, arg)
-        return self
+        frame.f_trace_opcodes = False
+        frame.f_trace = chained  # type: ignore[assignment]  # typeshed: f_trace takes str events
+        return chained(frame, event, arg) if chained is not None else None
