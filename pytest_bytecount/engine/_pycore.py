@@ -53,7 +53,9 @@ class PythonCore:
         self.problem: str | None = None
         codes: dict[int, CodeType] = {}
         counters: dict[int, list[int]] = {}
-        lengths: dict[int, list[int]] = {}
+        # Per code object, what the INSTRUCTION callback needs in one lookup:
+        # its counter, and its block lengths when counted by block.
+        tables: dict[int, tuple[list[int], list[int] | None]] = {}
         cuts: dict[int, list[int]] = {}
         starts: dict[int, int] = {}
         start_offsets: dict[int, int] = {}
@@ -69,10 +71,10 @@ class PythonCore:
             key = id(code)
             seen.add(key)
             codes[key] = code
-            counters[key] = [0] * len(code.co_code)
+            counters[key] = counter = [0] * len(code.co_code)
+            tables[key] = (counter, block_lengths)
             starts[key] = 0
             if block_lengths is not None:
-                lengths[key] = block_lengths
                 cuts[key] = [0] * len(code.co_code)
 
         def ignore(code: CodeType) -> None:
@@ -106,12 +108,11 @@ class PythonCore:
 
         def instruction(code: CodeType, offset: int) -> Any:
             try:
-                key = id(code)
-                block = lengths.get(key)
+                counter, block = tables[id(code)]
                 if block is not None and not block[offset]:
                     return disable  # inside a block: counted at its leader
                 if all_threads or get_ident() == thread:
-                    counters[key][offset] += 1
+                    counter[offset] += 1
             except LookupError as exc:
                 fail(f"at {code.co_qualname}+{offset}: {exc!r}")
             return None
