@@ -70,8 +70,8 @@ class MonitoringEngine(Engine):
         self._tool: int | None = None
         self._instrumented: list[CodeType] = []
         self._problem: str | None = None
-        # start() and stop() of one engine never overlap, even if a signal
-        # handler or another thread calls them while the other runs.
+        # start() and stop() of one engine never overlap, should two threads
+        # call them (as coverage.py's sysmon.py guards its own).
         self._lock = threading.Lock()
         # Per code object, kept for the engine's life (with the code object,
         # so its id stays unique): its blocks, or None where they cannot be
