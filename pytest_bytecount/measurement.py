@@ -5,6 +5,7 @@ from __future__ import annotations
 import dis
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import compress
 from typing import final
 
 from .engine import Hits
@@ -75,23 +76,21 @@ class Measurement:
         by_opcode: dict[str, int] = {}
         functions: list[FunctionCount] = []
         for key, counter in hits.counters.items():
-            if not any(counter):  # a frame that was running but did nothing more
+            own = sum(counter)
+            if not own:  # a frame that was running but did nothing more
                 continue
             code = hits.codes[key]
             raw = code.co_code  # unspecialised: the opcodes that ran
-            own = 0
-            for offset, executed in enumerate(counter):
-                if executed:
-                    opcode = raw[offset]
-                    if opcode == EXTENDED_ARG and PREFIX_REPORTED_WITH_INSTRUCTION:
-                        name = reported_opname(raw, offset)
-                    else:
-                        name = opnames[opcode]
-                    by_opcode[name] = by_opcode.get(name, 0) + executed
-                    own += executed
-            if own:
-                name = getattr(code, "co_qualname", code.co_name)
-                functions.append(FunctionCount(name, code.co_filename, code.co_firstlineno, own))
+            # Only the offsets that ran (in C, with no Python frame to count).
+            for offset in compress(range(len(counter)), counter):
+                opcode = raw[offset]
+                if opcode == EXTENDED_ARG and PREFIX_REPORTED_WITH_INSTRUCTION:
+                    name = reported_opname(raw, offset)
+                else:
+                    name = opnames[opcode]
+                by_opcode[name] = by_opcode.get(name, 0) + counter[offset]
+            name = getattr(code, "co_qualname", code.co_name)
+            functions.append(FunctionCount(name, code.co_filename, code.co_firstlineno, own))
         self._set(by_opcode, functions)
 
     def _set(self, by_opcode: dict[str, int], functions: list[FunctionCount]) -> None:
