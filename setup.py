@@ -6,13 +6,21 @@ succeeds and pytest-bytecount counts with its pure-Python core.
 """
 
 import sys
+import sysconfig
 
 from setuptools import Extension, setup
 
 COMPILED_CORE_VERSIONS = ((3, 12), (3, 13), (3, 14), (3, 15))
 
+# Its table is guarded by the GIL: a free-threaded build gets the Python core.
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
 extensions = []
-if sys.implementation.name == "cpython" and sys.version_info[:2] in COMPILED_CORE_VERSIONS:
+if (
+    sys.implementation.name == "cpython"
+    and sys.version_info[:2] in COMPILED_CORE_VERSIONS
+    and not FREE_THREADED
+):
     extensions.append(
         Extension(
             "pytest_bytecount.engine._ccore",

@@ -345,3 +345,33 @@ def test_a_span_counts_every_instruction_whatever_earlier_spans_disabled(
 ) -> None:
     pytester.makepyfile(test_spans=SPANS_IN_A_ROW)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+#: Code objects made and dropped inside one span, excluded and counted in
+#: turn, so that a counted one may get the address of an excluded one that
+#: died: it must be counted all the same.
+CODE_MADE_AND_DROPPED = """
+from pytest_bytecount import measure
+
+SOURCE = "x = 1\\ny = x + 1\\n"
+
+def run(times):
+    for _ in range(times):
+        exec(compile(SOURCE, "<excluded>", "exec"), {"__name__": "elsewhere"})
+        exec(compile(SOURCE, "<counted>", "exec"), {"__name__": "here"})
+
+def counted_lines(times):
+    with measure(exclude=["elsewhere"]) as m:
+        run(times)
+    return sum(f.instructions for f in m.functions if f.file == "<counted>")
+
+def test_every_counted_code_object_is_counted():
+    assert counted_lines(50) == 50 * counted_lines(1)
+"""
+
+
+def test_a_code_object_reusing_the_address_of_an_excluded_one_is_counted(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_reuse=CODE_MADE_AND_DROPPED)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -29,6 +29,9 @@
 #if PY_VERSION_HEX < 0x030C0000
 #error "the compiled core counts with sys.monitoring: CPython 3.12 or newer"
 #endif
+#ifdef Py_GIL_DISABLED
+#error "the compiled core relies on the GIL: free-threaded builds use the Python core"
+#endif
 
 typedef struct {
     PyObject *code;         /* owned; NULL marks an empty slot */
@@ -278,8 +281,10 @@ Core_start(Core *self, PyObject *const *args, Py_ssize_t nargs)
     }
     entry = find(self, code);   /* found anew: discover() may have grown the table */
     if (entry != NULL && entry->counted) {
-        entry->starts = 1;
-        entry->start_offset = offset;
+        if (entry->starts == 0) {
+            entry->start_offset = offset;
+        }
+        entry->starts++;
     }
     Py_RETURN_NONE;
 }
@@ -359,8 +364,8 @@ Core_add(Core *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     if (find(self, code) != NULL) {
-        PyErr_SetString(PyExc_ValueError, "add(): this code object is known already");
-        return NULL;
+        /* Another thread (all_threads) discovered it meanwhile: keep its counts. */
+        Py_RETURN_NONE;
     }
     PyObject *raw = PyCode_GetCode((PyCodeObject *)code);   /* owned */
     if (raw == NULL) {
@@ -388,8 +393,9 @@ Core_add(Core *self, PyObject *const *args, Py_ssize_t nargs)
             return PyErr_NoMemory();
         }
         for (Py_ssize_t k = 0; k < size; k++) {
-            long length = PyLong_AsLong(PyList_GET_ITEM(lengths, k));   /* borrowed item */
-            if (length < 0 || length > (long)UINT32_MAX) {
+            /* long long: long is 32 bits on some platforms */
+            long long length = PyLong_AsLongLong(PyList_GET_ITEM(lengths, k));  /* borrowed item */
+            if (length < 0 || length > (long long)UINT32_MAX) {
                 if (!PyErr_Occurred()) {
                     PyErr_SetString(PyExc_ValueError, "add(): a block length out of range");
                 }

@@ -59,7 +59,9 @@ class PythonCore:
         cuts: dict[int, list[int]] = {}
         starts: dict[int, int] = {}
         start_offsets: dict[int, int] = {}
-        seen: set[int] = set()
+        # Every code object seen, counted or not, kept alive so that its id
+        # cannot be reused by another one during the span.
+        seen: dict[int, CodeType] = {}
         get_ident = threading.get_ident
         getframe = sys._getframe
 
@@ -69,7 +71,9 @@ class PythonCore:
 
         def add(code: CodeType, block_lengths: list[int] | None) -> None:
             key = id(code)
-            seen.add(key)
+            if key in codes:  # another thread (all_threads) discovered it meanwhile
+                return
+            seen[key] = code
             codes[key] = code
             counters[key] = counter = [0] * len(code.co_code)
             tables[key] = (counter, block_lengths)
@@ -78,7 +82,7 @@ class PythonCore:
                 cuts[key] = [0] * len(code.co_code)
 
         def ignore(code: CodeType) -> None:
-            seen.add(id(code))
+            seen[id(code)] = code
 
         def start(code: CodeType, offset: int) -> Any:
             try:
@@ -91,9 +95,11 @@ class PythonCore:
                         starts[key] = started + 1
                 elif key not in seen and (all_threads or get_ident() == thread):
                     discover(code, getframe(1).f_globals.get("__name__"))
-                    if key in starts:
-                        starts[key] = 1
-                        start_offsets[key] = offset
+                    started = starts.get(key)
+                    if started is not None:
+                        if not started:
+                            start_offsets[key] = offset
+                        starts[key] = started + 1
             except (LookupError, ValueError) as exc:
                 fail(f"entering {code.co_qualname}: {exc!r}")
             return None  # never DISABLE a global event: it would be off for good

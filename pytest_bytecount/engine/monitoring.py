@@ -159,14 +159,17 @@ class MonitoringEngine(Engine):
             raise CountingFailed("stop() without start()")
         mon = sys.monitoring
         owner = mon.get_tool(tool)
+        events = mon.get_events(tool) if owner == TOOL_NAME else 0
+        # Events off before the counts are read: nothing run from here on (a
+        # finalizer, another thread) can reach them.
+        self._release()
         results = core.results()
         if owner != TOOL_NAME:
             self._fail(f"sys.monitoring tool id {tool} was taken over by {owner!r}")
-        elif mon.get_events(tool) != GLOBAL_EVENTS:
+        elif events != GLOBAL_EVENTS:
             self._fail(f"the events of sys.monitoring tool id {tool} were changed")
         else:
             self._check_events_arrived(results)
-        self._release()
         self._core = None
         if core.problem is not None:
             self._fail(core.problem)
