@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import weakref
+
 import pytest
 from conftest import MONITORING, counts, read_report
 
@@ -375,3 +378,30 @@ def test_a_code_object_reusing_the_address_of_an_excluded_one_is_counted(
 ) -> None:
     pytester.makepyfile(test_reuse=CODE_MADE_AND_DROPPED)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.xfail(
+    sys.version_info[:2] == (3, 10),
+    strict=True,
+    reason="3.10 hands a Python trace function the frame's locals as a dict, which keeps a "
+    "rebound local's old object alive until the next trace event, inside the tracer, "
+    "where a finalizer or weakref callback it triggers is not traced",
+)
+def test_a_weakref_callback_triggered_by_rebinding_a_local_is_counted() -> None:
+    from pytest_bytecount import measure
+
+    def callback(ref: object) -> None:
+        sum(range(3))
+
+    class Object:
+        pass
+
+    def work() -> None:
+        thing = Object()
+        ref = weakref.ref(thing, callback)
+        thing = None  # drops the last reference: the callback runs here
+        del ref
+
+    with measure() as m:
+        work()
+    assert "callback" in {f.function.rpartition(".")[2] for f in m.functions}
