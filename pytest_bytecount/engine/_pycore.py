@@ -51,10 +51,8 @@ class PythonCore:
         disable: object,
     ) -> None:
         self.problem: str | None = None
-        codes: dict[int, CodeType] = {}
-        counters: dict[int, list[int]] = {}
-        # Per code object, what the INSTRUCTION callback needs in one lookup:
-        # its counter, and its block lengths when counted by block.
+        # Per counted code object, what the INSTRUCTION callback needs in one
+        # lookup: its counter, and its block lengths when counted by block.
         tables: dict[int, tuple[list[int], list[int] | None]] = {}
         cuts: dict[int, list[int]] = {}
         starts: dict[int, int] = {}
@@ -71,12 +69,10 @@ class PythonCore:
 
         def add(code: CodeType, block_lengths: list[int] | None) -> None:
             key = id(code)
-            if key in codes:  # another thread (all_threads) discovered it meanwhile
+            if key in tables:  # another thread (all_threads) discovered it meanwhile
                 return
             seen[key] = code
-            codes[key] = code
-            counters[key] = counter = [0] * len(code.co_code)
-            tables[key] = (counter, block_lengths)
+            tables[key] = ([0] * len(code.co_code), block_lengths)
             starts[key] = 0
             if block_lengths is not None:
                 cuts[key] = [0] * len(code.co_code)
@@ -87,19 +83,19 @@ class PythonCore:
         def start(code: CodeType, offset: int) -> Any:
             try:
                 key = id(code)
-                started = starts.get(key)
-                if started is not None:  # counted code, the common case
-                    if all_threads or get_ident() == thread:
-                        if not started:
-                            start_offsets[key] = offset
-                        starts[key] = started + 1
-                elif key not in seen and (all_threads or get_ident() == thread):
+                started = starts.get(key)  # None: not counted, or not seen yet
+                if not (all_threads or get_ident() == thread):
+                    return None
+                if started is None:
+                    if key in seen:
+                        return None
                     discover(code, getframe(1).f_globals.get("__name__"))
                     started = starts.get(key)
-                    if started is not None:
-                        if not started:
-                            start_offsets[key] = offset
-                        starts[key] = started + 1
+                    if started is None:
+                        return None
+                if not started:
+                    start_offsets[key] = offset
+                starts[key] = started + 1
             except (LookupError, ValueError) as exc:
                 fail(f"entering {code.co_qualname}: {exc!r}")
             return None  # never DISABLE a global event: it would be off for good
@@ -148,8 +144,8 @@ class PythonCore:
 
         def results() -> dict[int, Result]:
             return {
-                key: (code, counters[key], cuts.get(key), starts[key], start_offsets.get(key, -1))
-                for key, code in codes.items()
+                key: (seen[key], counter, cuts.get(key), starts[key], start_offsets.get(key, -1))
+                for key, (counter, _) in tables.items()
             }
 
         self.add = add

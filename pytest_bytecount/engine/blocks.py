@@ -75,9 +75,8 @@ class Blocks:
         executed = [0] * len(entries)
         stops = [0] * len(entries)
         owner = self.owner
-        for offset, count in enumerate(cuts):
-            if count:
-                stops[owner[offset]] += count
+        for offset in itertools.compress(range(len(cuts)), cuts):
+            stops[owner[offset]] += cuts[offset]
         for leader, reported in self.members:
             running = entries[leader]
             if not running:

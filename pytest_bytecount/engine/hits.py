@@ -32,16 +32,13 @@ class Hits:
         self.blocks: dict[int, Blocks] = {}
         self.cuts: dict[int, list[int]] = {}
 
-    def counter_for(self, code: CodeType, blocks: Blocks | None = None) -> list[int]:
-        """The counter of `code`, created on first use, by block if `blocks`."""
+    def counter_for(self, code: CodeType) -> list[int]:
+        """The counter of `code`, by instruction, created on first use."""
         key = id(code)
         counter = self.counters.get(key)
         if counter is None:
             self.codes[key] = code
             counter = self.counters[key] = [0] * len(code.co_code)
-            if blocks is not None:
-                self.blocks[key] = blocks
-                self.cuts[key] = [0] * len(counter)
         return counter
 
     def executed(self, frame: FrameType | None = None) -> Hits:
