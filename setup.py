@@ -10,7 +10,7 @@ import sysconfig
 
 from setuptools import Extension, setup
 
-COMPILED_CORE_VERSIONS = ((3, 12), (3, 13), (3, 14), (3, 15))
+COMPILED_CORE_VERSIONS = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14), (3, 15))
 
 # Its table is guarded by the GIL: a free-threaded build gets the Python core.
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))

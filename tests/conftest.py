@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from pytest_bytecount.engine import choose_core
+
 TESTS_DIR = Path(__file__).parent
 TAG = sys.implementation.cache_tag
 
@@ -18,6 +20,14 @@ INNER_ADDOPTS = "-p no:randomly -o asyncio_default_fixture_loop_scope=function"
 
 #: Python 3.12+ counts with sys.monitoring; older versions with settrace.
 MONITORING = sys.version_info >= (3, 12)
+
+#: The core the inner runs count with too (they inherit PYTEST_BYTECOUNT_CORE).
+CORE = choose_core()
+
+#: On 3.10/3.11 the Python core is a Python trace function, which CPython
+#: drops at the recursion limit and runs finalizers past (see compatibility.rst);
+#: the compiled core's C trace function has neither limit.
+PYTHON_TRACER = not MONITORING and CORE == "python"
 
 
 @pytest.fixture(autouse=True)

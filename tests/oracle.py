@@ -3,13 +3,20 @@
 The exactness tests compare pytest-bytecount against this. It shares no code
 with the package and uses the plainest mechanism each interpreter offers:
 global `sys.monitoring` INSTRUCTION events on 3.12+ (no local events, no
-PY_START bookkeeping), and a `sys.settrace` tracer with `f_trace_opcodes` on
-every frame on 3.10/3.11. Frames of pytest, pluggy, pytest_bytecount and this
-module are skipped, as the plugin skips them.
+PY_START bookkeeping), and on 3.10/3.11 opcode events (`f_trace_opcodes` on
+every frame) delivered to a C-level trace function, `PyEval_SetTrace` called
+through ctypes. Not a `sys.settrace` function: before calling one, CPython's
+trampoline copies the frame's locals into `frame.f_locals`, which keeps a
+rebound local's old object alive until the next event; on 3.10 a finalizer or
+weakref callback it triggers then runs inside the trampoline, untraced (see
+docs/compatibility.rst), while the interpreter does run those instructions.
+Frames of pytest, pluggy, pytest_bytecount and this module are skipped, as the
+plugin skips them.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import sys
@@ -78,27 +85,35 @@ def _count_with_monitoring(fn: Callable[[], Any]) -> int:
     return total
 
 
+_TraceFunction = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.py_object, ctypes.py_object, ctypes.c_int, ctypes.c_void_p
+)
+_CALL, _OPCODE = 0, 7  # PyTrace_CALL, PyTrace_OPCODE
+
+
 def _count_with_settrace(fn: Callable[[], Any]) -> int:
     total = 0
 
-    def local(frame: Any, event: str, arg: Any) -> Any:
+    def on_event(_: object, frame: Any, what: int, arg: object) -> int:
+        # Called with tracing off: nothing here is counted.
         nonlocal total
-        if event == "opcode":
+        if what == _OPCODE:
             total += 1
-        return local
+        elif what == _CALL and not _skipped(frame.f_code.co_filename):
+            frame.f_trace_opcodes = True
+        return 0
 
-    def on_call(frame: Any, event: str, arg: Any) -> Any:
-        if _skipped(frame.f_code.co_filename):
-            return None
-        frame.f_trace = local
-        frame.f_trace_opcodes = True
-        return local
-
+    hook = _TraceFunction(on_event)
+    off = ctypes.cast(None, _TraceFunction)  # made before the span: ctypes.cast is Python code
+    set_trace = ctypes.pythonapi.PyEval_SetTrace
+    set_trace.argtypes = [_TraceFunction, ctypes.py_object]
+    set_trace.restype = None
     previous = sys.gettrace()
-    sys.settrace(on_call)
+    set_trace(hook, None)
     try:
         _call(fn)
     finally:
+        set_trace(off, ctypes.py_object())
         sys.settrace(previous)
     return total
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import counts, read_report
+from conftest import CORE, MONITORING, counts, read_report
 
 from pytest_bytecount.engine import CORE_VARIABLE, choose_core
 from pytest_bytecount.engine.cores import compiled_core
@@ -21,7 +21,7 @@ needs_compiled = pytest.mark.skipif(COMPILED is None, reason=WHY_NOT_COMPILED)
 
 def test_the_header_names_the_mechanism_and_the_core(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing(): pass")
-    core, _ = choose_core()
+    core = choose_core()
     result = pytester.runpytest("--bytecount")
     result.stdout.fnmatch_lines([f"bytecount: *, counting with * (core: {core}); *"])
 
@@ -155,3 +155,105 @@ def test_both_cores_count_an_ordinary_suite_identically(
         found[core] = counts(read_report(report))
     assert len(found["c"]) == 280
     assert found["c"] == found["python"]
+
+
+#: Code that saves the trace function and puts it back, as doctest does,
+#: in the middle of a measured frame that goes on working afterwards.
+PUTS_BACK_THE_TRACER = '''
+import sys
+
+def work(n):
+    return sum(i * i for i in range(n))
+
+def put_back():
+    saved = sys.gettrace()
+    sys.settrace(saved)
+
+def test_block(bytecount):
+    with bytecount.measure():
+        work(10)
+        put_back()
+        work(20)
+        total = 0
+        for i in range(30):
+            total += i
+
+def test_call(bytecount):
+    def body():
+        put_back()
+        x = 0
+        for i in range(40):
+            x += i
+        return work(x % 7)
+    bytecount(body)
+
+def doubled(x):
+    """
+    >>> doubled(21)
+    42
+    """
+    return x * 2
+'''
+
+
+@needs_compiled
+def test_code_putting_back_the_tracer_it_found_counts_the_same_on_both_cores(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On 3.10/3.11, sys.gettrace() answers with the compiled core's object,
+    # and sys.settrace() of it installs CPython's trampoline in its place:
+    # counting must go on through it, in the frames already running too.
+    pytester.makepyfile(test_put_back=PUTS_BACK_THE_TRACER)
+    found = {}
+    for core in ("python", "c"):
+        monkeypatch.setenv(CORE_VARIABLE, core)
+        report = pytester.path / f"{core}.json"
+        result = pytester.runpytest_subprocess(
+            "-p",
+            "no:cacheprovider",
+            "--doctest-modules",
+            "--bytecount",
+            f"--bytecount-report={report}",
+        )
+        result.assert_outcomes(passed=3)
+        found[core] = counts(read_report(report))
+    assert len(found["c"]) == 3
+    assert all(count > 100 for name, count in found["c"].items() if "doubled" not in name)
+    assert found["c"] == found["python"]
+
+
+UNDER_A_PYTHON_TRACER = """
+import sys
+
+def tracer(frame, event, arg):
+    return tracer
+
+def test_put_back_under_a_python_tracer(bytecount):
+    sys.settrace(tracer)
+    try:
+        with bytecount.measure():
+            sys.settrace(sys.gettrace())
+            total = 0
+            for i in range(30):
+                total += i
+    finally:
+        sys.settrace(None)
+"""
+
+
+@pytest.mark.skipif(MONITORING, reason="a trace function counts on 3.10/3.11 only")
+def test_under_a_python_tracer_putting_back_the_tracer_fails_on_the_compiled_core_never_undercounts(
+    pytester: pytest.Pytester,
+) -> None:
+    # The frames a Python tracer traces keep its local trace function, which
+    # the trampoline calls instead of ours: the compiled core says it cannot
+    # count them; the Python core counts them.
+    pytester.makepyfile(test_python_tracer=UNDER_A_PYTHON_TRACER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    if CORE == "c":
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(
+            ["*could not count*sys.settrace(sys.gettrace()) under a Python tracer*"]
+        )
+    else:
+        result.assert_outcomes(passed=1)

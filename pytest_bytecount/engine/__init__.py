@@ -6,7 +6,7 @@ import sys
 
 from .base import CountingFailed, CountingUnavailable, Engine, ModuleFilter
 from .cores import VARIABLE as CORE_VARIABLE
-from .cores import choose_core
+from .cores import choose_core, compiled_core
 from .hits import Hits
 
 __all__ = [
@@ -32,16 +32,18 @@ def create_engine() -> Engine:
     if version < (3, 10):
         raise CountingUnavailable(f"CPython {version[0]}.{version[1]} is not supported (3.10+)")
     try:
-        name, core = choose_core()
+        core = choose_core()
     except ValueError as exc:
         raise CountingUnavailable(str(exc)) from None
+    compiled = compiled_core()[0] if core == "c" else None
     if version >= (3, 12):
+        from ._pycore import PythonCore
         from .monitoring import MonitoringEngine
 
-        engine: Engine = MonitoringEngine(core)
+        engine: Engine = MonitoringEngine(compiled or PythonCore)
     else:
         from .settrace import SettraceEngine
 
-        engine = SettraceEngine()
-    engine.core = name
+        engine = SettraceEngine(compiled)
+    engine.core = core
     return engine

@@ -1,21 +1,27 @@
-/* The compiled hot path of pytest-bytecount's sys.monitoring engine
- * (CPython 3.12 to 3.15): the twin of engine/_pycore.py, member for member,
- * counting exactly the same. Read _pycore.py first: it says what each member
+/* The compiled hot path of pytest-bytecount: the twin of engine/_pycore.py
+ * on CPython 3.12 to 3.15 (sys.monitoring callbacks), member for member,
+ * and of the Python trace function in engine/settrace.py on 3.10 and 3.11
+ * (a C trace function, like coverage.py's CTracer). Both count exactly what
+ * their Python twins count. Read the Python first: it says what each member
  * does and why; this file says how, in C.
  *
  * The GIL and threads. Every function here runs with the GIL held: CPython
- * holds it when it calls sys.monitoring callbacks, methods and type slots,
- * and nothing here releases it. So a Core needs no lock. A Core serves one
- * span: it counts the events of the thread whose id it was given (or of
- * every thread when `all_threads`) and ignores the others'. It returns
- * DISABLE only for a location inside a block, which no thread's event is
- * ever counted at, so what another thread does cannot change a count.
+ * holds it when it calls sys.monitoring callbacks, trace functions, methods
+ * and type slots, and nothing here releases it. So a Core needs no lock. A
+ * Core serves one span. With sys.monitoring it counts the events of the
+ * thread whose id it was given (or of every thread when `all_threads`) and
+ * ignores the others'; it returns DISABLE only for a location inside a
+ * block, which no thread's event is ever counted at, so what another thread
+ * does cannot change a count. As a trace function it is installed on the
+ * span's thread only (PyEval_SetTrace is per thread), so it sees no other.
  *
  * State. All of it is in the Core object; the module has none besides its
  * type. A Core owns one reference to each code object in its table, to
- * `discover`, to `disable` and to `problem`; every other object is borrowed
- * for the length of a call, or owned by a local variable and released
- * before the function returns (each is marked where it is made).
+ * `discover`, to `disable` and to `problem` (on 3.10 and 3.11: to the
+ * previous trace function's object and to three interned attribute names);
+ * every other object is borrowed for the length of a call, or owned by a
+ * local variable and released before the function returns (each is marked
+ * where it is made). Frames whose f_trace is the Core own that reference.
  *
  * Errors. As in _pycore.py: a LookupError or ValueError while counting is
  * kept in `problem` (the first one), never raised into the measured code;
@@ -24,14 +30,19 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <frameobject.h>
 #include <stdint.h>
 
-#if PY_VERSION_HEX < 0x030C0000
-#error "the compiled core counts with sys.monitoring: CPython 3.12 or newer"
+#if PY_VERSION_HEX < 0x030A0000
+#error "pytest-bytecount needs CPython 3.10 or newer"
 #endif
 #ifdef Py_GIL_DISABLED
 #error "the compiled core relies on the GIL: free-threaded builds use the Python core"
 #endif
+
+/* ------------------------------------------------- the table of code objects
+ * Shared by both cores: an open-addressing table keyed by code object
+ * address, owning one reference to each code object and its arrays. */
 
 typedef struct {
     PyObject *code;         /* owned; NULL marks an empty slot */
@@ -54,7 +65,25 @@ typedef struct {
     PyObject *discover;     /* owned */
     PyObject *disable;      /* owned */
     PyObject *problem;      /* owned; NULL until something goes wrong */
+    /* 3.10 and 3.11 only: the trace function that was installed before ours,
+     * to chain to and to restore; and the entry of the last code object an
+     * opcode event was counted for. */
+#if PY_VERSION_HEX < 0x030C0000
+    Py_tracefunc previous_func;
+    PyObject *previous_obj; /* owned */
+    int previous_is_python; /* previous_func is CPython's trampoline */
+    Py_tracefunc trampoline;
+    int installed;
+    int forwarding;         /* inside a call to previous_func */
+    PyObject *last_code;    /* borrowed from the table */
+    Entry *last_entry;
+    PyObject *names[3];     /* owned: interned "f_trace", "f_trace_opcodes", "f_trace_lines" */
+#endif
 } Core;
+
+#if PY_VERSION_HEX < 0x030C0000
+enum { F_TRACE, F_TRACE_OPCODES, F_TRACE_LINES };
+#endif
 
 /* ------------------------------------------------------------ the table */
 
@@ -104,6 +133,10 @@ grow(Core *self)
     PyMem_Free(self->table);
     self->table = table;
     self->capacity = capacity;
+#if PY_VERSION_HEX < 0x030C0000
+    self->last_code = NULL;     /* the cached entry moved */
+    self->last_entry = NULL;
+#endif
     return 0;
 }
 
@@ -127,11 +160,13 @@ insert(Core *self, PyObject *code)
     return entry;
 }
 
+#if PY_VERSION_HEX >= 0x030C0000
 static int
 thread_counted(Core *self)
 {
     return self->all_threads || PyThread_get_thread_ident() == self->thread;
 }
+#endif
 
 /* ------------------------------------------------------------- problems */
 
@@ -145,7 +180,15 @@ keep_problem(Core *self, const char *what, PyObject *code, Py_ssize_t offset)
         && !PyErr_ExceptionMatches(PyExc_ValueError)) {
         return -1;
     }
+#if PY_VERSION_HEX >= 0x030C0000
     PyObject *exception = PyErr_GetRaisedException();     /* owned */
+#else
+    PyObject *type, *exception, *traceback;                /* all owned */
+    PyErr_Fetch(&type, &exception, &traceback);
+    PyErr_NormalizeException(&type, &exception, &traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+#endif
     if (self->problem == NULL) {
         PyObject *name = PyObject_GetAttrString(code, "co_qualname");  /* owned */
         if (name == NULL) {
@@ -167,6 +210,7 @@ keep_problem(Core *self, const char *what, PyObject *code, Py_ssize_t offset)
     return 0;
 }
 
+#if PY_VERSION_HEX >= 0x030C0000
 /* Keep a problem that is not an exception. */
 static void
 keep_message(Core *self, const char *what, PyObject *code, Py_ssize_t offset)
@@ -192,8 +236,10 @@ code_and_offset(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected,
     }
     return 0;
 }
+#endif
 
-/* ------------------------------------------------ callbacks (hot path) */
+/* --------------------------- 3.12+: sys.monitoring callbacks (hot path) */
+#if PY_VERSION_HEX >= 0x030C0000
 
 static PyObject *
 Core_instruction(Core *self, PyObject *const *args, Py_ssize_t nargs)
@@ -345,6 +391,297 @@ Core_reraise(Core *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+#endif  /* sys.monitoring callbacks */
+
+/* -------------------- 3.10 and 3.11: a chained C trace function (hot path)
+ *
+ * Installed with PyEval_SetTrace on the span's thread; the trace function it
+ * found there (coverage.py's C tracer, or CPython's trampoline for a Python
+ * function such as a debugger's) is handed every event but opcode events,
+ * which it never asked for, and is put back exactly at uninstall().
+ *
+ * sys.gettrace() answers with the Core while it is installed, so code that
+ * saves and restores the tracer (doctest does) calls sys.settrace(core):
+ * CPython's trampoline then calls the Core as a Python function, the
+ * trampoline's way, with each event of a frame whose f_trace is the Core.
+ * So counted frames get f_trace = the Core (unless the previous tracer is a
+ * Python function: f_trace is then its local tracer), and a call through the
+ * trampoline re-installs the C function at the next call event, as coverage's
+ * CTracer does. */
+#if PY_VERSION_HEX < 0x030C0000
+
+static PyObject *
+frame_code(PyFrameObject *frame)    /* borrowed: the frame holds its code */
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyCodeObject *code = PyFrame_GetCode(frame);   /* owned, released at once */
+    Py_DECREF(code);
+    return (PyObject *)code;
+#else
+    return (PyObject *)frame->f_code;
+#endif
+}
+
+static Py_ssize_t
+frame_lasti(PyFrameObject *frame)   /* in bytes, as frame.f_lasti */
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return (Py_ssize_t)PyFrame_GetLasti(frame);
+#else
+    return (Py_ssize_t)frame->f_lasti * (Py_ssize_t)sizeof(_Py_CODEUNIT);
+#endif
+}
+
+/* frame.<name> = value. On 3.11 the frame's fields are internal: through
+ * the attributes (names interned in the Core). */
+static int
+set_frame_attribute(Core *self, PyFrameObject *frame, int which, PyObject *value)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    (void)self;
+    if (which == F_TRACE) {
+        Py_XSETREF(frame->f_trace, value == Py_None ? NULL : Py_NewRef(value));
+    }
+    else if (which == F_TRACE_OPCODES) {
+        frame->f_trace_opcodes = (char)(value == Py_True);
+    }
+    else {
+        frame->f_trace_lines = (char)(value == Py_True);
+    }
+    return 0;
+#else
+    return PyObject_SetAttr((PyObject *)frame, self->names[which], value);
+#endif
+}
+
+/* Is the frame's f_trace the Core? */
+static int
+traced_by(Core *self, PyFrameObject *frame)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    return frame->f_trace == (PyObject *)self;
+#else
+    PyObject *trace = PyObject_GetAttr((PyObject *)frame, self->names[F_TRACE]);  /* owned */
+    Py_XDECREF(trace);      /* only its address is compared */
+    if (trace == NULL) {
+        PyErr_Clear();
+    }
+    return trace == (PyObject *)self;
+#endif
+}
+
+/* A call (or a generator's resumption): count the frame's opcodes if its
+ * code is counted, asking the lifecycle about code seen for the first time. */
+static int
+on_call(Core *self, PyFrameObject *frame)
+{
+    PyObject *code = frame_code(frame);
+    Entry *entry = find(self, code);
+    if (entry == NULL) {
+        PyObject *globals = PyObject_GetAttrString((PyObject *)frame, "f_globals"); /* owned */
+        PyObject *answer = NULL;    /* owned */
+        if (globals != NULL) {
+            PyObject *module = PyDict_Check(globals)
+                ? PyDict_GetItemString(globals, "__name__") : NULL;  /* borrowed */
+            PyObject *call_args[2] = {code, module != NULL ? module : Py_None};
+            answer = PyObject_Vectorcall(self->discover, call_args, 2, NULL);
+            Py_DECREF(globals);
+        }
+        if (answer == NULL) {
+            return keep_problem(self, "entering", code, 0);
+        }
+        Py_DECREF(answer);
+        entry = find(self, code);   /* found anew: discover() may have grown the table */
+    }
+    if (entry == NULL || !entry->counted) {
+        return 0;
+    }
+    if (!self->previous_is_python
+        && set_frame_attribute(self, frame, F_TRACE, (PyObject *)self) < 0) {
+        return -1;
+    }
+    if (set_frame_attribute(self, frame, F_TRACE_OPCODES, Py_True) < 0) {
+        return -1;
+    }
+    if (self->previous_func == NULL) {  /* nobody else wants its lines */
+        return set_frame_attribute(self, frame, F_TRACE_LINES, Py_False);
+    }
+    return 0;
+}
+
+/* A generator's frame outlives its return (a yield): it gets back what
+ * on_call changed, and a resumption is a call again. */
+static int
+on_generator_return(Core *self, PyFrameObject *frame)
+{
+    if (traced_by(self, frame) && set_frame_attribute(self, frame, F_TRACE, Py_None) < 0) {
+        return -1;
+    }
+    if (set_frame_attribute(self, frame, F_TRACE_OPCODES, Py_False) < 0) {
+        return -1;
+    }
+    if (self->previous_func == NULL) {
+        return set_frame_attribute(self, frame, F_TRACE_LINES, Py_True);
+    }
+    return 0;
+}
+
+static int
+Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    Core *self = (Core *)obj;
+    if (what == PyTrace_OPCODE) {
+        PyObject *code = frame_code(frame);
+        Entry *entry = self->last_entry;
+        if (code != self->last_code) {
+            entry = find(self, code);
+            self->last_code = entry != NULL ? code : NULL;
+            self->last_entry = entry;
+        }
+        if (entry != NULL && entry->counted) {
+            Py_ssize_t offset = frame_lasti(frame);
+            if (offset >= 0 && offset < entry->size) {
+                entry->counts[offset]++;
+            }
+        }
+        return 0;   /* opcode events are ours alone: the previous tracer never asked */
+    }
+    if (self->previous_func != NULL) {
+        self->forwarding = 1;
+        int failed = self->previous_func(self->previous_obj, frame, what, arg) < 0;
+        self->forwarding = 0;
+        if (failed) {
+            return -1;
+        }
+        /* The previous tracer may have installed itself (or another) as the
+         * thread's tracer on a call: stay the thread's tracer, chained to the
+         * one from before, as the Python core does. */
+        if (what == PyTrace_CALL) {
+            PyThreadState *thread = PyThreadState_Get();
+            if (thread->c_tracefunc != Core_trace || thread->c_traceobj != obj) {
+                PyEval_SetTrace(Core_trace, obj);
+            }
+        }
+    }
+    if (what == PyTrace_CALL) {
+        return on_call(self, frame);
+    }
+    if (what == PyTrace_RETURN
+        && ((PyCodeObject *)frame_code(frame))->co_flags
+            & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) {
+        return on_generator_return(self, frame);
+    }
+    return 0;
+}
+
+/* The Core called the way CPython's trampoline calls a Python trace function
+ * (see above): core(frame, event, arg). */
+static PyObject *
+Core_call(Core *self, PyObject *args, PyObject *kwargs)
+{
+    static const char *const events[] = {
+        "call", "exception", "line", "return", "c_call", "c_exception", "c_return", "opcode",
+    };
+    PyObject *frame, *event, *arg;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Core(): no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "Core", 3, 3, &frame, &event, &arg)) {
+        return NULL;
+    }
+    if (self->forwarding || !self->installed) {
+        /* The previous tracer's own trampoline, handed a frame we marked:
+         * it had no local tracer there. Or a frame that outlived the span. */
+        Py_RETURN_NONE;
+    }
+    if (!PyFrame_Check(frame) || !PyUnicode_Check(event)) {
+        PyErr_SetString(PyExc_TypeError, "Core(): expected (frame, event, arg)");
+        return NULL;
+    }
+    int what = 0;
+    while (what < 8 && PyUnicode_CompareWithASCIIString(event, events[what]) != 0) {
+        what++;
+    }
+    if (what == 8) {
+        Py_RETURN_NONE;
+    }
+    if (self->previous_is_python) {
+        /* Frames traced by a Python function keep its local tracer, so their
+         * events from here to the next call are lost to us: say so. */
+        PyErr_SetString(PyExc_ValueError,
+                        "sys.settrace(sys.gettrace()) under a Python tracer: the compiled "
+                        "core cannot count the frames that tracer traces "
+                        "(PYTEST_BYTECOUNT_CORE=python can)");
+        (void)keep_problem(self, "tracing", (PyObject *)frame_code((PyFrameObject *)frame), 0);
+    }
+    if (Core_trace((PyObject *)self, (PyFrameObject *)frame, what, arg) < 0) {
+        return NULL;
+    }
+    if (what == PyTrace_CALL) {
+        PyEval_SetTrace(Core_trace, (PyObject *)self);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Core_install(Core *self, PyObject *Py_UNUSED(ignored))
+{
+    PyThreadState *thread = PyThreadState_Get();
+    if (self->installed) {
+        PyErr_SetString(PyExc_RuntimeError, "install(): already installed");
+        return NULL;
+    }
+    Py_tracefunc previous_func = thread->c_tracefunc;
+    PyObject *previous_obj = Py_XNewRef(thread->c_traceobj);    /* owned, kept below */
+    /* sys.settrace() installs CPython's trampoline for a Python function:
+     * going through it once is how we learn its address, to tell a Python
+     * tracer from a C one. */
+    PyObject *settrace = PySys_GetObject("settrace");   /* borrowed */
+    PyObject *done = settrace != NULL
+        ? PyObject_CallOneArg(settrace, (PyObject *)self) : NULL;   /* owned */
+    if (done == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "install(): sys.settrace is missing");
+        }
+        PyEval_SetTrace(previous_func, previous_obj);
+        Py_XDECREF(previous_obj);
+        return NULL;
+    }
+    Py_DECREF(done);
+    Py_tracefunc trampoline = thread->c_tracefunc;
+    self->previous_func = previous_func;
+    self->previous_obj = previous_obj;
+    self->previous_is_python = previous_func != NULL && previous_func == trampoline;
+    self->trampoline = trampoline;
+    self->installed = 1;
+    PyEval_SetTrace(Core_trace, (PyObject *)self);
+    Py_RETURN_NONE;
+}
+
+/* Put back exactly the trace function that was there before; whether ours
+ * was still installed until then (in C, or through the trampoline). */
+static PyObject *
+Core_uninstall(Core *self, PyObject *Py_UNUSED(ignored))
+{
+    PyThreadState *thread = PyThreadState_Get();
+    int ours = self->installed && thread->c_traceobj == (PyObject *)self
+        && (thread->c_tracefunc == Core_trace || thread->c_tracefunc == self->trampoline);
+    PyObject *previous = self->previous_obj;    /* owned, released below */
+    Py_tracefunc previous_func = self->previous_func;
+    self->previous_obj = NULL;
+    self->previous_func = NULL;
+    self->installed = 0;
+    PyEval_SetTrace(previous_func, previous);
+    Py_XDECREF(previous);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyBool_FromLong(ours);
+}
+
+#endif  /* the trace function */
+
 /* ------------------------------------------------ what the lifecycle calls */
 
 static PyObject *
@@ -367,7 +704,11 @@ Core_add(Core *self, PyObject *const *args, Py_ssize_t nargs)
         /* Another thread (all_threads) discovered it meanwhile: keep its counts. */
         Py_RETURN_NONE;
     }
+#if PY_VERSION_HEX >= 0x030B0000
     PyObject *raw = PyCode_GetCode((PyCodeObject *)code);   /* owned */
+#else
+    PyObject *raw = PyObject_GetAttrString(code, "co_code"); /* owned */
+#endif
     if (raw == NULL) {
         return NULL;
     }
@@ -489,6 +830,14 @@ Core_get_problem(Core *self, void *Py_UNUSED(closure))
     return Py_NewRef(self->problem != NULL ? self->problem : Py_None);
 }
 
+#if PY_VERSION_HEX < 0x030C0000
+static PyObject *
+Core_get_previous_is_python(Core *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->previous_is_python);
+}
+#endif
+
 /* ------------------------------------------------------------ the type */
 
 static PyObject *
@@ -523,6 +872,16 @@ Core_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->all_threads = all_threads;
     self->discover = Py_NewRef(discover_);
     self->disable = Py_NewRef(disable);
+#if PY_VERSION_HEX < 0x030C0000
+    static const char *const names[3] = {"f_trace", "f_trace_opcodes", "f_trace_lines"};
+    for (int k = 0; k < 3; k++) {
+        self->names[k] = PyUnicode_InternFromString(names[k]);
+        if (self->names[k] == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+#endif
     return (PyObject *)self;
 }
 
@@ -532,6 +891,9 @@ Core_traverse(Core *self, visitproc visit, void *arg)
     Py_VISIT(self->discover);
     Py_VISIT(self->disable);
     Py_VISIT(self->problem);
+#if PY_VERSION_HEX < 0x030C0000
+    Py_VISIT(self->previous_obj);
+#endif
     for (Py_ssize_t k = 0; k < self->capacity && self->table != NULL; k++) {
         Py_VISIT(self->table[k].code);
     }
@@ -545,6 +907,9 @@ Core_clear(Core *self)
      * Core: the only cycle. Code objects cannot refer back to a Core. */
     Py_CLEAR(self->discover);
     Py_CLEAR(self->problem);
+#if PY_VERSION_HEX < 0x030C0000
+    Py_CLEAR(self->previous_obj);
+#endif
     return 0;
 }
 
@@ -554,6 +919,11 @@ Core_dealloc(Core *self)
     PyObject_GC_UnTrack(self);
     Core_clear(self);
     Py_CLEAR(self->disable);
+#if PY_VERSION_HEX < 0x030C0000
+    for (int k = 0; k < 3; k++) {
+        Py_CLEAR(self->names[k]);
+    }
+#endif
     if (self->table != NULL) {
         for (Py_ssize_t k = 0; k < self->capacity; k++) {
             Entry *entry = &self->table[k];
@@ -569,12 +939,19 @@ Core_dealloc(Core *self)
 }
 
 static PyMethodDef Core_methods[] = {
+#if PY_VERSION_HEX >= 0x030C0000
     {"instruction", (PyCFunction)(void (*)(void))Core_instruction, METH_FASTCALL,
      "INSTRUCTION callback."},
     {"start", (PyCFunction)(void (*)(void))Core_start, METH_FASTCALL, "PY_START callback."},
     {"resume", (PyCFunction)(void (*)(void))Core_resume, METH_FASTCALL, "PY_RESUME callback."},
     {"raise_", (PyCFunction)(void (*)(void))Core_raise, METH_FASTCALL, "RAISE callback."},
     {"reraise", (PyCFunction)(void (*)(void))Core_reraise, METH_FASTCALL, "RERAISE callback."},
+#else
+    {"install", (PyCFunction)Core_install, METH_NOARGS,
+     "install(): become this thread's trace function, chained to the one before."},
+    {"uninstall", (PyCFunction)Core_uninstall, METH_NOARGS,
+     "uninstall(): restore the trace function from before; whether ours was still on."},
+#endif
     {"add", (PyCFunction)(void (*)(void))Core_add, METH_FASTCALL,
      "add(code, block_lengths): count code, by block if block_lengths is a list."},
     {"ignore", (PyCFunction)Core_ignore, METH_O, "ignore(code): seen, not counted."},
@@ -585,13 +962,17 @@ static PyMethodDef Core_methods[] = {
 
 static PyGetSetDef Core_getset[] = {
     {"problem", (getter)Core_get_problem, NULL, "The first problem met, or None.", NULL},
+#if PY_VERSION_HEX < 0x030C0000
+    {"previous_is_python", (getter)Core_get_previous_is_python, NULL,
+     "Whether the tracer found at install() is a Python function.", NULL},
+#endif
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyTypeObject CoreType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "pytest_bytecount.engine._ccore.Core",
-    .tp_doc = "The counters and sys.monitoring callbacks of one span (see _pycore.py).",
+    .tp_doc = "The counters and event callbacks of one span (see _pycore.py, settrace.py).",
     .tp_basicsize = sizeof(Core),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = Core_new,
@@ -600,12 +981,15 @@ static PyTypeObject CoreType = {
     .tp_clear = (inquiry)Core_clear,
     .tp_methods = Core_methods,
     .tp_getset = Core_getset,
+#if PY_VERSION_HEX < 0x030C0000
+    .tp_call = (ternaryfunc)Core_call,
+#endif
 };
 
 static struct PyModuleDef ccore_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "pytest_bytecount.engine._ccore",
-    .m_doc = "The compiled hot path of the sys.monitoring engine.",
+    .m_doc = "The compiled hot path of the counting engines.",
     .m_size = 0,
 };
 

@@ -8,12 +8,11 @@ at install time where a compiler is present; it counts the same, faster.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from types import CodeType
-from typing import Protocol
+from typing import Any, Protocol
 
-from ._pycore import PythonCore, Result
+from ._pycore import Result
 
 
 class Core(Protocol):
@@ -44,10 +43,29 @@ class Core(Protocol):
 VARIABLE = "PYTEST_BYTECOUNT_CORE"
 
 
-def compiled_core() -> tuple[type[Core] | None, str]:
+class TraceCore(Protocol):
+    """The compiled core on 3.10 and 3.11: a chained C trace function."""
+
+    problem: str | None
+    previous_is_python: bool
+
+    def __init__(
+        self,
+        thread: int,
+        all_threads: bool,
+        discover: Callable[[CodeType, object], None],
+        disable: object,
+    ) -> None: ...
+
+    def add(self, code: CodeType, block_lengths: None, /) -> None: ...
+    def ignore(self, code: CodeType, /) -> None: ...
+    def install(self) -> None: ...
+    def uninstall(self) -> bool: ...
+    def results(self) -> dict[int, Result]: ...
+
+
+def compiled_core() -> tuple[type[Any] | None, str]:
     """The compiled core, or None and why it cannot be used here."""
-    if sys.version_info < (3, 12):
-        return None, "the compiled core counts with sys.monitoring (3.12+)"
     try:
         from ._ccore import Core as CompiledCore
     except ImportError as exc:
@@ -55,16 +73,18 @@ def compiled_core() -> tuple[type[Core] | None, str]:
     return CompiledCore, ""
 
 
-def choose_core(value: str | None = None) -> tuple[str, type[Core]]:
-    """The name and type of the core to count with, as `PYTEST_BYTECOUNT_CORE`
+def choose_core(value: str | None = None) -> str:
+    """`"c"` or `"python"`: the core to count with, as `PYTEST_BYTECOUNT_CORE`
     (or `value`) asks; a `ValueError` naming the variable if it cannot be had."""
     if value is None:
         value = os.environ.get(VARIABLE, "")
     if value not in ("", "c", "python"):
         raise ValueError(f"{VARIABLE}={value!r}: expected 'c' or 'python'")
-    compiled, why_not = compiled_core() if value != "python" else (None, "")
+    if value == "python":
+        return "python"
+    compiled, why_not = compiled_core()
     if compiled is not None:
-        return "c", compiled
+        return "c"
     if value == "c":
         raise ValueError(f"{VARIABLE}=c: {why_not}")
-    return "python", PythonCore
+    return "python"

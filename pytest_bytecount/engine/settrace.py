@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import sys
 import threading
-from types import FrameType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from ._pycore import Result
 from .base import (
     CountingFailed,
     CountingUnavailable,
@@ -25,6 +26,7 @@ from .base import (
     ModuleFilter,
     running_frames,
 )
+from .cores import TraceCore
 from .hits import Hits
 
 if TYPE_CHECKING:
@@ -37,7 +39,9 @@ ALL_THREADS_UNAVAILABLE = "counting all threads needs Python 3.12+ (sys.monitori
 class SettraceEngine(Engine):
     name = "sys.settrace opcode events"
 
-    def __init__(self) -> None:
+    def __init__(self, compiled: type[TraceCore] | None = None) -> None:
+        self._compiled = compiled
+        self._core: TraceCore | None = None
         self._hits = Hits()
         self._tracer: TraceFunction | None = None
         self._previous: TraceFunction | None = None
@@ -49,6 +53,9 @@ class SettraceEngine(Engine):
         if all_threads:
             # settrace is per thread: threads already running cannot be traced.
             raise CountingUnavailable(ALL_THREADS_UNAVAILABLE)
+        if self._compiled is not None:
+            self._start_compiled(modules)
+            return
         self._hits = hits = Hits()
         self._thread = threading.get_ident()
         self._previous = previous = sys.gettrace()
@@ -84,28 +91,70 @@ class SettraceEngine(Engine):
             frame.f_trace_opcodes = True
         settrace(on_call)
 
+    def _start_compiled(self, modules: ModuleFilter) -> None:
+        """The same with the compiled core: its C trace function chains to
+        the previous tracer and counts the opcode events of the frames whose
+        code `discover` adds (see `_ccore.c`)."""
+
+        def discover(code: CodeType, module: object) -> None:
+            if modules.excludes(module if isinstance(module, str) else ""):
+                core.ignore(code)
+            else:
+                core.add(code, None)
+
+        assert self._compiled is not None
+        self._thread = threading.get_ident()
+        self._core = core = self._compiled(self._thread, False, discover, None)
+        self._running = []
+        for frame in running_frames(sys._getframe(2), modules):
+            core.add(frame.f_code, None)  # a code object seen twice is kept once
+            self._running.append((frame, frame.f_trace, frame.f_trace_opcodes, frame.f_trace_lines))
+        core.install()
+        for frame, *_ in self._running:
+            if not core.previous_is_python:  # else f_trace is the Python tracer's
+                frame.f_trace = core  # type: ignore[assignment]  # typeshed: f_trace takes str events
+            frame.f_trace_opcodes = True
+
     def snapshot(self) -> Hits:
+        if self._core is not None:
+            return _hits(self._core.results())
         return self._hits.copy()
 
     def stop(self) -> Hits:
-        if self._tracer is None:
+        core = self._core
+        if self._tracer is None and core is None:
             raise CountingFailed("stop() without start()")
         current = sys.gettrace()
-        replaced = current is not self._tracer
-        sys.settrace(self._previous)
+        if core is not None:
+            replaced = not core.uninstall()
+        else:
+            replaced = current is not self._tracer
+            sys.settrace(self._previous)
         self._live.clear()
         for frame, f_trace, opcodes, lines in self._running:
             frame.f_trace = f_trace
             frame.f_trace_opcodes = opcodes
             frame.f_trace_lines = lines
         self._running = []
-        self._tracer = self._previous = None
+        self._tracer = self._previous = self._core = None
         if threading.get_ident() != self._thread:
             raise CountingFailed("the span was stopped on another thread than it started on")
         if replaced:
             raise CountingFailed(f"the trace function was replaced during the span by {current!r}")
+        if core is not None:
+            if core.problem is not None:
+                raise CountingFailed(f"counting was interrupted: {core.problem}")
+            return _hits(core.results())
         hits, self._hits = self._hits, Hits()
         return hits
+
+
+def _hits(results: dict[int, Result]) -> Hits:
+    hits = Hits()
+    for key, (code, counter, _, _, _) in results.items():
+        hits.codes[key] = code
+        hits.counters[key] = counter
+    return hits
 
 
 class _FrameCounter:
