@@ -75,8 +75,8 @@ typedef struct {
     Py_tracefunc trampoline;
     int installed;
     int forwarding;         /* inside a call to previous_func */
-    PyObject *last_code;    /* borrowed from the table */
-    Entry *last_entry;
+    PyFrameObject *last_frame;  /* borrowed: the frame of the last opcode event */
+    Entry *last_entry;          /* its code's entry, or NULL */
     PyObject *names[3];     /* owned: interned "f_trace", "f_trace_opcodes", "f_trace_lines" */
 #endif
 } Core;
@@ -134,8 +134,7 @@ grow(Core *self)
     self->table = table;
     self->capacity = capacity;
 #if PY_VERSION_HEX < 0x030C0000
-    self->last_code = NULL;     /* the cached entry moved */
-    self->last_entry = NULL;
+    self->last_frame = NULL;    /* the remembered entry moved */
 #endif
     return 0;
 }
@@ -531,12 +530,10 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
     Core *self = (Core *)obj;
     if (what == PyTrace_OPCODE) {
-        PyObject *code = frame_code(frame);
         Entry *entry = self->last_entry;
-        if (code != self->last_code) {
-            entry = find(self, code);
-            self->last_code = entry != NULL ? code : NULL;
-            self->last_entry = entry;
+        if (frame != self->last_frame) {
+            entry = self->last_entry = find(self, frame_code(frame));
+            self->last_frame = frame;
         }
         if (entry != NULL && entry->counted) {
             Py_ssize_t offset = frame_lasti(frame);
@@ -546,6 +543,10 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         }
         return 0;   /* opcode events are ours alone: the previous tracer never asked */
     }
+    /* Every change of the running frame comes with one of the other events
+     * (a call, a resumption, a return, an exception), and only they can add
+     * to the table: the frame remembered above is forgotten at each. */
+    self->last_frame = NULL;
     if (self->previous_func != NULL) {
         self->forwarding = 1;
         int failed = self->previous_func(self->previous_obj, frame, what, arg) < 0;
