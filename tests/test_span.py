@@ -236,6 +236,77 @@ def test_a_thread_doing_100000_iterations_adds_nothing_to_the_test_s_count(
         assert found["test_spinning_thread"] == found["test_idle_thread"] > 0
 
 
+SHARED_CODE_TESTS = """
+import sys
+import threading
+
+sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+
+def shared_loop(n, flag):
+    # No calls inside: a thread looping here starts no frame, so nothing but
+    # its instructions shows it is there.
+    t = 0
+    while flag[0] or n > 0:
+        n -= 1
+        t += 1
+    return t
+
+def idle(n, flag):
+    pass
+
+def test_alone(bytecount):
+    bytecount(shared_loop, 20_000, [False])
+
+def test_beside_a_thread_already_in_the_same_code(bytecount):
+    flag = [True]
+    thread = threading.Thread(target=shared_loop, args=(0, flag))
+    thread.start()
+    while thread.is_alive() and not sys._current_frames().get(thread.ident):
+        pass
+    try:
+        bytecount(shared_loop, 20_000, [False])
+    finally:
+        flag[0] = False
+        thread.join()
+
+def run_beside(target):
+    flag = [True]
+    thread = threading.Thread(target=target, args=(0, flag))
+    thread.start()
+    try:
+        shared_loop(20_000, [False])
+    finally:
+        flag[0] = False
+        thread.join()
+
+def test_beside_a_thread_started_into_the_same_code(bytecount):
+    bytecount(run_beside, shared_loop)
+
+def test_beside_a_thread_started_into_other_code(bytecount):
+    bytecount(run_beside, idle)
+"""
+
+
+def test_another_thread_running_the_same_counted_code_adds_nothing_to_the_count(
+    pytester: pytest.Pytester,
+) -> None:
+    # Both cores count only the test's thread; the Python core skips that
+    # check while no other thread can reach counted code, so this is where
+    # it would go wrong: a thread already looping in the measured function,
+    # or started into it during the span.
+    pytester.makeini("[pytest]\nbytecount_exclude = threading\n")
+    pytester.makepyfile(test_shared=SHARED_CODE_TESTS)
+    report = pytester.path / "r.json"
+    pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=4)
+    found = {t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]}
+    assert found["test_beside_a_thread_already_in_the_same_code"] == found["test_alone"] > 20_000
+    assert (
+        found["test_beside_a_thread_started_into_the_same_code"]
+        == found["test_beside_a_thread_started_into_other_code"]
+        > found["test_alone"]
+    )
+
+
 @pytest.mark.skipif(not MONITORING, reason="counting all threads needs sys.monitoring")
 def test_bytecount_threads_all_counts_the_other_threads_too(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nbytecount_exclude = threading\nbytecount_threads = all\n")

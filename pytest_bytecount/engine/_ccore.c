@@ -390,6 +390,14 @@ Core_reraise(Core *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* Events are on. The Python core decides here whether its INSTRUCTION
+ * callback can skip the thread check; checking costs this one little. */
+static PyObject *
+Core_begin(Core *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    Py_RETURN_NONE;
+}
+
 #endif  /* sys.monitoring callbacks */
 
 /* -------------------- 3.10 and 3.11: a chained C trace function (hot path)
@@ -943,6 +951,7 @@ static PyMethodDef Core_methods[] = {
 #if PY_VERSION_HEX >= 0x030C0000
     {"instruction", (PyCFunction)(void (*)(void))Core_instruction, METH_FASTCALL,
      "INSTRUCTION callback."},
+    {"begin", (PyCFunction)Core_begin, METH_NOARGS, "begin(): events are on."},
     {"start", (PyCFunction)(void (*)(void))Core_start, METH_FASTCALL, "PY_START callback."},
     {"resume", (PyCFunction)(void (*)(void))Core_resume, METH_FASTCALL, "PY_RESUME callback."},
     {"raise_", (PyCFunction)(void (*)(void))Core_raise, METH_FASTCALL, "RAISE callback."},

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
-from types import CodeType
+from collections.abc import Callable, Iterator
+from types import CodeType, FrameType
 from typing import Any, final
 
 #: What `results()` gives per code object, keyed by `id(code)`: the code, its
@@ -33,6 +33,7 @@ Result = tuple[CodeType, list[int], "list[int] | None", int, int]
 class PythonCore:
     __slots__ = (
         "add",
+        "begin",
         "ignore",
         "instruction",
         "problem",
@@ -55,22 +56,52 @@ class PythonCore:
         # lookup: its counter, and its block lengths when counted by block.
         tables: dict[int, tuple[list[int], list[int] | None]] = {}
         cuts: dict[int, list[int]] = {}
-        starts: dict[int, int] = {}
+        # Per code object seen: how often it started, None if not counted.
+        starts: dict[int, int | None] = {}
         start_offsets: dict[int, int] = {}
         # Every code object seen, counted or not, kept alive so that its id
         # cannot be reused by another one during the span.
         seen: dict[int, CodeType] = {}
         get_ident = threading.get_ident
         getframe = sys._getframe
+        # Whether INSTRUCTION events can skip the thread check, a third of
+        # their cost: when every thread is counted, or when no other thread
+        # can run counted code unseen (see begin()). Until then, and for good
+        # once another thread starts or resumes a frame, every event is
+        # checked.
+        unchecked = all_threads
+        other_thread_ran = False
+        # Ids of the code objects on other threads' stacks at begin().
+        shared: set[int] = set()
 
         def fail(problem: str) -> None:
             if self.problem is None:
                 self.problem = problem
 
+        def begin() -> None:
+            # Called once events are on. Another thread can then run Python
+            # code without an event of ours only in the frames on its stack
+            # now; any frame it enters or resumes later calls start() or
+            # resume() on that thread. So if none of those frames' code is
+            # counted (add() keeps watching), the thread check can go.
+            nonlocal unchecked, shared
+            if all_threads:
+                return
+            shared = {
+                id(frame.f_code)
+                for ident, top in sys._current_frames().items()
+                if ident != thread
+                for frame in _stack(top)
+            }
+            unchecked = not other_thread_ran and shared.isdisjoint(tables)
+
         def add(code: CodeType, block_lengths: list[int] | None) -> None:
+            nonlocal unchecked
             key = id(code)
             if key in tables:  # another thread (all_threads) discovered it meanwhile
                 return
+            if key in shared and not all_threads:
+                unchecked = False
             seen[key] = code
             tables[key] = ([0] * len(code.co_code), block_lengths)
             starts[key] = 0
@@ -79,30 +110,42 @@ class PythonCore:
 
         def ignore(code: CodeType) -> None:
             seen[id(code)] = code
+            starts.setdefault(id(code), None)
+
+        def other_thread() -> None:
+            nonlocal unchecked, other_thread_ran
+            unchecked = False
+            other_thread_ran = True
+
+        def first_start(code: CodeType, key: int) -> int | None:
+            if key not in seen:
+                try:
+                    discover(code, getframe(2).f_globals.get("__name__"))
+                except (LookupError, ValueError) as exc:
+                    fail(f"entering {code.co_qualname}: {exc!r}")
+            return starts.get(key)
 
         def start(code: CodeType, offset: int) -> Any:
+            if not all_threads and get_ident() != thread:
+                other_thread()
+                return None
+            key = id(code)
             try:
-                key = id(code)
-                started = starts.get(key)  # None: not counted, or not seen yet
-                if not (all_threads or get_ident() == thread):
-                    return None
-                if started is None:
-                    if key in seen:
-                        return None
-                    discover(code, getframe(1).f_globals.get("__name__"))
-                    started = starts.get(key)
-                    if started is None:
-                        return None
+                started = starts[key]
+            except KeyError:
+                started = first_start(code, key)
+            if started is not None:
                 if not started:
                     start_offsets[key] = offset
                 starts[key] = started + 1
-            except (LookupError, ValueError) as exc:
-                fail(f"entering {code.co_qualname}: {exc!r}")
             return None  # never DISABLE a global event: it would be off for good
 
         def resume(code: CodeType, offset: int) -> Any:
+            if not all_threads and get_ident() != thread:
+                other_thread()
+                return None
             try:
-                if id(code) not in seen and (all_threads or get_ident() == thread):
+                if id(code) not in seen:
                     discover(code, getframe(1).f_globals.get("__name__"))
             except (LookupError, ValueError) as exc:
                 fail(f"resuming {code.co_qualname}: {exc!r}")
@@ -113,7 +156,7 @@ class PythonCore:
                 counter, block = tables[id(code)]
                 if block is not None and not block[offset]:
                     return disable  # inside a block: counted at its leader
-                if all_threads or get_ident() == thread:
+                if unchecked or get_ident() == thread:
                     counter[offset] += 1
             except LookupError as exc:
                 fail(f"at {code.co_qualname}+{offset}: {exc!r}")
@@ -144,10 +187,17 @@ class PythonCore:
 
         def results() -> dict[int, Result]:
             return {
-                key: (seen[key], counter, cuts.get(key), starts[key], start_offsets.get(key, -1))
+                key: (
+                    seen[key],
+                    counter,
+                    cuts.get(key),
+                    starts[key] or 0,
+                    start_offsets.get(key, -1),
+                )
                 for key, (counter, _) in tables.items()
             }
 
+        self.begin = begin
         self.add = add
         self.ignore = ignore
         self.start = start
@@ -156,3 +206,9 @@ class PythonCore:
         self.raise_ = raise_
         self.reraise = reraise
         self.results = results
+
+
+def _stack(frame: FrameType | None) -> Iterator[FrameType]:
+    while frame is not None:
+        yield frame
+        frame = frame.f_back

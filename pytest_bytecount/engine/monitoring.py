@@ -139,6 +139,7 @@ class MonitoringEngine(Engine):
             mon.register_callback(tool, events.RAISE, core.raise_)
             mon.register_callback(tool, events.RERAISE, core.reraise)
             mon.set_events(tool, GLOBAL_EVENTS)
+            core.begin()
         except BaseException:
             self._release()
             self._core = None
