@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, final
 
-import tomli_w
-
 from .files import write_atomically
 
 if sys.version_info >= (3, 11):
@@ -84,6 +82,8 @@ class Budgets:
     def render(self) -> str:
         """The file's text: the header, then tables and keys sorted, for minimal diffs."""
         ordered = {tag: dict(sorted(self.tables[tag].items())) for tag in sorted(self.tables)}
+        import tomli_w  # here: only --bytecount-update writes budgets
+
         body = tomli_w.dumps(ordered)
         return f"{self.header.rstrip()}\n\n{body}" if self.header.strip() else body
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
 def write_atomically(path: Path, text: str) -> None:
     """Write `text` to a temporary file beside `path`, then `os.replace` it."""
+    import tempfile  # here: it imports random and hashlib, and most runs write nothing
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

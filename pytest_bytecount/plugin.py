@@ -10,18 +10,17 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import unittest
+import sys
 import warnings
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pytest
 
-from . import __version__, summary
+from . import __version__
 from .budgets import Budgets, BudgetsError
-from .compare import LoadedReport, ReportError, load_report
 from .counting import Meter, thread_meter
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .fixture import Bytecount
@@ -30,6 +29,9 @@ from .options import Settings, add_options
 from .report import TOP_FUNCTIONS, TestRecord, build_report, interpreter_tag, write_json
 from .selection import Collection
 from .verdict import Limit, LimitSource, Status, change_percent, judge
+
+if TYPE_CHECKING:
+    from .compare import LoadedReport
 
 MARKER: Final = "max_instructions"
 JUNIT_PROPERTY: Final = "bytecount_instructions"
@@ -359,6 +361,8 @@ class BytecountPlugin:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.settings.disabled or not (self.records or self.stale or self.settings.measure_all):
             return
+        from . import summary  # here: a run that measured nothing prints nothing
+
         records = list(self.records.values())
         terminalreporter.write_sep("-", f"bytecount ({self.tag})")
         lines = summary.render(records, stale=self.stale, verbosity=self.config.get_verbosity())
@@ -461,7 +465,12 @@ def _plain_test_function(item: pytest.Item) -> Callable[..., object] | None:
     if not isinstance(item, pytest.Function):
         return None
     plain = type(item).runtest is pytest.Function.runtest
-    if not plain and not isinstance(getattr(item, "instance", None), unittest.TestCase):
+    # A TestCase exists only where unittest was imported: no import here.
+    unittest = sys.modules.get("unittest")
+    test_case = unittest is not None and isinstance(
+        getattr(item, "instance", None), unittest.TestCase
+    )
+    if not plain and not test_case:
         return None
     function = item.obj
     if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
@@ -534,6 +543,8 @@ def _load_budgets(settings: Settings) -> Budgets:
 def _load_baseline(settings: Settings, tag: str) -> LoadedReport | None:
     if settings.compare_path is None or settings.disabled:
         return None
+    from .compare import ReportError, load_report  # here: most runs compare nothing
+
     try:
         baseline = load_report(settings.compare_path)
     except ReportError as exc:
