@@ -88,6 +88,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     plugin = config.stash.get(PLUGIN_KEY, None)
     if plugin is not None:
         del config.stash[PLUGIN_KEY]
+        if plugin._test_hooks is not None:
+            config.pluginmanager.unregister(plugin._test_hooks)
         config.pluginmanager.unregister(plugin)
 
 
@@ -116,6 +118,7 @@ class BytecountPlugin:
         self.records: dict[str, TestRecord] = {}
         self.stale: list[str] = []
         self._warned = False
+        self._test_hooks: _TestHooks | None = None
 
     @property
     def meter(self) -> Meter:
@@ -124,11 +127,7 @@ class BytecountPlugin:
 
     # -- per test ---------------------------------------------------------
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        # tryfirst: the state must exist before fixtures (ours included) run.
-        if self.settings.disabled:
-            return
+    def setup_test(self, item: pytest.Item) -> None:
         limit = marker_limit(item)
         if limit is None and item.nodeid in self.budget_table:
             limit = Limit(self.budget_table[item.nodeid], LimitSource.FILE)
@@ -136,9 +135,7 @@ class BytecountPlugin:
             limit=limit, measure_call=limit is not None or self.settings.measure_all
         )
 
-    @pytest.hookimpl(trylast=True, specname="pytest_runtest_setup")
-    def pytest_runtest_setup_check_counting(self, item: pytest.Item) -> None:
-        # trylast: after the fixtures, which may hold what counting needs.
+    def check_counting(self, item: pytest.Item) -> None:
         state = item.stash.get(TEST_STATE_KEY, None)
         if state is None or not (state.measure_call or state.strict):
             return
@@ -150,8 +147,7 @@ class BytecountPlugin:
         state.measure_call = False
         self._warn_once(reason)
 
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+    def call_test(self, item: pytest.Item) -> Generator[None, None, None]:
         state = item.stash.get(TEST_STATE_KEY, None)
         if state is None:
             return (yield)
@@ -219,8 +215,7 @@ class BytecountPlugin:
         else:
             state.call_measurement = measurement
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
+    def make_report(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         state = item.stash.get(TEST_STATE_KEY, None)
@@ -251,17 +246,36 @@ class BytecountPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Serial runs and the pytest-xdist controller alike build their
         # records from reports, so both see the same results.
-        entry = getattr(report, REPORT_ATTRIBUTE, None)
-        if report.when == "call" and isinstance(entry, dict):
-            self.records[report.nodeid] = TestRecord.from_json(entry)
-        record = self.records.get(report.nodeid)
-        if record is not None and report.when == "teardown" and report.failed:
-            self.records[report.nodeid] = replace(record, outcome="error")
+        if report.when == "call":
+            entry = getattr(report, REPORT_ATTRIBUTE, None)
+            if isinstance(entry, dict):
+                self.records[report.nodeid] = TestRecord.from_json(entry)
+        elif report.when == "teardown" and report.failed:
+            record = self.records.get(report.nodeid)
+            if record is not None:
+                self.records[report.nodeid] = replace(record, outcome="error")
 
     # -- collection, for stale budgets -------------------------------------
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collection.collected(item.nodeid for item in session.items)
+        if not self.settings.disabled and any(self._may_measure(item) for item in session.items):
+            self._watch_tests()
+
+    def _may_measure(self, item: pytest.Item) -> bool:
+        return (
+            self.settings.measure_all
+            or item.nodeid in self.budget_table
+            or "bytecount" in getattr(item, "fixturenames", ())
+            or item.get_closest_marker(MARKER) is not None
+        )
+
+    def _watch_tests(self) -> None:
+        """Register the per-test hooks: only for a run with a test to measure,
+        since pytest calls each hook of each test whether it has work or not."""
+        if self._test_hooks is None:
+            self._test_hooks = _TestHooks(self)
+            self.config.pluginmanager.register(self._test_hooks, "bytecount-tests")
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
         self.collection.deselected(item.nodeid for item in items)
@@ -275,6 +289,13 @@ class BytecountPlugin:
         self.collection.collected(ids, from_worker=True)
 
     def fixture_for(self, item: pytest.Item) -> Bytecount:
+        if self._test_hooks is None and not self.settings.disabled:
+            # Asked for by getfixturevalue(), unseen at collection: watch
+            # from now on, and report this test's measurements, though its
+            # call (which may be running) has no wrapper of ours.
+            self._watch_tests()
+            self.setup_test(item)
+            item.stash[TEST_STATE_KEY].call_done = True
         fixture = Bytecount(
             self.meter,
             self.modules,
@@ -443,6 +464,33 @@ class BytecountPlugin:
         except ValueError:  # another drive on Windows
             return filename
         return filename if relative.startswith(os.pardir) else relative
+
+
+class _TestHooks:
+    """The per-test hooks, registered by `BytecountPlugin._watch_tests()`."""
+
+    def __init__(self, plugin: BytecountPlugin) -> None:
+        self.plugin = plugin
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        # tryfirst: the state must exist before fixtures (ours included) run.
+        self.plugin.setup_test(item)
+
+    @pytest.hookimpl(trylast=True, specname="pytest_runtest_setup")
+    def pytest_runtest_setup_check_counting(self, item: pytest.Item) -> None:
+        # trylast: after the fixtures, which may hold what counting needs.
+        self.plugin.check_counting(item)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        return (yield from self.plugin.call_test(item))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        return (yield from self.plugin.make_report(item, call))
 
 
 def _fail(report: pytest.TestReport, message: str) -> None:

@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import read_report
+from conftest import counts, read_report
 
 
 def test_measure_call_form_last_and_sum_work_as_documented(pytester: pytest.Pytester) -> None:
@@ -274,3 +274,60 @@ def test_closing_an_inner_measurement_adds_nothing_that_depends_on_its_content(
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_the_fixture_asked_for_by_getfixturevalue_alone_in_a_suite_still_records(
+    pytester: pytest.Pytester,
+) -> None:
+    # Nothing collected asks for counting: the per-test hooks are not
+    # registered, until the fixture is asked for at run time.
+    pytester.makepyfile(
+        """
+        def test_1_plain():
+            pass
+
+        def work(n):
+            return [i * i for i in range(n)]
+
+        def test_2_dynamic(request):
+            bytecount = request.getfixturevalue("bytecount")
+            bytecount(work, 10)
+
+        def test_3_plain_again():
+            pass
+        """
+    )
+    result = pytester.runpytest("--bytecount-report=r.json")
+    result.assert_outcomes(passed=3)
+    found = counts(read_report(pytester.path / "r.json"))
+    assert [nodeid.partition("::")[2] for nodeid in found] == ["test_2_dynamic"]
+    assert all(count > 0 for count in found.values())
+
+
+@pytest.mark.parametrize(
+    ("test", "watched"),
+    [
+        ("def test_plain():\n    pass\n", False),
+        (
+            "import pytest\n@pytest.mark.max_instructions(10**6)\ndef test_marked():\n    pass\n",
+            True,
+        ),
+        ("def test_fixture(bytecount):\n    pass\n", True),
+    ],
+)
+def test_the_per_test_hooks_are_registered_only_when_a_test_may_be_measured(
+    pytester: pytest.Pytester, test: str, watched: bool
+) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_sessionfinish(session):
+            hooks = session.config.pluginmanager.get_plugin("bytecount-tests")
+            print("WATCHED" if hooks is not None else "NOT WATCHED")
+        """
+    )
+    pytester.makepyfile(test)
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*WATCHED*" if watched else "*NOT WATCHED*"])
+    if watched:
+        result.stdout.no_fnmatch_line("*NOT WATCHED*")
