@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MONITORING, read_report
+from conftest import CORE, MONITORING, read_report
 
 STATE_PROBE = """
 import gc
@@ -243,3 +243,118 @@ def test_on_an_interpreter_that_cannot_be_traced_nothing_is_a_silent_zero(
     )
     assert result.stdout.str().count("BytecountWarning: pytest-bytecount is not counting") == 1
     assert read_report(report)["tests"] == []
+
+
+HANDED_ON = """
+import sys
+import threading
+from pytest_bytecount import measure
+
+SEEN = []
+
+def recorder(frame, event, arg):
+    if event == "call":
+        SEEN.append(frame.f_code.co_name)
+    return None
+
+def after_the_span():
+    pass
+
+def test_a_tracer_saved_during_a_span_and_put_back_after_it_hands_back():
+    sys.settrace(recorder)
+    try:
+        with measure():
+            saved = sys.gettrace()
+        sys.settrace(saved)
+        after_the_span()
+        assert "after_the_span" in SEEN
+        assert sys.gettrace() is recorder
+    finally:
+        sys.settrace(None)
+"""
+
+
+def test_a_tracer_saved_during_a_span_and_put_back_after_it_hands_the_thread_back(
+    pytester: pytest.Pytester,
+) -> None:
+    # On 3.10/3.11 sys.gettrace() answers with our tracer during a span; once
+    # the span is over, it must act as the tracer from before (a debugger,
+    # coverage) and hand the thread back to it.
+    pytester.makepyfile(test_handed_on=HANDED_ON)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+HANDED_TO_THREADS = """
+import sys
+import threading
+
+def spin():
+    t = 0
+    for i in range(50_000):
+        t += i
+
+def idle():
+    pass
+
+def run_in_thread_handed_our_tracer(target):
+    threading.settrace(sys.gettrace())  # as coverage does to follow threads
+    try:
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join()
+    finally:
+        threading.settrace(None)
+
+def test_spinning_thread(bytecount):
+    bytecount(run_in_thread_handed_our_tracer, spin)
+
+def test_idle_thread(bytecount):
+    bytecount(run_in_thread_handed_our_tracer, idle)
+"""
+
+
+def test_a_thread_handed_the_span_s_tracer_is_not_counted(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nbytecount_exclude = threading\n")
+    pytester.makepyfile(test_handed=HANDED_TO_THREADS)
+    report = pytester.path / "r.json"
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--bytecount-report={report}"
+    ).assert_outcomes(passed=2)
+    found = {t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]}
+    assert found["test_spinning_thread"] == found["test_idle_thread"] > 0
+
+
+SWAPPED_MID_SPAN = """
+import sys
+
+def other(frame, event, arg):
+    return None
+
+def numbers():
+    for i in range(20):
+        yield i
+
+def test_swapped(bytecount):
+    with bytecount.measure():
+        values = numbers()
+        next(values)
+        saved = sys.gettrace()
+        sys.settrace(other)
+        next(values)
+        next(values)
+        sys.settrace(saved)
+"""
+
+
+@pytest.mark.skipif(
+    MONITORING or CORE != "c",
+    reason="the compiled trace function's case; the Python core counts the frames it already "
+    "traced and, like any tracer, cannot see those called under the other one",
+)
+def test_a_trace_function_swapped_in_mid_span_fails_the_span_never_undercounts(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_swapped=SWAPPED_MID_SPAN)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the trace function was replaced during the span*"])

@@ -7,13 +7,18 @@
  *
  * The GIL and threads. Every function here runs with the GIL held: CPython
  * holds it when it calls sys.monitoring callbacks, trace functions, methods
- * and type slots, and nothing here releases it. So a Core needs no lock. A
- * Core serves one span. With sys.monitoring it counts the events of the
- * thread whose id it was given (or of every thread when `all_threads`) and
- * ignores the others'; it returns DISABLE only for a location inside a
- * block, which no thread's event is ever counted at, so what another thread
- * does cannot change a count. As a trace function it is installed on the
- * span's thread only (PyEval_SetTrace is per thread), so it sees no other.
+ * and type slots. Nothing here releases it, but `discover` and a chained
+ * trace function are Python code, during which another thread may run; so
+ * every table entry is looked up again after them, and no pointer into the
+ * table is kept across them. A Core needs no lock. A Core serves one span.
+ * With sys.monitoring it counts the events of the thread whose id it was
+ * given (or of every thread when `all_threads`) and ignores the others'; it
+ * returns DISABLE only for a location inside a block, which no thread's
+ * event is ever counted at, so what another thread does cannot change a
+ * count. As a trace function it is installed on the span's thread only
+ * (PyEval_SetTrace is per thread); if code hands it to another thread
+ * (threading.settrace(sys.gettrace())), it counts nothing there and hands
+ * that thread to the tracer from before the span (see Core_call).
  *
  * State. All of it is in the Core object; the module has none besides its
  * type. A Core owns one reference to each code object in its table, to
@@ -190,6 +195,10 @@ keep_problem(Core *self, const char *what, PyObject *code, Py_ssize_t offset)
 #endif
     if (self->problem == NULL) {
         PyObject *name = PyObject_GetAttrString(code, "co_qualname");  /* owned */
+        if (name == NULL) {     /* 3.10: co_name only */
+            PyErr_Clear();
+            name = PyObject_GetAttrString(code, "co_name");
+        }
         if (name == NULL) {
             PyErr_Clear();
             name = PyUnicode_FromString("?");
@@ -209,7 +218,6 @@ keep_problem(Core *self, const char *what, PyObject *code, Py_ssize_t offset)
     return 0;
 }
 
-#if PY_VERSION_HEX >= 0x030C0000
 /* Keep a problem that is not an exception. */
 static void
 keep_message(Core *self, const char *what, PyObject *code, Py_ssize_t offset)
@@ -217,6 +225,8 @@ keep_message(Core *self, const char *what, PyObject *code, Py_ssize_t offset)
     PyErr_SetString(PyExc_LookupError, "not a counted code object or offset");
     (void)keep_problem(self, what, code, offset);
 }
+
+#if PY_VERSION_HEX >= 0x030C0000
 
 /* ------------------------------------------------------------ arguments */
 
@@ -417,6 +427,25 @@ Core_begin(Core *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
  * CTracer does. */
 #if PY_VERSION_HEX < 0x030C0000
 
+/* PyEval_SetTrace, which reports no failure (an audit hook can refuse it):
+ * -1 with ValueError set if the thread's tracer is not the one asked for.
+ * `obj` is kept alive across the call, which releases the previous one
+ * first: the Core may be both. */
+static int
+set_trace(Py_tracefunc func, PyObject *obj)
+{
+    PyThreadState *thread = PyThreadState_Get();
+    Py_XINCREF(obj);
+    PyEval_SetTrace(func, obj);
+    int done = thread->c_tracefunc == func && thread->c_traceobj == obj;
+    Py_XDECREF(obj);
+    if (!done) {
+        PyErr_SetString(PyExc_ValueError, "the thread's trace function could not be set");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 frame_code(PyFrameObject *frame)    /* borrowed: the frame holds its code */
 {
@@ -521,6 +550,10 @@ on_call(Core *self, PyFrameObject *frame)
 static int
 on_generator_return(Core *self, PyFrameObject *frame)
 {
+    Entry *entry = find(self, frame_code(frame));
+    if (entry == NULL || !entry->counted) {
+        return 0;   /* not a frame on_call changed */
+    }
     if (traced_by(self, frame) && set_frame_attribute(self, frame, F_TRACE, Py_None) < 0) {
         return -1;
     }
@@ -548,6 +581,9 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
             if (offset >= 0 && offset < entry->size) {
                 entry->counts[offset]++;
             }
+            else {
+                keep_message(self, "at", entry->code, offset);
+            }
         }
         return 0;   /* opcode events are ours alone: the previous tracer never asked */
     }
@@ -556,9 +592,10 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
      * to the table: the frame remembered above is forgotten at each. */
     self->last_frame = NULL;
     if (self->previous_func != NULL) {
+        int forwarding = self->forwarding;
         self->forwarding = 1;
         int failed = self->previous_func(self->previous_obj, frame, what, arg) < 0;
-        self->forwarding = 0;
+        self->forwarding = forwarding;
         if (failed) {
             return -1;
         }
@@ -567,8 +604,10 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
          * one from before, as the Python core does. */
         if (what == PyTrace_CALL) {
             PyThreadState *thread = PyThreadState_Get();
-            if (thread->c_tracefunc != Core_trace || thread->c_traceobj != obj) {
-                PyEval_SetTrace(Core_trace, obj);
+            if ((thread->c_tracefunc != Core_trace || thread->c_traceobj != obj)
+                && set_trace(Core_trace, obj) < 0
+                && keep_problem(self, "re-installing at", frame_code(frame), 0) < 0) {
+                return -1;
             }
         }
     }
@@ -599,11 +638,6 @@ Core_call(Core *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_UnpackTuple(args, "Core", 3, 3, &frame, &event, &arg)) {
         return NULL;
     }
-    if (self->forwarding || !self->installed) {
-        /* The previous tracer's own trampoline, handed a frame we marked:
-         * it had no local tracer there. Or a frame that outlived the span. */
-        Py_RETURN_NONE;
-    }
     if (!PyFrame_Check(frame) || !PyUnicode_Check(event)) {
         PyErr_SetString(PyExc_TypeError, "Core(): expected (frame, event, arg)");
         return NULL;
@@ -612,7 +646,37 @@ Core_call(Core *self, PyObject *args, PyObject *kwargs)
     while (what < 8 && PyUnicode_CompareWithASCIIString(event, events[what]) != 0) {
         what++;
     }
-    if (what == 8) {
+    if (what == 8 || self->forwarding) {
+        /* The previous tracer's own trampoline, handed a frame we marked:
+         * it had no local tracer there. */
+        Py_RETURN_NONE;
+    }
+    PyThreadState *thread = PyThreadState_Get();
+    if (!self->installed || PyThread_get_thread_ident() != self->thread) {
+        /* Not ours to count: put back with sys.settrace() after the span by
+         * code that saved sys.gettrace() during it, or handed to another
+         * thread (threading.settrace(sys.gettrace())). Behave as the tracer
+         * from before the span, and hand the thread back to it at the next
+         * call, as the Python core does. */
+        if (self->previous_func != NULL
+            && self->previous_func(self->previous_obj, (PyFrameObject *)frame, what, arg) < 0) {
+            return NULL;
+        }
+        if (what == PyTrace_CALL && thread->c_traceobj == (PyObject *)self
+            && set_trace(self->previous_func, self->previous_obj) < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    PyObject *code = frame_code((PyFrameObject *)frame);
+    if (thread->c_traceobj != (PyObject *)self) {
+        /* Another trace function is the thread's now (sys.settrace() during
+         * the span): the frames it sees called, and the generators it sees
+         * resumed, are not counted. */
+        PyErr_SetString(PyExc_ValueError,
+                        "the trace function was replaced during the span: "
+                        "the code that ran under the other one was not counted");
+        (void)keep_problem(self, "tracing", code, 0);
         Py_RETURN_NONE;
     }
     if (self->previous_is_python) {
@@ -622,13 +686,14 @@ Core_call(Core *self, PyObject *args, PyObject *kwargs)
                         "sys.settrace(sys.gettrace()) under a Python tracer: the compiled "
                         "core cannot count the frames that tracer traces "
                         "(PYTEST_BYTECOUNT_CORE=python can)");
-        (void)keep_problem(self, "tracing", (PyObject *)frame_code((PyFrameObject *)frame), 0);
+        (void)keep_problem(self, "tracing", code, 0);
     }
     if (Core_trace((PyObject *)self, (PyFrameObject *)frame, what, arg) < 0) {
         return NULL;
     }
-    if (what == PyTrace_CALL) {
-        PyEval_SetTrace(Core_trace, (PyObject *)self);
+    if (what == PyTrace_CALL && set_trace(Core_trace, (PyObject *)self) < 0
+        && keep_problem(self, "re-installing at", code, 0) < 0) {
+        return NULL;
     }
     Py_RETURN_NONE;
 }
@@ -637,15 +702,19 @@ static PyObject *
 Core_install(Core *self, PyObject *Py_UNUSED(ignored))
 {
     PyThreadState *thread = PyThreadState_Get();
-    if (self->installed) {
-        PyErr_SetString(PyExc_RuntimeError, "install(): already installed");
+    if (self->installed || self->previous_obj != NULL || self->previous_func != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "install(): a Core is installed once");
+        return NULL;
+    }
+    if (PyThread_get_thread_ident() != self->thread) {
+        PyErr_SetString(PyExc_RuntimeError, "install(): not on the span's thread");
         return NULL;
     }
     Py_tracefunc previous_func = thread->c_tracefunc;
     PyObject *previous_obj = Py_XNewRef(thread->c_traceobj);    /* owned, kept below */
     /* sys.settrace() installs CPython's trampoline for a Python function:
      * going through it once is how we learn its address, to tell a Python
-     * tracer from a C one. */
+     * tracer from a C one. If it fails, the tracer is left as it was. */
     PyObject *settrace = PySys_GetObject("settrace");   /* borrowed */
     PyObject *done = settrace != NULL
         ? PyObject_CallOneArg(settrace, (PyObject *)self) : NULL;   /* owned */
@@ -653,37 +722,44 @@ Core_install(Core *self, PyObject *Py_UNUSED(ignored))
         if (!PyErr_Occurred()) {
             PyErr_SetString(PyExc_RuntimeError, "install(): sys.settrace is missing");
         }
-        PyEval_SetTrace(previous_func, previous_obj);
         Py_XDECREF(previous_obj);
         return NULL;
     }
     Py_DECREF(done);
-    Py_tracefunc trampoline = thread->c_tracefunc;
+    self->trampoline = thread->c_tracefunc;
     self->previous_func = previous_func;
     self->previous_obj = previous_obj;
-    self->previous_is_python = previous_func != NULL && previous_func == trampoline;
-    self->trampoline = trampoline;
+    self->previous_is_python = previous_func != NULL && previous_func == self->trampoline;
     self->installed = 1;
-    PyEval_SetTrace(Core_trace, (PyObject *)self);
+    if (set_trace(Core_trace, (PyObject *)self) < 0) {
+        /* Refused (an audit hook): put the previous tracer back if allowed,
+         * and report the first refusal. */
+        PyObject *type, *value, *traceback;     /* all owned, restored below */
+        PyErr_Fetch(&type, &value, &traceback);
+        self->installed = 0;
+        if (set_trace(previous_func, previous_obj) < 0) {
+            PyErr_Clear();
+        }
+        PyErr_Restore(type, value, traceback);
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
 /* Put back exactly the trace function that was there before; whether ours
- * was still installed until then (in C, or through the trampoline). */
+ * was still installed until then (in C, or through the trampoline). The
+ * previous tracer is kept until the Core dies: see Core_call. */
 static PyObject *
 Core_uninstall(Core *self, PyObject *Py_UNUSED(ignored))
 {
+    if (!self->installed) {
+        Py_RETURN_FALSE;
+    }
     PyThreadState *thread = PyThreadState_Get();
-    int ours = self->installed && thread->c_traceobj == (PyObject *)self
+    int ours = thread->c_traceobj == (PyObject *)self
         && (thread->c_tracefunc == Core_trace || thread->c_tracefunc == self->trampoline);
-    PyObject *previous = self->previous_obj;    /* owned, released below */
-    Py_tracefunc previous_func = self->previous_func;
-    self->previous_obj = NULL;
-    self->previous_func = NULL;
     self->installed = 0;
-    PyEval_SetTrace(previous_func, previous);
-    Py_XDECREF(previous);
-    if (PyErr_Occurred()) {
+    if (set_trace(self->previous_func, self->previous_obj) < 0) {
         return NULL;
     }
     return PyBool_FromLong(ours);
@@ -918,6 +994,7 @@ Core_clear(Core *self)
     Py_CLEAR(self->problem);
 #if PY_VERSION_HEX < 0x030C0000
     Py_CLEAR(self->previous_obj);
+    self->previous_func = NULL;
 #endif
     return 0;
 }

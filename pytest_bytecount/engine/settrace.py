@@ -59,20 +59,42 @@ class SettraceEngine(Engine):
         self._hits = hits = Hits()
         self._thread = threading.get_ident()
         self._previous = previous = sys.gettrace()
-        gettrace, settrace = sys.gettrace, sys.settrace
+        gettrace, settrace, get_ident = sys.gettrace, sys.settrace, threading.get_ident
 
         live = self._live = [True]  # emptied at stop(): the span is over
 
         def counting(counter: list[int], chained: TraceFunction | None) -> TraceFunction:
             return _FrameCounter(counter, chained, live)
 
+        # Excluded or counted is decided once per code object, as by the
+        # other cores; excluded ones are kept alive so that no other code
+        # object takes their id during the span.
+        excluded: dict[int, CodeType] = {}
+        counters = hits.counters
+
+        thread = self._thread
+
         def on_call(frame: FrameType, event: TraceEvent, arg: Any) -> TraceFunction | None:
+            if not live or get_ident() != thread:
+                # Not ours to count: put back by code that saved gettrace()
+                # during the span, or handed to another thread
+                # (threading.settrace(sys.gettrace())). The thread goes back
+                # to the tracer from before the span.
+                settrace(previous)
+                return previous(frame, event, arg) if previous is not None else None
             chained = previous(frame, event, arg) if previous is not None else None
             if gettrace() is not on_call:
                 settrace(on_call)
-            if modules.excludes_frame(frame):
-                return chained
-            local = counting(hits.counter_for(frame.f_code), chained)
+            code = frame.f_code
+            counter = counters.get(id(code))
+            if counter is None:
+                if id(code) in excluded:
+                    return chained
+                if modules.excludes_frame(frame):
+                    excluded[id(code)] = code
+                    return chained
+                counter = hits.counter_for(code)
+            local = counting(counter, chained)
             # f_trace before f_trace_opcodes: on 3.13 the other order loses the
             # first frame's opcode events (harmless here, kept for the habit).
             frame.f_trace = local  # type: ignore[assignment]  # typeshed: f_trace takes str events
@@ -104,13 +126,16 @@ class SettraceEngine(Engine):
 
         assert self._compiled is not None
         self._thread = threading.get_ident()
-        self._core = core = self._compiled(self._thread, False, discover, None)
-        self._running = []
-        for frame in running_frames(sys._getframe(2), modules):
+        core = self._compiled(self._thread, False, discover, None)
+        running = list(running_frames(sys._getframe(2), modules))
+        for frame in running:
             core.add(frame.f_code, None)  # a code object seen twice is kept once
-            self._running.append((frame, frame.f_trace, frame.f_trace_opcodes, frame.f_trace_lines))
         core.install()
-        for frame, *_ in self._running:
+        self._core = core  # installed: stop() has something to undo
+        self._running = [
+            (frame, frame.f_trace, frame.f_trace_opcodes, frame.f_trace_lines) for frame in running
+        ]
+        for frame in running:
             if not core.previous_is_python:  # else f_trace is the Python tracer's
                 frame.f_trace = core  # type: ignore[assignment]  # typeshed: f_trace takes str events
             frame.f_trace_opcodes = True
@@ -125,8 +150,12 @@ class SettraceEngine(Engine):
         if self._tracer is None and core is None:
             raise CountingFailed("stop() without start()")
         current = sys.gettrace()
+        not_restored = None
         if core is not None:
-            replaced = not core.uninstall()
+            try:
+                replaced = not core.uninstall()
+            except ValueError as exc:  # an audit hook refused to put it back
+                replaced, not_restored = False, str(exc)
         else:
             replaced = current is not self._tracer
             sys.settrace(self._previous)
@@ -141,6 +170,8 @@ class SettraceEngine(Engine):
             raise CountingFailed("the span was stopped on another thread than it started on")
         if replaced:
             raise CountingFailed(f"the trace function was replaced during the span by {current!r}")
+        if not_restored is not None:
+            raise CountingFailed(f"the previous trace function was not restored: {not_restored}")
         if core is not None:
             if core.problem is not None:
                 raise CountingFailed(f"counting was interrupted: {core.problem}")
