@@ -52,13 +52,17 @@ class PythonCore:
         disable: object,
     ) -> None:
         self.problem: str | None = None
-        # Per counted code object, what the INSTRUCTION callback needs in one
-        # lookup: its counter, and its block lengths when counted by block.
-        tables: dict[int, tuple[list[int], list[int] | None]] = {}
+        # Per counted code object, what the callbacks need in one lookup:
+        # the code, its counter, its block lengths when counted by block, and
+        # how often it started (in a list, to be added to in place).
+        tables: dict[int, _Table] = {}
         cuts: dict[int, list[int]] = {}
-        # Per code object seen: how often it started, None if not counted.
-        starts: dict[int, int | None] = {}
         start_offsets: dict[int, int] = {}
+        # The table of the code object of the last INSTRUCTION and PY_START
+        # events: most events are of the same code as the one before, and
+        # `code is table[0]` is cheaper than a lookup by id. Read once per
+        # event, so a thread switch in between cannot mix two tables.
+        last_instruction = last_start = _NO_TABLE
         # Every code object seen, counted or not, kept alive so that its id
         # cannot be reused by another one during the span.
         seen: dict[int, CodeType] = {}
@@ -103,41 +107,43 @@ class PythonCore:
             if key in shared and not all_threads:
                 unchecked = False
             seen[key] = code
-            tables[key] = ([0] * len(code.co_code), block_lengths)
-            starts[key] = 0
+            tables[key] = (code, [0] * len(code.co_code), block_lengths, [0])
             if block_lengths is not None:
                 cuts[key] = [0] * len(code.co_code)
 
         def ignore(code: CodeType) -> None:
             seen[id(code)] = code
-            starts.setdefault(id(code), None)
 
         def other_thread() -> None:
             nonlocal unchecked, other_thread_ran
             unchecked = False
             other_thread_ran = True
 
-        def first_start(code: CodeType, key: int) -> int | None:
-            if key not in seen:
+        def table_at_start(code: CodeType, offset: int) -> _Table | None:
+            key = id(code)
+            table = tables.get(key)
+            if table is None and key not in seen:
                 try:
                     discover(code, getframe(2).f_globals.get("__name__"))
                 except (LookupError, ValueError) as exc:
                     fail(f"entering {code.co_qualname}: {exc!r}")
-            return starts.get(key)
+                table = tables.get(key)
+            if table is not None and not table[3][0]:
+                start_offsets[key] = offset
+            return table
 
         def start(code: CodeType, offset: int) -> Any:
+            nonlocal last_start
             if not all_threads and get_ident() != thread:
                 other_thread()
                 return None
-            key = id(code)
-            try:
-                started = starts[key]
-            except KeyError:
-                started = first_start(code, key)
-            if started is not None:
-                if not started:
-                    start_offsets[key] = offset
-                starts[key] = started + 1
+            table = last_start
+            if table[0] is not code:
+                found = table_at_start(code, offset)
+                if found is None:
+                    return None  # not counted
+                table = last_start = found
+            table[3][0] += 1
             return None  # never DISABLE a global event: it would be off for good
 
         def resume(code: CodeType, offset: int) -> Any:
@@ -152,12 +158,16 @@ class PythonCore:
             return None
 
         def instruction(code: CodeType, offset: int) -> Any:
+            nonlocal last_instruction
             try:
-                counter, block = tables[id(code)]
+                table = last_instruction
+                if table[0] is not code:
+                    table = last_instruction = tables[id(code)]
+                block = table[2]
                 if block is not None and not block[offset]:
                     return disable  # inside a block: counted at its leader
                 if unchecked or get_ident() == thread:
-                    counter[offset] += 1
+                    table[1][offset] += 1
             except LookupError as exc:
                 fail(f"at {code.co_qualname}+{offset}: {exc!r}")
             return None
@@ -187,14 +197,8 @@ class PythonCore:
 
         def results() -> dict[int, Result]:
             return {
-                key: (
-                    seen[key],
-                    counter,
-                    cuts.get(key),
-                    starts[key] or 0,
-                    start_offsets.get(key, -1),
-                )
-                for key, (counter, _) in tables.items()
+                key: (seen[key], counter, cuts.get(key), started[0], start_offsets.get(key, -1))
+                for key, (_, counter, _, started) in tables.items()
             }
 
         self.begin = begin
@@ -206,6 +210,11 @@ class PythonCore:
         self.raise_ = raise_
         self.reraise = reraise
         self.results = results
+
+
+#: One counted code object's: (code, counter, block lengths or None, [starts]).
+_Table = tuple[CodeType | None, list[int], "list[int] | None", list[int]]
+_NO_TABLE: _Table = (None, [], None, [0])
 
 
 def _stack(frame: FrameType | None) -> Iterator[FrameType]:
