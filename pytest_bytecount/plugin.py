@@ -119,6 +119,7 @@ class BytecountPlugin:
         self.stale: list[str] = []
         self._warned = False
         self._test_hooks: _TestHooks | None = None
+        self._shown_files: dict[str, str] = {}
 
     @property
     def meter(self) -> Meter:
@@ -459,11 +460,16 @@ class BytecountPlugin:
         )
 
     def _relative(self, filename: str) -> str:
-        try:
-            relative = os.path.relpath(filename, self.config.rootpath)
-        except ValueError:  # another drive on Windows
-            return filename
-        return filename if relative.startswith(os.pardir) else relative
+        shown = self._shown_files.get(filename)
+        if shown is None:  # relpath is slow, and the same files come back test after test
+            try:
+                relative = os.path.relpath(filename, self.config.rootpath)
+            except ValueError:  # another drive on Windows
+                relative = filename
+            shown = self._shown_files[filename] = (
+                filename if relative.startswith(os.pardir) else relative
+            )
+        return shown
 
 
 class _TestHooks:
