@@ -6,7 +6,10 @@ side by side, in one run, without the plugin, with it idle, and measuring.
 Generates a suite of tiny tests (a 20-element list comprehension each) in a
 temporary directory and times, interleaved so that the machine's noise hits
 every mode alike, `pytest -p no:bytecount`, `pytest` (installed, idle) and
-`pytest --bytecount` (every test measured). Prints the best wall time of
+`pytest --bytecount` (every test measured). On 3.12+ it also times the
+floor of any sys.monitoring span per test: no plugin, but a do-nothing
+PY_START callback switched on and off around each test, which makes CPython
+re-instrument the code it runs next. Prints the best wall time of
 each and its ratio to the run without the plugin. With `--real PACKAGE`, it
 also downloads that package's source distribution from PyPI (`pip
 download`) and times its own test suite the same way. Timings only: the
@@ -16,6 +19,7 @@ tests never assert on time.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tarfile
@@ -36,6 +40,32 @@ MODES = {
     "idle": [],
     "--bytecount": ["--bytecount"],
 }
+FLOOR_MODE = "events on/off"
+FLOOR_VARIABLE = "BYTECOUNT_BENCH_EVENTS_PER_TEST"
+FLOOR_CONFTEST = f"""
+import os
+import sys
+
+import pytest
+
+if os.environ.get({FLOOR_VARIABLE!r}):
+    mon = sys.monitoring
+
+    def nothing(code, offset):
+        return None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(pyfuncitem):
+        mon.use_tool_id(4, "events on/off")
+        mon.register_callback(4, mon.events.PY_START, nothing)
+        mon.set_events(4, mon.events.PY_START)
+        try:
+            return (yield)
+        finally:
+            mon.set_events(4, 0)
+            mon.register_callback(4, mon.events.PY_START, None)
+            mon.free_tool_id(4)
+"""
 
 
 def write_suite(root: Path, tests: int) -> None:
@@ -43,13 +73,17 @@ def write_suite(root: Path, tests: int) -> None:
         body = "".join(TEST.format(index=i) for i in range(first, min(first + PER_FILE, tests)))
         (root / f"test_tiny_{first // PER_FILE:03d}.py").write_text(body)
     (root / "pytest.ini").write_text("[pytest]\n")
+    (root / "conftest.py").write_text(FLOOR_CONFTEST)
 
 
-def run(root: Path, extra: list[str], tests: list[str]) -> float:
+def run(root: Path, extra: list[str], tests: list[str], floor: bool = False) -> float:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     command += ["-p", "no:randomly", *extra, *tests]
+    environment = {**os.environ, FLOOR_VARIABLE: "1"} if floor else None
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        command, cwd=root, capture_output=True, text=True, check=False, env=environment
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0 or " passed" not in done.stdout:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
@@ -70,11 +104,12 @@ def real_suite(package: str, directory: Path) -> tuple[Path, list[str]]:
     return root, tests
 
 
-def compare(title: str, root: Path, tests: list[str], repeats: int) -> None:
-    best = dict.fromkeys(MODES, float("inf"))
+def compare(title: str, root: Path, tests: list[str], repeats: int, floor: bool) -> None:
+    modes = {**MODES, FLOOR_MODE: MODES["without plugin"]} if floor else MODES
+    best = dict.fromkeys(modes, float("inf"))
     for _ in range(repeats):
-        for mode, extra in MODES.items():
-            best[mode] = min(best[mode], run(root, extra, tests))
+        for mode, extra in modes.items():
+            best[mode] = min(best[mode], run(root, extra, tests, floor=mode == FLOOR_MODE))
     print(f"{title}, best of {repeats}")
     print(f"  {'mode':<16}{'wall s':>10}{'ratio':>10}")
     base = best["without plugin"]
@@ -94,11 +129,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         write_suite(root, args.tests)
-        compare(f"{args.tests} tiny tests", root, [], args.repeats)
+        floor = sys.version_info >= (3, 12)
+        compare(f"{args.tests} tiny tests", root, [], args.repeats, floor)
     if args.real:
         with tempfile.TemporaryDirectory() as directory:
             root, tests = real_suite(args.real, Path(directory))
-            compare(f"{args.real}'s own tests ({root.name})", root, tests, args.repeats)
+            compare(f"{args.real}'s own tests ({root.name})", root, tests, args.repeats, False)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ forwarded to it, opcode events aside (which it never asked for). coverage's
 tracer re-installs itself as the thread's tracer on each `call` event it is
 handed; we re-install ourselves after forwarding, and at `stop()` we put back
 exactly the tracer that was there before.
+
+Two cores do this: the Python one here (`on_call` and a `_FrameCounter` per
+counted frame, installed with `sys.settrace`), and the compiled one, a C
+trace function (`_ccore.c`, installed with `PyEval_SetTrace`) that the
+lifecycle in `_start_compiled` and `stop` drives. They count the same.
 """
 
 from __future__ import annotations
