@@ -237,6 +237,10 @@ class BytecountPlugin:
             ]
             item.user_properties.append((JUNIT_PROPERTY, measurement.instructions))
         report = yield
+        # The test is over: its measurements need not live as long as the
+        # item (the whole session), each one more object for every garbage
+        # collection to walk.
+        del item.stash[TEST_STATE_KEY]
         if state.problem is not None:
             self._report_problem(report, state)
         elif measurement is not None:
