@@ -138,21 +138,29 @@ def test_exceptions(n):
 """
 
 
-@needs_compiled
-def test_both_cores_count_an_ordinary_suite_identically(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytester.makepyfile(test_ordinary=ORDINARY_SUITE)
+def counts_with_each_core(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str, passed: int
+) -> dict[str, dict[str, int]]:
+    """Each core's counts of the suite in `pytester`, every test measured."""
     found = {}
     for core in ("python", "c"):
         monkeypatch.setenv(CORE_VARIABLE, core)
         report = pytester.path / f"{core}.json"
         result = pytester.runpytest_subprocess(
-            "-p", "no:cacheprovider", "--bytecount", f"--bytecount-report={report}"
+            "-p", "no:cacheprovider", *args, "--bytecount", f"--bytecount-report={report}"
         )
-        result.assert_outcomes(passed=280)
+        result.assert_outcomes(passed=passed)
         result.stdout.fnmatch_lines([f"*(core: {core})*"])
         found[core] = counts(read_report(report))
+    return found
+
+
+@needs_compiled
+def test_both_cores_count_an_ordinary_suite_identically(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_ordinary=ORDINARY_SUITE)
+    found = counts_with_each_core(pytester, monkeypatch, passed=280)
     assert len(found["c"]) == 280
     assert found["c"] == found["python"]
 
@@ -204,19 +212,7 @@ def test_code_putting_back_the_tracer_it_found_counts_the_same_on_both_cores(
     # and sys.settrace() of it installs CPython's trampoline in its place:
     # counting must go on through it, in the frames already running too.
     pytester.makepyfile(test_put_back=PUTS_BACK_THE_TRACER)
-    found = {}
-    for core in ("python", "c"):
-        monkeypatch.setenv(CORE_VARIABLE, core)
-        report = pytester.path / f"{core}.json"
-        result = pytester.runpytest_subprocess(
-            "-p",
-            "no:cacheprovider",
-            "--doctest-modules",
-            "--bytecount",
-            f"--bytecount-report={report}",
-        )
-        result.assert_outcomes(passed=3)
-        found[core] = counts(read_report(report))
+    found = counts_with_each_core(pytester, monkeypatch, "--doctest-modules", passed=3)
     assert len(found["c"]) == 3
     assert all(count > 100 for name, count in found["c"].items() if "doubled" not in name)
     assert found["c"] == found["python"]

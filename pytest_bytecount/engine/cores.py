@@ -15,8 +15,9 @@ from typing import Any, Protocol
 from ._pycore import Result
 
 
-class Core(Protocol):
-    """The counters and per-event callbacks of one span (see `_pycore`)."""
+class Counters(Protocol):
+    """What every core has: counters of the code objects the lifecycle adds,
+    for one span on one thread (see `_pycore`)."""
 
     problem: str | None
 
@@ -30,39 +31,32 @@ class Core(Protocol):
 
     def add(self, code: CodeType, block_lengths: list[int] | None, /) -> None: ...
     def ignore(self, code: CodeType, /) -> None: ...
+    def results(self) -> dict[int, Result]: ...
+
+
+class Core(Counters, Protocol):
+    """The `sys.monitoring` core (3.12+): the per-event callbacks."""
+
     def begin(self) -> None: ...
     def start(self, code: CodeType, offset: int, /) -> object: ...
     def resume(self, code: CodeType, offset: int, /) -> object: ...
     def instruction(self, code: CodeType, offset: int, /) -> object: ...
     def raise_(self, code: CodeType, offset: int, exception: BaseException, /) -> object: ...
     def reraise(self, code: CodeType, offset: int, exception: BaseException, /) -> object: ...
-    def results(self) -> dict[int, Result]: ...
+
+
+class TraceCore(Counters, Protocol):
+    """The compiled core on 3.10 and 3.11: a chained C trace function."""
+
+    previous_is_python: bool
+
+    def install(self) -> None: ...
+    def uninstall(self) -> bool: ...
 
 
 #: Forces a core: `c` or `python`. Unset or empty: the compiled one where it
 #: imports, else Python.
 VARIABLE = "PYTEST_BYTECOUNT_CORE"
-
-
-class TraceCore(Protocol):
-    """The compiled core on 3.10 and 3.11: a chained C trace function."""
-
-    problem: str | None
-    previous_is_python: bool
-
-    def __init__(
-        self,
-        thread: int,
-        all_threads: bool,
-        discover: Callable[[CodeType, object], None],
-        disable: object,
-    ) -> None: ...
-
-    def add(self, code: CodeType, block_lengths: None, /) -> None: ...
-    def ignore(self, code: CodeType, /) -> None: ...
-    def install(self) -> None: ...
-    def uninstall(self) -> bool: ...
-    def results(self) -> dict[int, Result]: ...
 
 
 def compiled_core() -> tuple[type[Any] | None, str]:
