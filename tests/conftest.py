@@ -65,3 +65,10 @@ def read_report(path: Path) -> dict[str, Any]:
 
 def counts(report: dict[str, Any]) -> dict[str, int]:
     return {test["nodeid"]: test["instructions"] for test in report["tests"]}
+
+
+def counts_by_name(report: Path) -> dict[str, int]:
+    """The counts in a report file, by test name (the node id after `::`)."""
+    return {
+        test["nodeid"].split("::")[1]: test["instructions"] for test in read_report(report)["tests"]
+    }

@@ -9,7 +9,7 @@ the event loop's own frames out (code they call back into still counts).
 from __future__ import annotations
 
 import pytest
-from conftest import read_report
+from conftest import counts_by_name
 
 ASYNC_TESTS = """
 import asyncio
@@ -43,7 +43,7 @@ def run(pytester: pytest.Pytester, name: str) -> dict[str, int]:
     report = pytester.path / name
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--bytecount-report={report}")
     result.assert_outcomes(passed=3)
-    return {t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]}
+    return counts_by_name(report)
 
 
 def test_async_tests_count_deterministically_with_the_marker_and_the_fixture(

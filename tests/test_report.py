@@ -7,7 +7,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import TAG, TESTS_DIR, read_report
+from conftest import TAG, TESTS_DIR, counts_by_name, read_report
 
 import pytest_bytecount
 
@@ -181,7 +181,7 @@ def test_the_count_is_a_junit_xml_property(pytester: pytest.Pytester) -> None:
     xml = pytester.path / "junit.xml"
     report = pytester.path / "r.json"
     pytester.runpytest("--bytecount", f"--junitxml={xml}", f"--bytecount-report={report}")
-    expected = {t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]}
+    expected = counts_by_name(report)
     found = {}
     for case in ET.parse(xml).getroot().iter("testcase"):
         for prop in case.iter("property"):

@@ -6,7 +6,7 @@ import sys
 import weakref
 
 import pytest
-from conftest import MONITORING, PYTHON_TRACER, counts, read_report
+from conftest import MONITORING, PYTHON_TRACER, counts, counts_by_name, read_report
 
 
 def test_fixture_setup_teardown_and_pytest_machinery_are_not_counted(
@@ -230,9 +230,7 @@ def test_a_thread_doing_100000_iterations_adds_nothing_to_the_test_s_count(
     report = pytester.path / "r.json"
     for _ in range(2):
         pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=2)
-        found = {
-            t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]
-        }
+        found = counts_by_name(report)
         assert found["test_spinning_thread"] == found["test_idle_thread"] > 0
 
 
@@ -298,7 +296,7 @@ def test_another_thread_running_the_same_counted_code_adds_nothing_to_the_count(
     pytester.makepyfile(test_shared=SHARED_CODE_TESTS)
     report = pytester.path / "r.json"
     pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=4)
-    found = {t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]}
+    found = counts_by_name(report)
     assert found["test_beside_a_thread_already_in_the_same_code"] == found["test_alone"] > 20_000
     assert (
         found["test_beside_a_thread_started_into_the_same_code"]
@@ -313,7 +311,7 @@ def test_bytecount_threads_all_counts_the_other_threads_too(pytester: pytest.Pyt
     pytester.makepyfile(test_threads=THREAD_TESTS)
     report = pytester.path / "r.json"
     pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=2)
-    found = {t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]}
+    found = counts_by_name(report)
     # 100,000 iterations of at least four instructions each.
     assert found["test_spinning_thread"] - found["test_idle_thread"] > 400_000
 

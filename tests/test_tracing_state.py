@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CORE, MONITORING, read_report
+from conftest import CORE, MONITORING, counts_by_name, read_report
 
 STATE_PROBE = """
 import gc
@@ -320,7 +320,7 @@ def test_a_thread_handed_the_span_s_tracer_is_not_counted(pytester: pytest.Pytes
     pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", f"--bytecount-report={report}"
     ).assert_outcomes(passed=2)
-    found = {t["nodeid"].split("::")[1]: t["instructions"] for t in read_report(report)["tests"]}
+    found = counts_by_name(report)
     assert found["test_spinning_thread"] == found["test_idle_thread"] > 0
 
 
