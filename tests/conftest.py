@@ -67,6 +67,20 @@ def counts(report: dict[str, Any]) -> dict[str, int]:
     return {test["nodeid"]: test["instructions"] for test in report["tests"]}
 
 
+def counts_beside_threads(
+    pytester: pytest.Pytester, source: str, *, passed: int, ini: str = "", subprocess: bool = False
+) -> dict[str, int]:
+    """Run `source` with threading's own code excluded (its start/join code
+    waits on locks, so how much of it runs depends on timing) and return the
+    counts by test name."""
+    pytester.makeini(f"[pytest]\nbytecount_exclude = threading\n{ini}")
+    pytester.makepyfile(test_threads=source)
+    report = pytester.path / "r.json"
+    run = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    run("-p", "no:cacheprovider", f"--bytecount-report={report}").assert_outcomes(passed=passed)
+    return counts_by_name(report)
+
+
 def counts_by_name(report: Path) -> dict[str, int]:
     """The counts in a report file, by test name (the node id after `::`)."""
     return {

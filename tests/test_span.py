@@ -6,7 +6,7 @@ import sys
 import weakref
 
 import pytest
-from conftest import MONITORING, PYTHON_TRACER, counts, counts_by_name, read_report
+from conftest import MONITORING, PYTHON_TRACER, counts, counts_beside_threads, read_report
 
 
 def test_fixture_setup_teardown_and_pytest_machinery_are_not_counted(
@@ -223,14 +223,8 @@ def test_idle_thread(bytecount):
 def test_a_thread_doing_100000_iterations_adds_nothing_to_the_test_s_count(
     pytester: pytest.Pytester,
 ) -> None:
-    # threading's own start/join code waits on locks, so how much of it runs
-    # depends on timing: leave it out, and what is left must be equal.
-    pytester.makeini("[pytest]\nbytecount_exclude = threading\n")
-    pytester.makepyfile(test_threads=THREAD_TESTS)
-    report = pytester.path / "r.json"
     for _ in range(2):
-        pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=2)
-        found = counts_by_name(report)
+        found = counts_beside_threads(pytester, THREAD_TESTS, passed=2)
         assert found["test_spinning_thread"] == found["test_idle_thread"] > 0
 
 
@@ -292,11 +286,7 @@ def test_another_thread_running_the_same_counted_code_adds_nothing_to_the_count(
     # check while no other thread can reach counted code, so this is where
     # it would go wrong: a thread already looping in the measured function,
     # or started into it during the span.
-    pytester.makeini("[pytest]\nbytecount_exclude = threading\n")
-    pytester.makepyfile(test_shared=SHARED_CODE_TESTS)
-    report = pytester.path / "r.json"
-    pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=4)
-    found = counts_by_name(report)
+    found = counts_beside_threads(pytester, SHARED_CODE_TESTS, passed=4)
     assert found["test_beside_a_thread_already_in_the_same_code"] == found["test_alone"] > 20_000
     assert (
         found["test_beside_a_thread_started_into_the_same_code"]
@@ -307,11 +297,7 @@ def test_another_thread_running_the_same_counted_code_adds_nothing_to_the_count(
 
 @pytest.mark.skipif(not MONITORING, reason="counting all threads needs sys.monitoring")
 def test_bytecount_threads_all_counts_the_other_threads_too(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nbytecount_exclude = threading\nbytecount_threads = all\n")
-    pytester.makepyfile(test_threads=THREAD_TESTS)
-    report = pytester.path / "r.json"
-    pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=2)
-    found = counts_by_name(report)
+    found = counts_beside_threads(pytester, THREAD_TESTS, passed=2, ini="bytecount_threads = all\n")
     # 100,000 iterations of at least four instructions each.
     assert found["test_spinning_thread"] - found["test_idle_thread"] > 400_000
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CORE, MONITORING, counts_by_name, read_report
+from conftest import CORE, MONITORING, counts_beside_threads, read_report
 
 STATE_PROBE = """
 import gc
@@ -314,13 +314,7 @@ def test_idle_thread(bytecount):
 
 
 def test_a_thread_handed_the_span_s_tracer_is_not_counted(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nbytecount_exclude = threading\n")
-    pytester.makepyfile(test_handed=HANDED_TO_THREADS)
-    report = pytester.path / "r.json"
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", f"--bytecount-report={report}"
-    ).assert_outcomes(passed=2)
-    found = counts_by_name(report)
+    found = counts_beside_threads(pytester, HANDED_TO_THREADS, passed=2, subprocess=True)
     assert found["test_spinning_thread"] == found["test_idle_thread"] > 0
 
 
