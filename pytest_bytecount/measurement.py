@@ -6,6 +6,7 @@ import dis
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import compress
+from types import CodeType
 from typing import final
 
 from .engine import Hits
@@ -31,11 +32,14 @@ class Measurement:
     reading a count before that is an error, never a silent 0.
     """
 
-    __slots__ = ("_by_opcode", "_closed", "_disabled", "_functions", "_instructions")
+    __slots__ = ("_by_opcode", "_closed", "_disabled", "_functions", "_instructions", "_ran")
 
     def __init__(self) -> None:
         self._instructions = 0
-        self._by_opcode: dict[str, int] = {}
+        # Each counted code object with its per-offset counts: by_opcode is
+        # worked out from them when first read.
+        self._ran: list[tuple[CodeType, list[int]]] = []
+        self._by_opcode: dict[str, int] | None = None
         self._functions: tuple[FunctionCount, ...] = ()
         self._closed = False
         self._disabled = False
@@ -56,49 +60,64 @@ class Measurement:
     @classmethod
     def total_of(cls, measurements: Iterable[Measurement]) -> Measurement:
         """One measurement adding up several closed ones."""
-        by_opcode: dict[str, int] = {}
+        ran: list[tuple[CodeType, list[int]]] = []
         functions: dict[tuple[str, str, int], int] = {}
         for measurement in measurements:
-            for name, count in measurement.by_opcode.items():
-                by_opcode[name] = by_opcode.get(name, 0) + count
-            for f in measurement.functions:
+            measurement._check_closed()
+            ran += measurement._ran
+            for f in measurement._functions:
                 key = (f.function, f.file, f.line)
                 functions[key] = functions.get(key, 0) + f.instructions
         total = cls()
-        total._set(by_opcode, [FunctionCount(*key, count) for key, count in functions.items()])
+        total._ran = ran
+        total._set(
+            sum(functions.values()),
+            [FunctionCount(*key, count) for key, count in functions.items()],
+        )
         return total
 
     def _fill(self, hits: Hits) -> None:
         # This may run inside an outer span (nested measurements): it must call
         # no Python code outside this package, or the outer span would count
-        # it. Hence plain dicts and lists here, not collections.Counter.
-        opnames = dis.opname
-        by_opcode: dict[str, int] = {}
+        # it. The opcode names are worked out only when asked for: most
+        # measurements (one per test) are read for their total and functions.
+        ran: list[tuple[CodeType, list[int]]] = []
         functions: list[FunctionCount] = []
+        instructions = 0
         for key, counter in hits.counters.items():
             own = sum(counter)
             if not own:  # a frame that was running but did nothing more
                 continue
             code = hits.codes[key]
-            raw = code.co_code  # unspecialised: the opcodes that ran
-            # Only the offsets that ran (in C, with no Python frame to count).
-            for offset in compress(range(len(counter)), counter):
-                opcode = raw[offset]
-                if opcode == EXTENDED_ARG and PREFIX_REPORTED_WITH_INSTRUCTION:
-                    name = reported_opname(raw, offset)
-                else:
-                    name = opnames[opcode]
-                by_opcode[name] = by_opcode.get(name, 0) + counter[offset]
+            ran.append((code, counter))
+            instructions += own
             name = getattr(code, "co_qualname", code.co_name)
             functions.append(FunctionCount(name, code.co_filename, code.co_firstlineno, own))
-        self._set(by_opcode, functions)
+        self._ran = ran
+        self._set(instructions, functions)
 
-    def _set(self, by_opcode: dict[str, int], functions: list[FunctionCount]) -> None:
-        functions.sort(key=lambda f: (-f.instructions, f.file, f.line, f.function))
-        self._by_opcode = dict(sorted(by_opcode.items(), key=lambda item: (-item[1], item[0])))
+    def _set(self, instructions: int, functions: list[FunctionCount]) -> None:
+        functions.sort(key=_hottest_first)
         self._functions = tuple(functions)
-        self._instructions = sum(by_opcode.values())
+        self._instructions = instructions
         self._closed = True
+
+    def _opcodes(self) -> dict[str, int]:
+        if self._by_opcode is None:
+            by_opcode: dict[str, int] = {}
+            opnames = dis.opname
+            for code, counter in self._ran:
+                raw = code.co_code  # unspecialised: the opcodes that ran
+                # Only the offsets that ran (in C, with no Python frame to count).
+                for offset in compress(range(len(counter)), counter):
+                    opcode = raw[offset]
+                    if opcode == EXTENDED_ARG and PREFIX_REPORTED_WITH_INSTRUCTION:
+                        name = reported_opname(raw, offset)
+                    else:
+                        name = opnames[opcode]
+                    by_opcode[name] = by_opcode.get(name, 0) + counter[offset]
+            self._by_opcode = dict(sorted(by_opcode.items(), key=lambda item: (-item[1], item[0])))
+        return self._by_opcode
 
     def _check_closed(self) -> None:
         if not self._closed:
@@ -114,7 +133,7 @@ class Measurement:
     def by_opcode(self) -> dict[str, int]:
         """Opcode name to instructions executed, most frequent first."""
         self._check_closed()
-        return dict(self._by_opcode)
+        return dict(self._opcodes())
 
     @property
     def functions(self) -> tuple[FunctionCount, ...]:
@@ -133,3 +152,7 @@ class Measurement:
         if self._disabled:
             return "<Measurement instructions=0 (pytest-bytecount disabled)>"
         return f"<Measurement instructions={self._instructions:,}>"
+
+
+def _hottest_first(function: FunctionCount) -> tuple[int, str, int, str]:
+    return (-function.instructions, function.file, function.line, function.function)
