@@ -22,6 +22,10 @@ HELP_EXCLUDE: Final = (
     "their callees are. pytest, pluggy and pytest_bytecount are never counted"
 )
 HELP_GC: Final = "keep the garbage collector running inside measured spans (default: paused)"
+HELP_SEED_RANDOM: Final = (
+    "seed the global random generator at the start of each measured test with a value "
+    "derived from its node id (default: true; never while pytest-randomly seeds it)"
+)
 HELP_UPDATE: Final = (
     "measure every test and write the counts of unmarked ones into the budgets file "
     "(the running interpreter's table only); budget excess does not fail while updating"
@@ -55,7 +59,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("bytecount_budgets", HELP_BUDGETS, default=DEFAULT_BUDGETS)
     parser.addini("bytecount_threads", HELP_THREADS, default="test")
     parser.addini("bytecount_exclude", HELP_EXCLUDE, type="args", default=[])
-    parser.addini("bytecount_gc", HELP_GC, type="bool", default=False)
+    parser.addini("bytecount_gc", HELP_GC, default="false")
+    parser.addini("bytecount_seed_random", HELP_SEED_RANDOM, default="true")
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Settings:
     compare_path: Path | None
     budgets_path: Path
     all_threads: bool
+    seed_random: bool
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -83,12 +89,13 @@ class Settings:
             disabled=bool(config.getoption("bytecount_disable")),
             report_path=_report_path(config),
             exclude=_exclude_globs(config),
-            keep_gc=bool(config.getini("bytecount_gc")),
+            keep_gc=_flag(config, "bytecount_gc"),
             update=update,
             tolerance=_tolerance(config),
             compare_path=_compare_path(config),
             budgets_path=_budgets_path(config),
             all_threads=_all_threads(config),
+            seed_random=_flag(config, "bytecount_seed_random"),
         )
 
 
@@ -152,6 +159,16 @@ def _compare_path(config: pytest.Config) -> Path | None:
 def _budgets_path(config: pytest.Config) -> Path:
     text = str(config.getini("bytecount_budgets")).strip() or DEFAULT_BUDGETS
     return (config.rootpath / Path(text).expanduser()).absolute()
+
+
+def _flag(config: pytest.Config, name: str) -> bool:
+    """An ini flag, read as pytest reads its own; a bad value names the key."""
+    value = str(config.getini(name)).strip()
+    if value.lower() in ("true", "yes", "on", "1"):
+        return True
+    if value.lower() in ("false", "no", "off", "0"):
+        return False
+    raise pytest.UsageError(f"{name}: expected true or false, got {value!r}")
 
 
 def _all_threads(config: pytest.Config) -> bool:

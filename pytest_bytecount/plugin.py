@@ -22,6 +22,7 @@ import pytest
 from . import __version__
 from .budgets import Budgets, BudgetsError
 from .counting import Meter, thread_meter
+from .determinism import hash_seed, hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .fixture import Bytecount
 from .measurement import FunctionCount, Measurement
@@ -82,6 +83,11 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = BytecountPlugin(config, Settings.from_config(config))
     config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "bytecount-plugin")
+    if plugin.settings.update and plugin.hash_seed == "random" and not _is_worker(config):
+        config.issue_config_time_warning(
+            BytecountWarning(f"recording budgets with --bytecount-update: {hash_seed_warning()}"),
+            stacklevel=2,
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -120,6 +126,10 @@ class BytecountPlugin:
         self._warned = False
         self._test_hooks: _TestHooks | None = None
         self._shown_files: dict[str, str] = {}
+        self.hash_seed = hash_seed()
+        # pytest-randomly reseeds `random` before each test itself.
+        self.randomly = config.pluginmanager.has_plugin("randomly")
+        self.seeds_random = settings.seed_random and not self.randomly and not settings.disabled
 
     @property
     def meter(self) -> Meter:
@@ -132,9 +142,15 @@ class BytecountPlugin:
         limit = marker_limit(item)
         if limit is None and item.nodeid in self.budget_table:
             limit = Limit(self.budget_table[item.nodeid], LimitSource.FILE)
-        item.stash[TEST_STATE_KEY] = _TestState(
+        state = item.stash[TEST_STATE_KEY] = _TestState(
             limit=limit, measure_call=limit is not None or self.settings.measure_all
         )
+        if self.seeds_random and (
+            state.measure_call or "bytecount" in getattr(item, "fixturenames", ())
+        ):
+            # Before any fixture runs, as pytest-randomly does: fixtures'
+            # random data is part of the work the test then measures.
+            seed_random(item.nodeid)
 
     def check_counting(self, item: pytest.Item) -> None:
         state = item.stash.get(TEST_STATE_KEY, None)
@@ -301,6 +317,8 @@ class BytecountPlugin:
             self._watch_tests()
             self.setup_test(item)
             item.stash[TEST_STATE_KEY].call_done = True
+            if self.seeds_random:
+                seed_random(item.nodeid)  # as early as can be: now
         fixture = Bytecount(
             self.meter,
             self.modules,
@@ -328,13 +346,22 @@ class BytecountPlugin:
             if path.exists()
             else "no budgets file"
         )
-        return [
+        if self.seeds_random:
+            seeding = "random seeded per test"
+        elif self.randomly:
+            seeding = "random seeded by pytest-randomly"
+        else:
+            seeding = "random not seeded (bytecount_seed_random = false)"
+        lines = [
             f"bytecount: {self.tag}, counting with {engine.name} (core: {engine.core}); {budgets}, "
-            f"tolerance {self.settings.tolerance:g}%"
+            f"tolerance {self.settings.tolerance:g}%; {seeding}"
         ]
+        if self.hash_seed == "random":
+            lines.append(f"bytecount: {hash_seed_warning()}")
+        return lines
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if hasattr(self.config, "workerinput"):
+        if _is_worker(self.config):
             return  # pytest-xdist workers hand their records to the controller
         if not self.settings.disabled:
             self.stale = self.collection.stale(self.budget_table)
@@ -370,6 +397,7 @@ class BytecountPlugin:
             plugin_version=__version__,
             stale=self.stale,
             tolerance=self.settings.tolerance,
+            hash_seed=self.hash_seed,
         )
         write_json(self.settings.report_path, data)
 
@@ -501,6 +529,12 @@ class _TestHooks:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         return (yield from self.plugin.make_report(item, call))
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    """Whether this is a pytest-xdist worker, which leaves files and session
+    warnings to the controller."""
+    return hasattr(config, "workerinput")
 
 
 def _fail(report: pytest.TestReport, message: str) -> None:

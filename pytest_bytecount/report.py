@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, final
 
+from .determinism import hash_seed as current_hash_seed
 from .files import write_atomically
 from .measurement import FunctionCount
 from .verdict import Limit, LimitSource, Status
@@ -101,6 +102,7 @@ def build_report(
     plugin_version: str,
     stale: Iterable[str] = (),
     tolerance: float = 0.0,
+    hash_seed: str | None = None,
 ) -> dict[str, Any]:
     """The JSON report, schema `pytest-bytecount/1` (see docs/report.rst)."""
     return {
@@ -111,6 +113,7 @@ def build_report(
             "version": ".".join(str(part) for part in sys.version_info[:3]),
         },
         "tolerance": tolerance,
+        "hash_seed": hash_seed if hash_seed is not None else current_hash_seed(),
         "tests": [record.to_json() for record in records],
         "stale": sorted(stale),
         "totals": totals(records),

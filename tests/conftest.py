@@ -49,6 +49,16 @@ def inner_runs_keep_their_order(request: pytest.FixtureRequest) -> None:
         monkeypatch.setenv("PYTEST_ADDOPTS", INNER_ADDOPTS)
 
 
+@pytest.fixture(autouse=True)
+def inner_runs_have_a_fixed_hash_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the docs recommend for CI: subprocess runs get PYTHONHASHSEED=0, and
+    in-process runs, which share this interpreter's seed, are told it is 0,
+    so that no header line or warning about it depends on how the suite was
+    started. Tests of the hash seed set the variable themselves."""
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    monkeypatch.setattr("pytest_bytecount.plugin.hash_seed", lambda: "0")
+
+
 @pytest.fixture
 def with_corpus(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose tests can import `corpus` and `oracle`."""
