@@ -5,7 +5,6 @@ said out loud (SPEC §1)."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import counts_by_name, read_report
 
 DRAWS = """
@@ -164,7 +163,7 @@ def test_recording_budgets_without_a_hash_seed_warns(
         monkeypatch.setenv("PYTHONHASHSEED", seed)
     result = pytester.runpytest_subprocess("--bytecount-update")
     assert result.ret == 0
-    line = "*BytecountWarning: recording budgets with --bytecount-update: PYTHONHASHSEED is not set*"
+    line = "*BytecountWarning: recording budgets with --bytecount-update: PYTHONHASHSEED is not*"
     if warned:
         result.stdout.fnmatch_lines([line])
     else:
