@@ -124,6 +124,10 @@ def _record(value: Any, where: str) -> TestRecord:
     _choice(_require(entry, "outcome", where), OUTCOMES, f"{where}.outcome")
     if entry.get("baseline") is not None:
         _count(entry["baseline"], f"{where}.baseline")
+    if entry.get("unstable") is not None:
+        _string(entry["unstable"], f"{where}.unstable")
+    if "tolerance" in entry:
+        _percent_value(entry["tolerance"], f"{where}.tolerance")
     functions = _array(entry.get("top_functions", []), f"{where}.top_functions")
     for index, function in enumerate(functions):
         _function(function, f"{where}.top_functions[{index}]")
@@ -145,6 +149,11 @@ def _check_unique(records: Iterable[TestRecord]) -> None:
         if record.nodeid in seen:
             raise _Invalid(f"tests: {_quote(record.nodeid)} appears more than once")
         seen.add(record.nodeid)
+
+
+def _percent_value(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
+        raise _Invalid(f"{where}: expected a percentage from 0 to below 100, got {_quote(value)}")
 
 
 def _require(mapping: dict[str, Any], key: str, where: str) -> Any:

@@ -1,6 +1,7 @@
 """What makes a program do different work from run to run, as far as the
-plugin can see or fix it: the global random generator, string hashing.
-(Threads are the engine's business: see `engine/threads.py`.) No pytest here.
+plugin can see or fix it: the global random generator, string hashing, and
+what to say of threads (which the engine detects: `engine/threads.py`).
+No pytest here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from typing import Final
 
 #: The `PYTHONHASHSEED` fix, as the header and the warnings give it.
 HASH_SEED_FIX: Final = "PYTHONHASHSEED=0"
+#: What to do about a test whose count depends on how threads were scheduled.
+UNSTABLE_HINT: Final = (
+    "a count that depends on thread scheduling needs a tolerance of its own: "
+    '@pytest.mark.max_instructions(n, tolerance="2%"), or '
+    '{ budget = n, tolerance = "2%" } in the budgets file'
+)
 
 
 def seed_random(nodeid: str) -> None:

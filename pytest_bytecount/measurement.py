@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dis
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress
 from types import CodeType
@@ -32,7 +32,15 @@ class Measurement:
     reading a count before that is an error, never a silent 0.
     """
 
-    __slots__ = ("_by_opcode", "_closed", "_disabled", "_functions", "_instructions", "_ran")
+    __slots__ = (
+        "_by_opcode",
+        "_closed",
+        "_disabled",
+        "_functions",
+        "_instructions",
+        "_ran",
+        "_unstable",
+    )
 
     def __init__(self) -> None:
         self._instructions = 0
@@ -43,6 +51,7 @@ class Measurement:
         self._functions: tuple[FunctionCount, ...] = ()
         self._closed = False
         self._disabled = False
+        self._unstable: str | None = None
 
     @classmethod
     def of(cls, hits: Hits) -> Measurement:
@@ -58,7 +67,7 @@ class Measurement:
         return measurement
 
     @classmethod
-    def total_of(cls, measurements: Iterable[Measurement]) -> Measurement:
+    def total_of(cls, measurements: Sequence[Measurement]) -> Measurement:
         """One measurement adding up several closed ones."""
         ran: list[tuple[CodeType, list[int]]] = []
         functions: dict[tuple[str, str, int], int] = {}
@@ -70,6 +79,7 @@ class Measurement:
                 functions[key] = functions.get(key, 0) + f.instructions
         total = cls()
         total._ran = ran
+        total._unstable = next((m._unstable for m in measurements if m._unstable), None)
         total._set(
             sum(functions.values()),
             [FunctionCount(*key, count) for key, count in functions.items()],
@@ -94,6 +104,7 @@ class Measurement:
             name = getattr(code, "co_qualname", code.co_name)
             functions.append(FunctionCount(name, code.co_filename, code.co_firstlineno, own))
         self._ran = ran
+        self._unstable = hits.unstable
         self._set(instructions, functions)
 
     def _set(self, instructions: int, functions: list[FunctionCount]) -> None:
@@ -140,6 +151,13 @@ class Measurement:
         """Per-function instruction counts (callees excluded), highest first."""
         self._check_closed()
         return self._functions
+
+    @property
+    def unstable(self) -> str | None:
+        """Why this count may differ next run, or None: another thread ran
+        Python code while the span was open (see the Determinism docs)."""
+        self._check_closed()
+        return self._unstable
 
     @property
     def is_disabled(self) -> bool:

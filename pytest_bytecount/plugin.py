@@ -22,7 +22,7 @@ import pytest
 from . import __version__
 from .budgets import Budgets, BudgetsError
 from .counting import Meter, thread_meter
-from .determinism import hash_seed, hash_seed_warning, seed_random
+from .determinism import UNSTABLE_HINT, hash_seed, hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .fixture import Bytecount
 from .measurement import FunctionCount, Measurement
@@ -489,6 +489,7 @@ class BytecountPlugin:
             outcome=report.outcome,
             top_functions=functions,
             baseline=baseline,
+            unstable=measurement.unstable,
         )
 
     def _relative(self, filename: str) -> str:
@@ -606,8 +607,10 @@ def over_budget_message(
         source = f"set by @pytest.mark.{MARKER}({limit.instructions})"
     else:
         source = f"recorded in {budgets}"
-        if tolerance:
-            source += f" (tolerance {tolerance:g}%)"
+    if limit.tolerance is not None:
+        source += f" (its tolerance {limit.tolerance:g}%)"
+    elif tolerance and limit.source is LimitSource.FILE:
+        source += f" (tolerance {tolerance:g}%)"
     lines = [
         f"bytecount: {instructions:,} instructions executed, over the limit of "
         f"{limit.instructions:,} {source}: +{instructions - limit.instructions:,} "
@@ -620,6 +623,9 @@ def over_budget_message(
         )
     opcodes = list(measurement.by_opcode.items())[:TOP_OPCODES]
     lines.append("top opcodes: " + ", ".join(f"{name} {count:,}" for name, count in opcodes))
+    if measurement.unstable is not None:
+        lines.append(f"unstable: {measurement.unstable}")
+        lines.append(UNSTABLE_HINT)
     return "\n".join(lines)
 
 

@@ -32,6 +32,8 @@ class TestRecord:
     outcome: str
     top_functions: tuple[FunctionCount, ...] = ()
     baseline: int | None = None
+    #: Why the count may differ next run (another thread ran), or None.
+    unstable: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """This test's entry in the report's `tests` list."""
@@ -55,6 +57,9 @@ class TestRecord:
         }
         if self.baseline is not None:
             entry["baseline"] = self.baseline
+        if limit is not None and limit.tolerance is not None:
+            entry["tolerance"] = limit.tolerance
+        entry["unstable"] = self.unstable
         return entry
 
     @classmethod
@@ -65,7 +70,11 @@ class TestRecord:
         return cls(
             nodeid=entry["nodeid"],
             instructions=entry["instructions"],
-            limit=Limit(limit, LimitSource(source)) if limit is not None and source else None,
+            limit=(
+                Limit(limit, LimitSource(source), entry.get("tolerance"))
+                if limit is not None and source
+                else None
+            ),
             status=Status(entry["status"]),
             outcome=entry["outcome"],
             top_functions=tuple(
@@ -73,6 +82,7 @@ class TestRecord:
                 for f in entry.get("top_functions", ())
             ),
             baseline=entry.get("baseline"),
+            unstable=entry.get("unstable"),
         )
 
 

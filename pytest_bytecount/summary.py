@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, final
 
+from .determinism import UNSTABLE_HINT
 from .report import TestRecord, totals
 from .verdict import SOURCE_LABELS, Status, change_percent
 
@@ -56,6 +57,9 @@ def render(
     parts += [f"{counts[key]:,} {words}" for key, words in HEADLINE if counts[key]]
     if stale:
         parts.append(f"{len(stale):,} stale budget{'s' if len(stale) > 1 else ''}")
+    unstable = [record for record in records if record.unstable is not None]
+    if unstable:
+        parts.append(f"{len(unstable):,} unstable")
     problems = counts["over"] or counts["regressed"]
     colour = "red" if problems else "yellow" if counts["new"] or stale else "green"
     lines = [Line(" · ".join(parts), colour)]
@@ -75,20 +79,26 @@ def render(
         ]
         if counts["improved"]:
             lines.append(Line("ratchet improved budgets down with --bytecount-update"))
+        lines += [
+            Line(f"unstable: {record.nodeid}: {record.unstable}", "yellow") for record in unstable
+        ]
+        if unstable:
+            lines.append(Line(UNSTABLE_HINT))
     return lines
 
 
 def _row(record: TestRecord, width: int) -> str:
     start = f"{LABELS[record.status]:<9} {record.nodeid:<{width}}  {record.instructions:>9,}"
+    unstable = "  unstable" if record.unstable is not None else ""
     if record.status is Status.REGRESSED and record.baseline is not None:
         reference, source = record.baseline, "baseline"
     elif record.limit is not None:
         reference, source = record.limit.instructions, SOURCE_LABELS[record.limit.source]
     else:
-        return start.rstrip()
+        return start.rstrip() + unstable
     count = record.instructions
     relation = ">" if count > reference else "<" if count < reference else "="
     text = f"{start} {relation} {reference:,}"
     if record.status is not Status.OK and reference:  # growth from 0 has no percentage
         text += f"  {change_percent(count, reference):+.1f}%"
-    return f"{text}  ({source})"
+    return f"{text}  ({source}){unstable}"

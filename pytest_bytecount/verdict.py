@@ -29,10 +29,12 @@ SOURCE_LABELS: Final = {LimitSource.MARKER: "marker", LimitSource.FILE: "bytecou
 @final
 @dataclass(frozen=True)
 class Limit:
-    """An instruction cap and where it came from."""
+    """An instruction cap, where it came from, and the test's own tolerance
+    (percent), which replaces the session's for this test."""
 
     instructions: int
     source: LimitSource
+    tolerance: float | None = None
 
 
 def judge(
@@ -44,11 +46,15 @@ def judge(
 ) -> Status:
     """The status of one measured test. `tolerance` is in percent.
 
-    A marker is a hard cap, tolerance or not. A budget from the file allows
-    `tolerance` percent either way before the count is over or improved. A
+    A marker is a hard cap, whatever the session's tolerance. A budget from
+    the file allows `tolerance` percent either way before the count is over
+    or improved. A limit's own tolerance (the marker's `tolerance=`, an
+    entry's in the file) replaces the session's for that test. A
     baseline (an earlier report's count) turns growth beyond the tolerance
     into a regression; being over a limit is the graver status.
     """
+    if limit is not None and limit.tolerance is not None:
+        tolerance = limit.tolerance
     if limit is not None and instructions > allowance(limit, tolerance):
         return Status.OVER
     if baseline is not None and exceeds(instructions, baseline, tolerance):
@@ -63,7 +69,10 @@ def judge(
 
 
 def allowance(limit: Limit, tolerance: float) -> float:
-    """The highest count that is not over `limit`."""
+    """The highest count that is not over `limit`: a marker without a
+    tolerance of its own is a hard cap."""
+    if limit.tolerance is not None:
+        return limit.instructions * (1 + limit.tolerance / 100)
     if limit.source is LimitSource.MARKER:
         return limit.instructions
     return limit.instructions * (1 + tolerance / 100)

@@ -54,6 +54,7 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
         "version": ".".join(map(str, sys.version_info[:3])),
     }
     assert report["tolerance"] == 0.0
+    assert report["hash_seed"] == "0"  # conftest: inner runs start with PYTHONHASHSEED=0
     assert report["stale"] == []
     tests = {test["nodeid"].split("::")[1]: test for test in report["tests"]}
     assert set(tests) == {"test_within", "test_over", "test_plain", "test_fixture", "test_fails"}
@@ -66,7 +67,9 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
             "status",
             "outcome",
             "top_functions",
+            "unstable",
         }
+        assert test["unstable"] is None
         assert test["instructions"] > 0
         for function in test["top_functions"]:
             assert set(function) == {"function", "file", "line", "instructions"}
@@ -78,6 +81,7 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
         "status": "ok",
         "outcome": "passed",
         "top_functions": None,
+        "unstable": None,
     }
     assert (tests["test_over"]["status"], tests["test_over"]["outcome"]) == ("over", "failed")
     assert (tests["test_plain"]["status"], tests["test_plain"]["limit"]) == ("new", None)

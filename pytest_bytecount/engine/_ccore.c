@@ -12,7 +12,9 @@
  * every table entry is looked up again after them, and no pointer into the
  * table is kept across them. A Core needs no lock. A Core serves one span.
  * With sys.monitoring it counts the events of the thread whose id it was
- * given (or of every thread when `all_threads`) and ignores the others'; it
+ * given (or of every thread when `all_threads`) and ignores the others',
+ * but for telling `watch` (Python code, like `discover`) of the code other
+ * threads start or resume, which makes a count unstable (threads.py); it
  * returns DISABLE only for a location inside a block, which no thread's
  * event is ever counted at, so what another thread does cannot change a
  * count. As a trace function it is installed on the span's thread only
@@ -70,6 +72,10 @@ typedef struct {
     PyObject *discover;     /* owned */
     PyObject *disable;      /* owned */
     PyObject *problem;      /* owned; NULL until something goes wrong */
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *watch;        /* owned: told of other threads' starts while `watching` */
+    int watching;
+#endif
     /* 3.10 and 3.11 only: the trace function that was installed before ours,
      * to chain to and to restore; and the entry of the last code object an
      * opcode event was counted for. */
@@ -310,6 +316,37 @@ discover(Core *self, PyObject *code, const char *what, Py_ssize_t offset)
     return 0;
 }
 
+/* Another thread starts or resumes `code`: tell `watch` (the lifecycle's
+ * thread watch), until it answers that it has seen enough. */
+static int
+watch_other_thread(Core *self, PyObject *code)
+{
+    if (!self->watching || self->watch == NULL) {
+        return 0;
+    }
+    PyObject *module = current_module();    /* owned */
+    PyObject *answer = NULL;                /* owned */
+    if (module != NULL) {
+        PyObject *call_args[2] = {code, module};
+        answer = PyObject_Vectorcall(self->watch, call_args, 2, NULL);
+        Py_DECREF(module);
+    }
+    int keep = answer != NULL ? PyObject_IsTrue(answer) : -1;
+    Py_XDECREF(answer);
+    if (keep < 0) {
+        self->watching = 0;
+        return keep_problem(self, "watching the thread running", code, -1);
+    }
+    self->watching = keep;
+    return 0;
+}
+
+static int
+is_other_thread(Core *self)
+{
+    return PyThread_get_thread_ident() != self->thread;
+}
+
 static PyObject *
 Core_start(Core *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -318,30 +355,28 @@ Core_start(Core *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *code = args[0];
-    Entry *entry = find(self, code);
-    if (entry != NULL) {
-        if (entry->counted && thread_counted(self)) {
-            if (entry->starts == 0) {
-                entry->start_offset = offset;
-            }
-            entry->starts++;
+    if (is_other_thread(self)) {
+        if (watch_other_thread(self, code) < 0) {
+            return NULL;
         }
-        Py_RETURN_NONE;     /* never DISABLE a global event: it would be off for good */
+        if (!self->all_threads) {
+            Py_RETURN_NONE;
+        }
     }
-    if (!thread_counted(self)) {
-        Py_RETURN_NONE;
+    Entry *entry = find(self, code);
+    if (entry == NULL) {
+        if (discover(self, code, "entering", offset) < 0) {
+            return NULL;
+        }
+        entry = find(self, code);   /* found anew: discover() may have grown the table */
     }
-    if (discover(self, code, "entering", offset) < 0) {
-        return NULL;
-    }
-    entry = find(self, code);   /* found anew: discover() may have grown the table */
     if (entry != NULL && entry->counted) {
         if (entry->starts == 0) {
             entry->start_offset = offset;
         }
         entry->starts++;
     }
-    Py_RETURN_NONE;
+    Py_RETURN_NONE;     /* never DISABLE a global event: it would be off for good */
 }
 
 static PyObject *
@@ -351,8 +386,15 @@ Core_resume(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (code_and_offset(args, nargs, 2, "resume", &offset) < 0) {
         return NULL;
     }
-    if (find(self, args[0]) == NULL && thread_counted(self)
-        && discover(self, args[0], "resuming", offset) < 0) {
+    if (is_other_thread(self)) {
+        if (watch_other_thread(self, args[0]) < 0) {
+            return NULL;
+        }
+        if (!self->all_threads) {
+            Py_RETURN_NONE;
+        }
+    }
+    if (find(self, args[0]) == NULL && discover(self, args[0], "resuming", offset) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -928,13 +970,29 @@ Core_get_previous_is_python(Core *self, void *Py_UNUSED(closure))
 static PyObject *
 Core_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
+#if PY_VERSION_HEX >= 0x030C0000
+    static char *keywords[] = {"thread", "all_threads", "discover", "disable", "watch", NULL};
+    PyObject *watch;
+#else
     static char *keywords[] = {"thread", "all_threads", "discover", "disable", NULL};
+#endif
     PyObject *thread, *discover_, *disable;
     int all_threads;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpOOO:Core", keywords,
+                                     &thread, &all_threads, &discover_, &disable, &watch)) {
+        return NULL;
+    }
+    if (!PyCallable_Check(watch)) {
+        PyErr_SetString(PyExc_TypeError, "Core(): watch must be callable");
+        return NULL;
+    }
+#else
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpOO:Core", keywords,
                                      &thread, &all_threads, &discover_, &disable)) {
         return NULL;
     }
+#endif
     unsigned long ident = PyLong_AsUnsignedLong(thread);
     if (ident == (unsigned long)-1 && PyErr_Occurred()) {
         return NULL;
@@ -957,6 +1015,10 @@ Core_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->all_threads = all_threads;
     self->discover = Py_NewRef(discover_);
     self->disable = Py_NewRef(disable);
+#if PY_VERSION_HEX >= 0x030C0000
+    self->watch = Py_NewRef(watch);
+    self->watching = 1;
+#endif
 #if PY_VERSION_HEX < 0x030C0000
     static const char *const names[3] = {"f_trace", "f_trace_opcodes", "f_trace_lines"};
     for (int k = 0; k < 3; k++) {
@@ -976,7 +1038,9 @@ Core_traverse(Core *self, visitproc visit, void *arg)
     Py_VISIT(self->discover);
     Py_VISIT(self->disable);
     Py_VISIT(self->problem);
-#if PY_VERSION_HEX < 0x030C0000
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_VISIT(self->watch);
+#else
     Py_VISIT(self->previous_obj);
 #endif
     for (Py_ssize_t k = 0; k < self->capacity && self->table != NULL; k++) {
@@ -989,10 +1053,13 @@ static int
 Core_clear(Core *self)
 {
     /* The lifecycle's `discover` closes over the lifecycle, which holds this
-     * Core: the only cycle. Code objects cannot refer back to a Core. */
+     * Core: a cycle; so may `watch`. Code objects cannot refer back to a Core. */
     Py_CLEAR(self->discover);
     Py_CLEAR(self->problem);
-#if PY_VERSION_HEX < 0x030C0000
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_CLEAR(self->watch);
+    self->watching = 0;
+#else
     Py_CLEAR(self->previous_obj);
     self->previous_func = NULL;
 #endif

@@ -50,6 +50,7 @@ class PythonCore:
         all_threads: bool,
         discover: Callable[[CodeType, object], None],
         disable: object,
+        watch: Callable[[CodeType, object], bool],
     ) -> None:
         self.problem: str | None = None
         # Per counted code object, what the callbacks need in one lookup:
@@ -75,6 +76,9 @@ class PythonCore:
         # checked.
         unchecked = all_threads
         other_thread_ran = False
+        # Whether `watch` (threads.py) still wants to hear of the code other
+        # threads start or resume: until one makes the count unstable.
+        watching = True
         # Ids of the code objects on other threads' stacks at begin().
         shared: set[int] = set()
 
@@ -114,10 +118,13 @@ class PythonCore:
         def ignore(code: CodeType) -> None:
             seen[id(code)] = code
 
-        def other_thread() -> None:
-            nonlocal unchecked, other_thread_ran
-            unchecked = False
+        def other_thread(code: CodeType) -> None:
+            nonlocal unchecked, other_thread_ran, watching
+            unchecked = all_threads
             other_thread_ran = True
+            if watching:
+                # Frames: 0 here, 1 the callback, 2 the frame starting.
+                watching = watch(code, getframe(2).f_globals.get("__name__"))
 
         def table_at_start(code: CodeType, offset: int) -> _Table | None:
             key = id(code)
@@ -134,9 +141,10 @@ class PythonCore:
 
         def start(code: CodeType, offset: int) -> Any:
             nonlocal last_start
-            if not all_threads and get_ident() != thread:
-                other_thread()
-                return None
+            if get_ident() != thread:
+                other_thread(code)
+                if not all_threads:
+                    return None
             table = last_start
             if table[0] is not code:
                 found = table_at_start(code, offset)
@@ -147,9 +155,10 @@ class PythonCore:
             return None  # never DISABLE a global event: it would be off for good
 
         def resume(code: CodeType, offset: int) -> Any:
-            if not all_threads and get_ident() != thread:
-                other_thread()
-                return None
+            if get_ident() != thread:
+                other_thread(code)
+                if not all_threads:
+                    return None
             try:
                 if id(code) not in seen:
                     discover(code, getframe(1).f_globals.get("__name__"))

@@ -21,21 +21,23 @@ class Counters(Protocol):
 
     problem: str | None
 
-    def __init__(
-        self,
-        thread: int,
-        all_threads: bool,
-        discover: Callable[[CodeType, object], None],
-        disable: object,
-    ) -> None: ...
-
     def add(self, code: CodeType, block_lengths: list[int] | None, /) -> None: ...
     def ignore(self, code: CodeType, /) -> None: ...
     def results(self) -> dict[int, Result]: ...
 
 
 class Core(Counters, Protocol):
-    """The `sys.monitoring` core (3.12+): the per-event callbacks."""
+    """The `sys.monitoring` core (3.12+): the per-event callbacks. `watch`
+    hears of the code other threads start or resume (see `threads.py`)."""
+
+    def __init__(
+        self,
+        thread: int,
+        all_threads: bool,
+        discover: Callable[[CodeType, object], None],
+        disable: object,
+        watch: Callable[[CodeType, object], bool],
+    ) -> None: ...
 
     def begin(self) -> None: ...
     def start(self, code: CodeType, offset: int, /) -> object: ...
@@ -47,6 +49,14 @@ class Core(Counters, Protocol):
 
 class TraceCore(Counters, Protocol):
     """The compiled core on 3.10 and 3.11: a chained C trace function."""
+
+    def __init__(
+        self,
+        thread: int,
+        all_threads: bool,
+        discover: Callable[[CodeType, object], None],
+        disable: object,
+    ) -> None: ...
 
     previous_is_python: bool
 

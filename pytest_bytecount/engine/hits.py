@@ -24,13 +24,15 @@ from .blocks import Blocks
 
 @final
 class Hits:
-    __slots__ = ("blocks", "codes", "counters", "cuts")
+    __slots__ = ("blocks", "codes", "counters", "cuts", "unstable")
 
     def __init__(self) -> None:
         self.codes: dict[int, CodeType] = {}
         self.counters: dict[int, list[int]] = {}
         self.blocks: dict[int, Blocks] = {}
         self.cuts: dict[int, list[int]] = {}
+        # Why the counts may differ next run (see threads.py), or None.
+        self.unstable: str | None = None
 
     def counter_for(self, code: CodeType) -> list[int]:
         """The counter of `code`, by instruction, created on first use."""
@@ -61,6 +63,7 @@ class Hits:
             frame = frame.f_back
         result = Hits()
         result.codes = dict(self.codes)
+        result.unstable = self.unstable
         for key, counter in self.counters.items():
             blocks = self.blocks.get(key)
             if blocks is None:
@@ -71,6 +74,7 @@ class Hits:
 
     def copy(self) -> Hits:
         clone = Hits()
+        clone.unstable = self.unstable
         clone.codes = dict(self.codes)
         clone.counters = {key: list(counter) for key, counter in self.counters.items()}
         clone.blocks = dict(self.blocks)
@@ -78,8 +82,10 @@ class Hits:
         return clone
 
     def minus(self, earlier: Hits) -> Hits:
-        """What was counted since `earlier`; both by instruction."""
+        """What was counted since `earlier`; both by instruction. Unstable if
+        the span was unstable by now (it cannot tell since when)."""
         delta = Hits()
+        delta.unstable = self.unstable
         for key, counter in self.counters.items():
             before = earlier.counters.get(key)
             if before is None:

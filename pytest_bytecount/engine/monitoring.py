@@ -41,6 +41,7 @@ from .blocks import Blocks, analyze
 from .bytecode import next_instruction
 from .cores import Core
 from .hits import Hits
+from .threads import ThreadWatch
 
 TOOL_NAME: Final = "pytest-bytecount"
 #: Ids 0-2 belong to debuggers, coverage and profilers, 5 to optimizers; 3 and
@@ -78,6 +79,7 @@ class MonitoringEngine(Engine):
         # known, once it has run enough instructions one by one over spans.
         self._analysed: dict[int, tuple[CodeType, Blocks | None]] = {}
         self._one_by_one: dict[int, tuple[CodeType, int]] = {}
+        self._watch: ThreadWatch | None = None
 
     def unavailable_reason(self) -> str | None:
         if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
@@ -120,9 +122,9 @@ class MonitoringEngine(Engine):
             instrumented.append(code)
             set_local_events(tool, code, events_per_code)
 
-        self._core = core = self._core_type(
-            threading.get_ident(), all_threads, discover, mon.DISABLE
-        )
+        thread = threading.get_ident()
+        self._watch = watch = ThreadWatch(thread, modules)
+        self._core = core = self._core_type(thread, all_threads, discover, mon.DISABLE, watch.saw)
         try:
             # Frames already running (the caller of measure(), and the frames
             # it will return into) are counted from here on, too.
@@ -148,7 +150,9 @@ class MonitoringEngine(Engine):
     def snapshot(self) -> Hits:
         if self._core is None:
             raise CountingFailed("snapshot() without start()")
-        return self._hits(self._core.results()).executed(sys._getframe(1))
+        hits = self._hits(self._core.results()).executed(sys._getframe(1))
+        hits.unstable = self._watch.reason() if self._watch is not None else None
+        return hits
 
     def stop(self) -> Hits:
         with self._lock:
@@ -178,7 +182,10 @@ class MonitoringEngine(Engine):
             raise CountingFailed(f"counting was interrupted: {self._problem}")
         hits = self._hits(results)
         self._analyse_busy_code(hits)
-        return hits.executed(sys._getframe(1))
+        hits = hits.executed(sys._getframe(1))
+        watch, self._watch = self._watch, None
+        hits.unstable = watch.reason() if watch is not None else None
+        return hits
 
     def _hits(self, results: dict[int, Result]) -> Hits:
         hits = Hits()

@@ -33,6 +33,7 @@ from .base import (
 )
 from .cores import TraceCore
 from .hits import Hits
+from .threads import THREAD_START, ThreadWatch
 
 if TYPE_CHECKING:
     from _typeshed import TraceFunction
@@ -53,6 +54,7 @@ class SettraceEngine(Engine):
         self._thread = 0
         self._running: list[tuple[FrameType, Any, bool, bool]] = []
         self._live: list[bool] = []
+        self._watch: ThreadWatch | None = None
 
     def start(self, modules: ModuleFilter, *, all_threads: bool = False) -> None:
         if all_threads:
@@ -63,6 +65,7 @@ class SettraceEngine(Engine):
             return
         self._hits = hits = Hits()
         self._thread = threading.get_ident()
+        self._watch = watch = ThreadWatch(self._thread, modules)
         self._previous = previous = sys.gettrace()
         gettrace, settrace, get_ident = sys.gettrace, sys.settrace, threading.get_ident
 
@@ -93,6 +96,8 @@ class SettraceEngine(Engine):
             code = frame.f_code
             counter = counters.get(id(code))
             if counter is None:
+                if code is THREAD_START:
+                    watch.thread_started()
                 if id(code) in excluded:
                     return chained
                 if modules.excludes_frame(frame):
@@ -124,6 +129,8 @@ class SettraceEngine(Engine):
         code `discover` adds (see `_ccore.c`)."""
 
         def discover(code: CodeType, module: object) -> None:
+            if code is THREAD_START:
+                watch.thread_started()
             if modules.excludes(module if isinstance(module, str) else ""):
                 core.ignore(code)
             else:
@@ -131,6 +138,7 @@ class SettraceEngine(Engine):
 
         assert self._compiled is not None
         self._thread = threading.get_ident()
+        self._watch = watch = ThreadWatch(self._thread, modules)
         core = self._compiled(self._thread, False, discover, None)
         running = list(running_frames(sys._getframe(2), modules))
         for frame in running:
@@ -146,9 +154,9 @@ class SettraceEngine(Engine):
             frame.f_trace_opcodes = True
 
     def snapshot(self) -> Hits:
-        if self._core is not None:
-            return _hits(self._core.results())
-        return self._hits.copy()
+        hits = _hits(self._core.results()) if self._core is not None else self._hits.copy()
+        hits.unstable = self._watch.reason() if self._watch is not None else None
+        return hits
 
     def stop(self) -> Hits:
         core = self._core
@@ -171,6 +179,7 @@ class SettraceEngine(Engine):
             frame.f_trace_lines = lines
         self._running = []
         self._tracer = self._previous = self._core = None
+        watch, self._watch = self._watch, None
         if threading.get_ident() != self._thread:
             raise CountingFailed("the span was stopped on another thread than it started on")
         if replaced:
@@ -180,8 +189,10 @@ class SettraceEngine(Engine):
         if core is not None:
             if core.problem is not None:
                 raise CountingFailed(f"counting was interrupted: {core.problem}")
-            return _hits(core.results())
-        hits, self._hits = self._hits, Hits()
+            hits = _hits(core.results())
+        else:
+            hits, self._hits = self._hits, Hits()
+        hits.unstable = watch.reason() if watch is not None else None
         return hits
 
 

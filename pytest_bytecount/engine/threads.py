@@ -1,0 +1,137 @@
+"""Other threads that run Python code while a span is open.
+
+Their instructions are not counted, but what they do can change what the
+counted thread does: a lock free or taken, a queue empty or not, a future
+done or pending. A count taken while another thread ran is therefore
+*unstable*: it may differ next run. A `ThreadWatch` finds out, from three
+signs, none of which costs anything per instruction:
+
+- on 3.12+, the `sys.monitoring` callbacks already receive every PY_START and
+  PY_RESUME of every thread; the core hands those of other threads to
+  `saw()` (until one is found to matter);
+- on 3.10/3.11, where a trace function sees one thread only, the counted
+  thread starting a thread (`threading.Thread.start`) is seen as it
+  discovers that code;
+- on every version, the other threads' stacks when the span opened and
+  when it closed: a thread that started, ended, moved from where it was,
+  or whose innermost frame's local variables now hold other objects, ran
+  Python code in between. A thread blocked in C (a lock, a socket, a
+  sleep) the whole time leaves its stack as it was. (A thread looping in
+  one frame is always paused at the same instruction, its loop's jump
+  back: its locals are what tell.)
+
+Threads of the test runner's own machinery (pytest-xdist's channel to the
+controller, and the modules the span excludes) are left out: their work
+never touches the test's data.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import CodeType, FrameType
+from typing import Final
+
+from .base import ModuleFilter
+
+#: Packages whose threads serve the test runner, not the code under test.
+MACHINERY: Final = frozenset({"execnet", "xdist"})
+#: The code the counted thread runs to start a thread (3.10/3.11's sign).
+THREAD_START: Final = threading.Thread.start.__code__
+
+
+class ThreadWatch:
+    """Whether a thread other than `thread` ran Python code that matters
+    since the watch began; `reason()` says which, or None."""
+
+    def __init__(self, thread: int, modules: ModuleFilter) -> None:
+        self._thread = thread
+        self._modules = modules
+        self._reason: str | None = None
+        self._before = self._stacks()
+
+    def saw(self, code: CodeType, module: object) -> bool:
+        """Another thread started or resumed `code` (of `module`). Returns
+        whether to keep telling: no, once the span is known to be unstable."""
+        if self._reason is not None:
+            return False
+        if self._is_machinery(module):
+            return True
+        name = getattr(code, "co_qualname", code.co_name)
+        self._reason = (
+            f"{_thread(threading.get_ident())} ran Python code during the span "
+            f"(first seen: {module}.{name})"
+        )
+        return False
+
+    def thread_started(self) -> None:
+        """The counted thread started a thread during the span."""
+        if self._reason is None:
+            self._reason = "the test started a thread during the span"
+
+    def reason(self) -> str | None:
+        """Why the count may vary run to run, as of now; None if it cannot."""
+        if self._reason is None:
+            self._reason = self._moved()
+        return self._reason
+
+    def _moved(self) -> str | None:
+        after = self._stacks()
+        for ident in self._before.keys() | after.keys():
+            before_top, before_state = self._before.get(ident, (None, (-1, ())))
+            after_top, after_state = after.get(ident, (None, (-1, ())))
+            if before_top is after_top and _same(before_state, after_state):
+                continue  # not a single instruction of Python in between
+            stack = after_top if after_top is not None else before_top
+            if all(self._is_machinery(f.f_globals.get("__name__")) for f in _frames(stack)):
+                continue
+            if before_top is None:
+                how = "started"
+            elif after_top is None:
+                how = "ended"
+            else:
+                how = "ran Python code"
+            return f"{_thread(ident)} {how} during the span"
+        return None
+
+    def _stacks(self) -> dict[int, tuple[FrameType, tuple[int, tuple[object, ...]]]]:
+        # Holding each top frame (and its locals' values) keeps them alive,
+        # so that no new object can take one's place, and identity, before
+        # the span closes.
+        return {
+            ident: (top, (top.f_lasti, tuple(top.f_locals.values())))
+            for ident, top in sys._current_frames().items()
+            if ident != self._thread
+        }
+
+    def _is_machinery(self, module: object) -> bool:
+        name = module if isinstance(module, str) else ""
+        return name.partition(".")[0] in MACHINERY or self._modules.excludes(name)
+
+
+def _same(before: tuple[int, tuple[object, ...]], after: tuple[int, tuple[object, ...]]) -> bool:
+    """The same instruction, and the same objects in the locals (by
+    identity: comparing values could run the thread's own `__eq__`)."""
+    (lasti, values), (lasti_after, values_after) = before, after
+    return (
+        lasti == lasti_after
+        and len(values) == len(values_after)
+        and all(a is b for a, b in zip(values, values_after, strict=True))
+    )
+
+
+def _frames(frame: FrameType | None) -> list[FrameType]:
+    frames = []
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return frames
+
+
+def _thread(ident: int) -> str:
+    """ "another thread", with its name where threading knows it (a thread
+    that has only begun to start has no ident yet)."""
+    for thread in threading.enumerate():
+        if thread.ident == ident:
+            return f"another thread ({thread.name!r})"
+    return "another thread"
