@@ -1,8 +1,10 @@
 """The budgets file, `bytecount.toml`: load, validate, look up, update, write.
 
-One table per interpreter tag maps test node ids to instruction budgets. The
-file is read and validated once, at the start of the session; updates are
-collected during the run and written once at its end (pure, no pytest).
+One table per interpreter tag maps test node ids to instruction budgets: a
+positive int, or an inline table `{ budget = 36767, tolerance = "2%" }` for
+a test with a tolerance of its own. The file is read and validated once, at
+the start of the session; updates are collected during the run and written
+once at its end (pure, no pytest).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final, final
 
 from .files import write_atomically
+from .verdict import parse_tolerance
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,6 +41,8 @@ class Budgets:
     path: Path
     tables: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     header: str = DEFAULT_HEADER
+    #: Per interpreter, the tests with a tolerance of their own, as written.
+    tolerances: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Budgets:
@@ -58,55 +63,121 @@ class Budgets:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise BudgetsError(f"{path}: not valid TOML: {exc}") from None
-        return cls(path, _validated(path, data), _header_of(text))
+        tables, tolerances = _validated(path, data)
+        return cls(path, tables, _header_of(text), tolerances)
 
     def table(self, tag: str) -> Mapping[str, int]:
         """The budgets of the interpreter `tag` (empty if it has none)."""
         return self.tables.get(tag, {})
 
+    def tolerance(self, tag: str, nodeid: str) -> float | None:
+        """The test's own tolerance in percent, if its entry has one."""
+        text = self.tolerances.get(tag, {}).get(nodeid)
+        return parse_tolerance(text) if text is not None else None
+
     def updated(
         self, tag: str, counts: Mapping[str, int], *, remove: Iterable[str] = ()
     ) -> Budgets:
-        """A copy in which `tag`'s table has `counts` written and `remove` pruned."""
+        """A copy in which `tag`'s table has `counts` written and `remove`
+        pruned; an entry's own tolerance stays with it."""
         table = dict(self.table(tag))
         table.update(counts)
+        tolerances = dict(self.tolerances.get(tag, {}))
         for nodeid in remove:
             table.pop(nodeid, None)
+            tolerances.pop(nodeid, None)
         tables = dict(self.tables)
         if table:
             tables[tag] = table
         else:
             tables.pop(tag, None)
-        return Budgets(self.path, tables, self.header)
+        all_tolerances = {t: dict(entries) for t, entries in self.tolerances.items() if t != tag}
+        if tolerances:
+            all_tolerances[tag] = tolerances
+        return Budgets(self.path, tables, self.header, all_tolerances)
 
     def render(self) -> str:
         """The file's text: the header, then tables and keys sorted, for minimal diffs."""
-        ordered = {tag: dict(sorted(self.tables[tag].items())) for tag in sorted(self.tables)}
         import tomli_w  # here: only --bytecount-update writes budgets
 
-        body = tomli_w.dumps(ordered)
+        tables = []
+        for tag in sorted(self.tables):
+            tolerances = self.tolerances.get(tag, {})
+            lines = [tomli_w.dumps({tag: {}}).rstrip("\n")]  # the header, quoted if need be
+            for nodeid, budget in sorted(self.tables[tag].items()):
+                line = tomli_w.dumps({nodeid: budget}).rstrip("\n")
+                if nodeid in tolerances:
+                    # tomli_w writes tables as [sections]; the file keeps one
+                    # line per test, so the inline table is put together here.
+                    key = line.rpartition(" = ")[0]
+                    tolerance = tomli_w.dumps({"tolerance": tolerances[nodeid]}).rstrip("\n")
+                    line = f"{key} = {{ budget = {budget}, {tolerance} }}"
+                lines.append(line)
+            tables.append("\n".join(lines) + "\n")
+        body = "\n".join(tables)
         return f"{self.header.rstrip()}\n\n{body}" if self.header.strip() else body
 
     def write(self) -> None:
         write_atomically(self.path, self.render())
 
 
-def _validated(path: Path, data: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+def _validated(
+    path: Path, data: Mapping[str, Any]
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, str]]]:
     tables: dict[str, dict[str, int]] = {}
+    tolerances: dict[str, dict[str, str]] = {}
     for tag, table in data.items():
         if not isinstance(table, dict):
             raise BudgetsError(
                 f'{path}: "{tag}" must be a table of budgets for one interpreter, '
                 f'such as ["cpython-312"], not a {_toml_type(table)}'
             )
-        for nodeid, budget in table.items():
-            if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-                raise BudgetsError(
-                    f'{path}: ["{tag}"] "{nodeid}": a budget must be a positive integer, '
-                    f"got {_toml_value(budget)}"
-                )
-        tables[tag] = dict(table)
-    return tables
+        tables[tag] = {}
+        for nodeid, value in table.items():
+            where = f'{path}: ["{tag}"] "{nodeid}"'
+            if isinstance(value, dict):
+                budget, tolerance = _entry(where, value)
+                if tolerance is not None:
+                    tolerances.setdefault(tag, {})[nodeid] = tolerance
+            else:
+                budget = _budget(where, value)
+            tables[tag][nodeid] = budget
+    return tables, tolerances
+
+
+def _budget(where: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise BudgetsError(
+            f"{where}: a budget must be a positive integer or an inline table such as "
+            f'{{ budget = 1000, tolerance = "2%" }}, got {_toml_value(value)}'
+        )
+    return value
+
+
+def _entry(where: str, entry: Mapping[str, Any]) -> tuple[int, str | None]:
+    """`{ budget = n, tolerance = "2%" }`: the budget and the tolerance as written."""
+    unknown = sorted(set(entry) - {"budget", "tolerance"})
+    if unknown:
+        raise BudgetsError(
+            f"{where}: unknown key {unknown[0]!r}: an entry's table takes budget and tolerance"
+        )
+    if "budget" not in entry:
+        raise BudgetsError(f"{where}: the inline table has no budget")
+    budget = entry["budget"]
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise BudgetsError(f"{where}: budget must be a positive integer, got {_toml_value(budget)}")
+    tolerance = entry.get("tolerance")
+    if tolerance is None:
+        return budget, None
+    if not isinstance(tolerance, str):
+        raise BudgetsError(
+            f'{where}: tolerance must be a string such as "2%", got {_toml_value(tolerance)}'
+        )
+    try:
+        parse_tolerance(tolerance)
+    except ValueError as exc:
+        raise BudgetsError(f"{where}: tolerance: {exc}") from None
+    return budget, tolerance
 
 
 def _header_of(text: str) -> str:

@@ -29,7 +29,7 @@ from .measurement import FunctionCount, Measurement
 from .options import Settings, add_options
 from .report import TOP_FUNCTIONS, TestRecord, build_report, interpreter_tag, write_json
 from .selection import Collection
-from .verdict import Limit, LimitSource, Status, change_percent, judge
+from .verdict import Limit, LimitSource, Status, change_percent, judge, parse_tolerance
 
 if TYPE_CHECKING:
     from .compare import LoadedReport
@@ -38,7 +38,8 @@ MARKER: Final = "max_instructions"
 JUNIT_PROPERTY: Final = "bytecount_instructions"
 TOP_OPCODES: Final = 8
 MARKER_HELP: Final = (
-    f"{MARKER}(n): fail the test when it executes more than n bytecode instructions"
+    f'{MARKER}(n, tolerance="0%"): fail the test when it executes more than n bytecode '
+    "instructions (n plus its own tolerance, if given)"
 )
 
 
@@ -141,7 +142,8 @@ class BytecountPlugin:
     def setup_test(self, item: pytest.Item) -> None:
         limit = marker_limit(item)
         if limit is None and item.nodeid in self.budget_table:
-            limit = Limit(self.budget_table[item.nodeid], LimitSource.FILE)
+            tolerance = self.budgets.tolerance(self.tag, item.nodeid)
+            limit = Limit(self.budget_table[item.nodeid], LimitSource.FILE, tolerance)
         state = item.stash[TEST_STATE_KEY] = _TestState(
             limit=limit, measure_call=limit is not None or self.settings.measure_all
         )
@@ -576,7 +578,8 @@ def marker_limit(item: pytest.Item) -> Limit | None:
     marker = item.get_closest_marker(MARKER)
     if marker is None:
         return None
-    args, kwargs = marker.args, marker.kwargs
+    args, kwargs = marker.args, dict(marker.kwargs)
+    tolerance = kwargs.pop("tolerance", None)
     if kwargs:
         got = "keyword arguments " + ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
     elif not args:
@@ -588,11 +591,24 @@ def marker_limit(item: pytest.Item) -> Limit | None:
     elif args[0] <= 0:
         got = f"{args[0]!r}"
     else:
-        return Limit(args[0], LimitSource.MARKER)
+        return Limit(args[0], LimitSource.MARKER, _marker_tolerance(tolerance))
     pytest.fail(
-        f"@pytest.mark.{MARKER} takes one positive int (the instruction limit), got {got}",
+        f"@pytest.mark.{MARKER} takes one positive int (the instruction limit) and an "
+        f'optional tolerance="2%", got {got}',
         pytrace=False,
     )
+
+
+def _marker_tolerance(value: object) -> float | None:
+    """The marker's `tolerance=`: "2%", "2.5" or a number, as --bytecount-tolerance."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValueError(f"expected a percentage such as 2% or 0.5, got {value!r}")
+        return parse_tolerance(str(value))
+    except ValueError as exc:
+        pytest.fail(f"@pytest.mark.{MARKER}(tolerance=...): {exc}", pytrace=False)
 
 
 def over_budget_message(

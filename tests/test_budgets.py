@@ -248,18 +248,40 @@ BAD_FILES = [
     ("not toml [", "not valid TOML: *line 1*"),
     (
         '["cpython-312"]\n"a" = "100"\n',
-        '["cpython-312"] "a": a budget must be a positive integer, got \'100\' (string)',
+        '["cpython-312"] "a": a budget must be a positive integer or an inline table such as '
+        "{ budget = 1000, tolerance = \"2%\" }, got '100' (string)",
     ),
     (
         '["cpython-312"]\n"a" = -3\n',
-        '["cpython-312"] "a": a budget must be a positive integer, got -3 (number)',
+        '["cpython-312"] "a": a budget must be a positive integer or an inline table such as '
+        '{ budget = 1000, tolerance = "2%" }, got -3 (number)',
     ),
     ('["cpython-312"]\n"a" = 0\n', "*got 0 (number)"),
     ('["cpython-312"]\n"a" = 1.5\n', "*got 1.5 (number)"),
-    ('["cpython-312"]\n"a" = true\n', "*a budget must be a positive integer, got true"),
+    ('["cpython-312"]\n"a" = true\n', "*a budget must be a positive integer*, got true"),
     (
         '["cpython-312"]\na.b = 1\n',
-        '["cpython-312"] "a": a budget must be a positive integer, got a table',
+        '["cpython-312"] "a": unknown key \'b\': an entry\'s table takes budget and tolerance',
+    ),
+    (
+        '["cpython-312"]\n"a" = { budget = 100, tolerance = "lots" }\n',
+        '["cpython-312"] "a": tolerance: expected a percentage such as 2% or 0.5, got \'lots\'',
+    ),
+    (
+        '["cpython-312"]\n"a" = { budget = 100, tolerance = 2 }\n',
+        '["cpython-312"] "a": tolerance must be a string such as "2%", got 2 (number)',
+    ),
+    (
+        '["cpython-312"]\n"a" = { tolerance = "2%" }\n',
+        '["cpython-312"] "a": the inline table has no budget',
+    ),
+    (
+        '["cpython-312"]\n"a" = { budget = 0, tolerance = "2%" }\n',
+        '["cpython-312"] "a": budget must be a positive integer, got 0 (number)',
+    ),
+    (
+        '["cpython-312"]\n"a" = { budget = 9, tol = "2%" }\n',
+        '["cpython-312"] "a": unknown key \'tol\': an entry\'s table takes budget and tolerance',
     ),
     (
         '"cpython-312" = 5\n',
@@ -281,6 +303,81 @@ def test_a_bad_budgets_file_stops_the_session_naming_file_and_key(
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
     assert path.read_text() == content
     assert not report.exists()
+
+
+def test_a_budget_with_its_own_tolerance_holds_within_it_and_an_update_keeps_it(
+    suite: pytest.Pytester,
+) -> None:
+    report = suite.path / "r.json"
+    suite.runpytest("--bytecount", f"--bytecount-report={report}").assert_outcomes(passed=3)
+    big = {t["nodeid"]: t["instructions"] for t in read_report(report)["tests"]}[
+        "test_suite.py::test_big"
+    ]
+    budget = int(big / 1.2)  # the count is 20% over it
+    path = suite.path / "bytecount.toml"
+    for tolerance, outcome in (("25%", {"passed": 3}), ("10%", {"passed": 2, "failed": 1})):
+        path.write_text(
+            f'["{TAG}"]\n"test_suite.py::test_big" = {{ budget = {budget}, '
+            f'tolerance = "{tolerance}" }}\n'
+        )
+        result = suite.runpytest(f"--bytecount-report={report}")
+        result.assert_outcomes(**outcome)
+    result.stdout.fnmatch_lines(
+        [f"*over the limit of {budget:,} recorded in *(its tolerance 10%)*"]
+    )
+    (entry,) = (t for t in read_report(report)["tests"] if t["nodeid"].endswith("test_big"))
+    assert (entry["tolerance"], entry["status"]) == (10.0, "over")
+
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    assert (
+        f'"test_suite.py::test_big" = {{ budget = {big}, tolerance = "10%" }}\n' in path.read_text()
+    )
+    assert budgets(suite)[TAG]["test_suite.py::test_big"] == {"budget": big, "tolerance": "10%"}
+    assert budgets(suite)[TAG]["test_suite.py::test_small"] > 0
+
+
+@pytest.mark.parametrize(("tolerance", "passed"), [("'25%'", True), ("25", True), ("'10%'", False)])
+def test_a_marker_with_its_own_tolerance_allows_that_much_over_its_limit(
+    pytester: pytest.Pytester, tolerance: str, passed: bool
+) -> None:
+    source = """
+        import pytest
+
+        @pytest.mark.max_instructions(LIMIT, tolerance=TOLERANCE)
+        def test_marked():
+            assert sum([i * i for i in range(20)]) > 0
+        """
+    pytester.makepyfile(test_limit=source.replace("LIMIT", "100_000").replace("TOLERANCE", "0"))
+    report = pytester.path / "r.json"
+    pytester.runpytest(f"--bytecount-report={report}").assert_outcomes(passed=1)
+    (entry,) = read_report(report)["tests"]
+    limit = int(entry["instructions"] / 1.2)  # the count is 20% over it
+    source = source.replace("LIMIT", str(limit)).replace("TOLERANCE", tolerance)
+    pytester.makepyfile(test_limit=source)
+    result = pytester.runpytest()
+    if passed:
+        result.assert_outcomes(passed=1)
+    else:
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*over the limit of*max_instructions*(its tolerance 10%)*"])
+
+
+@pytest.mark.parametrize("value", ["'lots'", "-1", "True", "[2]"])
+def test_a_bad_marker_tolerance_makes_the_test_error_naming_it(
+    pytester: pytest.Pytester, value: str
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.max_instructions(100, tolerance={value})
+        def test_marked():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.max_instructions(tolerance=...): expected*"])
 
 
 def test_the_budgets_file_can_live_elsewhere(suite: pytest.Pytester) -> None:

@@ -53,7 +53,9 @@ def test_the_marker_is_registered_so_strict_markers_accepts_it(pytester: pytest.
     )
     pytester.runpytest("--strict-markers").assert_outcomes(passed=1)
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["*max_instructions(n): fail the test when it executes more*"])
+    result.stdout.fnmatch_lines(
+        ["*max_instructions(n, tolerance=*): fail the test when it executes more*"]
+    )
 
 
 def test_a_test_over_its_limit_fails_with_count_limit_source_excess_and_spenders(
