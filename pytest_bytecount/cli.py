@@ -18,6 +18,7 @@ from .compare import (
     ChangeKind,
     ReportError,
     compare,
+    hash_seed_warning,
     load_report,
     render_json,
     render_markdown,
@@ -110,6 +111,11 @@ def _compare(args: argparse.Namespace) -> int:
             f"{old.path} holds counts of {old.tag} and {new.path} of {new.tag}: "
             "counts compare only between reports of the same interpreter"
         )
+    warning = hash_seed_warning(
+        old.hash_seed, new.hash_seed, old_name=str(old.path), new_name=str(new.path)
+    )
+    if warning is not None:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     changes = compare(old.counts, new.counts, tolerance)
     if args.format == "markdown":
         output = render_markdown(

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, final
 
+from .determinism import HASH_SEED_FIX
 from .report import SCHEMA, TestRecord
 from .verdict import LimitSource, Status, change_percent, exceeds, falls_below
 
@@ -43,6 +44,9 @@ class LoadedReport:
     version: str
     records: tuple[TestRecord, ...]
     stale: tuple[str, ...]
+    #: PYTHONHASHSEED of the run ("random" or its value); None in reports
+    #: written before the plugin recorded it.
+    hash_seed: str | None = None
 
     @cached_property
     def counts(self) -> Mapping[str, int]:
@@ -104,7 +108,32 @@ def _parse(document: Any, path: Path) -> LoadedReport:
     stale = _array(document.get("stale", []), "stale")
     for index, nodeid in enumerate(stale):
         _string(nodeid, f"stale[{index}]")
-    return LoadedReport(path, tag, version, records, tuple(stale))
+    hash_seed = document.get("hash_seed")
+    if hash_seed is not None:
+        _string(hash_seed, "hash_seed")
+    return LoadedReport(path, tag, version, records, tuple(stale), hash_seed)
+
+
+def hash_seed_warning(
+    old: str | None, new: str | None, *, old_name: str, new_name: str
+) -> str | None:
+    """Why counts of two runs may differ for their hash seeds alone, or None:
+    either seed random, or the two different. An unknown seed (an older
+    report) says nothing."""
+    if old is None or new is None:
+        return None
+    random = [name for name, seed in ((old_name, old), (new_name, new)) if seed == "random"]
+    if random:
+        which = " and ".join(random)
+        cause = f"{which} {'were' if len(random) > 1 else 'was'} made with a random hash seed"
+    elif old != new:
+        cause = f"{old_name} was made with PYTHONHASHSEED={old} and {new_name} with {new}"
+    else:
+        return None
+    return (
+        f"{cause}, so tests that iterate sets of strings may differ for that alone; "
+        f"make both with {HASH_SEED_FIX}"
+    )
 
 
 def _record(value: Any, where: str) -> TestRecord:

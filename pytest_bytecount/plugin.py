@@ -84,11 +84,9 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = BytecountPlugin(config, Settings.from_config(config))
     config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "bytecount-plugin")
-    if plugin.settings.update and plugin.hash_seed == "random" and not _is_worker(config):
-        config.issue_config_time_warning(
-            BytecountWarning(f"recording budgets with --bytecount-update: {hash_seed_warning()}"),
-            stacklevel=2,
-        )
+    if not _is_worker(config):
+        for warning in plugin.hash_seed_warnings():
+            config.issue_config_time_warning(BytecountWarning(warning), stacklevel=2)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -131,6 +129,26 @@ class BytecountPlugin:
         # pytest-randomly reseeds `random` before each test itself.
         self.randomly = config.pluginmanager.has_plugin("randomly")
         self.seeds_random = settings.seed_random and not self.randomly and not settings.disabled
+
+    def hash_seed_warnings(self) -> list[str]:
+        """What to say, at the start, of this run's hash seed: recording
+        budgets with a random one, or comparing with a report made with
+        another."""
+        warnings = []
+        if self.settings.update and self.hash_seed == "random":
+            warnings.append(f"recording budgets with --bytecount-update: {hash_seed_warning()}")
+        if self.baseline is not None:
+            from .compare import hash_seed_warning as baseline_warning
+
+            mismatch = baseline_warning(
+                self.baseline.hash_seed,
+                self.hash_seed,
+                old_name=f"--bytecount-compare {self.baseline.path.name}",
+                new_name="this run",
+            )
+            if mismatch is not None:
+                warnings.append(mismatch)
+        return warnings
 
     @property
     def meter(self) -> Meter:

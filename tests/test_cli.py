@@ -473,6 +473,56 @@ def test_compare_refuses_reports_of_two_interpreters(pytester: pytest.Pytester, 
     ]
 
 
+@pytest.mark.parametrize(
+    ("old_seed", "new_seed", "warning"),
+    [
+        ("0", "0", None),
+        (None, "random", None),  # a report from before hash_seed: nothing to go on
+        ("random", "0", "old.json was made with a random hash seed"),
+        ("random", "random", "old.json and new.json were made with a random hash seed"),
+        ("1", "0", "old.json was made with PYTHONHASHSEED=1 and new.json with 0"),
+    ],
+)
+def test_compare_warns_when_hash_seeds_are_random_or_differ(
+    pytester: pytest.Pytester,
+    base: Path,
+    old_seed: str | None,
+    new_seed: str,
+    warning: str | None,
+) -> None:
+    for name, seed in (("old.json", old_seed), ("new.json", new_seed)):
+        report = read_report(base)
+        if seed is None:
+            del report["hash_seed"]
+        else:
+            report["hash_seed"] = seed
+        (pytester.path / name).write_text(json.dumps(report), encoding="utf-8")
+    result = cli(pytester.path, "compare", "old.json", "new.json")
+    assert result.returncode == 0
+    if warning is None:
+        assert result.stderr == ""
+    else:
+        assert result.stderr.splitlines() == [
+            f"pytest-bytecount: warning: {warning}, so tests that iterate sets of strings "
+            "may differ for that alone; make both with PYTHONHASHSEED=0"
+        ]
+
+
+def test_bytecount_compare_warns_when_the_baseline_had_another_hash_seed(
+    pytester: pytest.Pytester, base: Path
+) -> None:
+    report = read_report(base)
+    report["hash_seed"] = "5"
+    base.write_text(json.dumps(report), encoding="utf-8")
+    result = pytester.runpytest("--bytecount", f"--bytecount-compare={base}")
+    result.stdout.fnmatch_lines(
+        [
+            "*BytecountWarning: --bytecount-compare base.json was made with PYTHONHASHSEED=5 "
+            "and this run with 0, so tests that iterate sets of strings may differ*"
+        ]
+    )
+
+
 @pytest.mark.parametrize("tolerance", ["abc", "-1%", "100", "nan"])
 def test_a_bad_tolerance_is_one_line_on_stderr_and_exit_2(
     pytester: pytest.Pytester, base: Path, tolerance: str
