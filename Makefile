@@ -35,7 +35,7 @@ $(VENV)/.installed: $(VENV)/bin/python pyproject.toml
 # The example suite has one test over its budget on purpose: pytest exits 1.
 # Any other status (a crash, a usage error) fails this target.
 example: $(VENV)/.installed
-	cd examples && status=0 && ../$(VENV)/bin/pytest -v --bytecount-report=bytecount.json || status=$$?; \
+	cd examples && status=0 && PYTHONHASHSEED=0 ../$(VENV)/bin/pytest -v --bytecount-report=bytecount.json || status=$$?; \
 	if [ $$status -ne 1 ]; then echo "expected exactly one failing budget (exit 1), got exit $$status"; exit 1; fi; \
 	echo "examples: the over-budget test failed as intended; report in examples/bytecount.json"
 

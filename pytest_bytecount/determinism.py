@@ -1,6 +1,6 @@
 """What makes a program do different work from run to run, as far as the
 plugin can see or fix it: the global random generator, string hashing, and
-what to say of threads (which the engine detects: `engine/threads.py`).
+what to say of unstable counts (which the engine detects: `engine/unstable.py`).
 No pytest here.
 """
 
@@ -14,9 +14,9 @@ from typing import Final
 
 #: The `PYTHONHASHSEED` fix, as the header and the warnings give it.
 HASH_SEED_FIX: Final = "PYTHONHASHSEED=0"
-#: What to do about a test whose count depends on how threads were scheduled.
+#: What to do about a test whose count may differ next run.
 UNSTABLE_HINT: Final = (
-    "a count that depends on thread scheduling needs a tolerance of its own: "
+    "a count that varies from run to run needs a tolerance of its own: "
     '@pytest.mark.max_instructions(n, tolerance="2%"), or '
     '{ budget = n, tolerance = "2%" } in the budgets file'
 )

@@ -169,3 +169,35 @@ def test_recording_budgets_without_a_hash_seed_warns(
     else:
         result.stdout.no_fnmatch_line(line)
     assert (pytester.path / "bytecount.toml").exists()
+
+
+IMPORTS_IN_ITS_SPAN = """
+import importlib
+
+def test_imports():
+    import fresh_module
+    importlib.reload(fresh_module)
+"""
+
+
+def test_an_import_that_compiles_source_marks_the_count_unstable_until_cached(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_imports=IMPORTS_IN_ITS_SPAN, fresh_module="VALUE = 1\n")
+    pytester.syspathinsert()
+    report = pytester.path / "r.json"
+    runs = []
+    for write_bytecode in (False, True, True):
+        if write_bytecode:
+            monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+        result = pytester.runpytest_subprocess("--bytecount", f"--bytecount-report={report}")
+        result.assert_outcomes(passed=1)
+        (entry,) = read_report(report)["tests"]
+        runs.append((entry["instructions"], entry["unstable"]))
+    # Never writing bytecode, every run compiles alike: nothing to warn of.
+    assert runs[0] == (runs[0][0], None)
+    # The first run that writes it compiles; the next reads the cache.
+    assert runs[1][1] is not None
+    assert runs[1][1].startswith("a module was imported from source during the span")
+    assert runs[2][1] is None
+    assert runs[2][0] < runs[1][0]

@@ -14,7 +14,7 @@
  * With sys.monitoring it counts the events of the thread whose id it was
  * given (or of every thread when `all_threads`) and ignores the others',
  * but for telling `watch` (Python code, like `discover`) of the code other
- * threads start or resume, which makes a count unstable (threads.py); it
+ * threads start or resume, which makes a count unstable (unstable.py); it
  * returns DISABLE only for a location inside a block, which no thread's
  * event is ever counted at, so what another thread does cannot change a
  * count. As a trace function it is installed on the span's thread only

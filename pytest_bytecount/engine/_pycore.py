@@ -76,7 +76,7 @@ class PythonCore:
         # checked.
         unchecked = all_threads
         other_thread_ran = False
-        # Whether `watch` (threads.py) still wants to hear of the code other
+        # Whether `watch` (unstable.py) still wants to hear of the code other
         # threads start or resume: until one makes the count unstable.
         watching = True
         # Ids of the code objects on other threads' stacks at begin().

@@ -28,7 +28,7 @@ class Counters(Protocol):
 
 class Core(Counters, Protocol):
     """The `sys.monitoring` core (3.12+): the per-event callbacks. `watch`
-    hears of the code other threads start or resume (see `threads.py`)."""
+    hears of the code other threads start or resume (see `unstable.py`)."""
 
     def __init__(
         self,

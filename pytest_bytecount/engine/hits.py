@@ -31,7 +31,7 @@ class Hits:
         self.counters: dict[int, list[int]] = {}
         self.blocks: dict[int, Blocks] = {}
         self.cuts: dict[int, list[int]] = {}
-        # Why the counts may differ next run (see threads.py), or None.
+        # Why the counts may differ next run (see unstable.py), or None.
         self.unstable: str | None = None
 
     def counter_for(self, code: CodeType) -> list[int]:

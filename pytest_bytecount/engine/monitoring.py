@@ -41,7 +41,7 @@ from .blocks import Blocks, analyze
 from .bytecode import next_instruction
 from .cores import Core
 from .hits import Hits
-from .threads import ThreadWatch
+from .unstable import SpanWatch
 
 TOOL_NAME: Final = "pytest-bytecount"
 #: Ids 0-2 belong to debuggers, coverage and profilers, 5 to optimizers; 3 and
@@ -79,7 +79,7 @@ class MonitoringEngine(Engine):
         # known, once it has run enough instructions one by one over spans.
         self._analysed: dict[int, tuple[CodeType, Blocks | None]] = {}
         self._one_by_one: dict[int, tuple[CodeType, int]] = {}
-        self._watch: ThreadWatch | None = None
+        self._watch: SpanWatch | None = None
 
     def unavailable_reason(self) -> str | None:
         if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
@@ -111,6 +111,7 @@ class MonitoringEngine(Engine):
 
         def discover(code: CodeType, module: object) -> None:
             """Count `code` from now on, unless it is excluded."""
+            watch.discovered(code)
             if modules.excludes(module if isinstance(module, str) else ""):
                 core.ignore(code)
                 return
@@ -123,7 +124,7 @@ class MonitoringEngine(Engine):
             set_local_events(tool, code, events_per_code)
 
         thread = threading.get_ident()
-        self._watch = watch = ThreadWatch(thread, modules)
+        self._watch = watch = SpanWatch(thread, modules)
         self._core = core = self._core_type(thread, all_threads, discover, mon.DISABLE, watch.saw)
         try:
             # Frames already running (the caller of measure(), and the frames

@@ -33,7 +33,7 @@ from .base import (
 )
 from .cores import TraceCore
 from .hits import Hits
-from .threads import THREAD_START, ThreadWatch
+from .unstable import SpanWatch
 
 if TYPE_CHECKING:
     from _typeshed import TraceFunction
@@ -54,7 +54,7 @@ class SettraceEngine(Engine):
         self._thread = 0
         self._running: list[tuple[FrameType, Any, bool, bool]] = []
         self._live: list[bool] = []
-        self._watch: ThreadWatch | None = None
+        self._watch: SpanWatch | None = None
 
     def start(self, modules: ModuleFilter, *, all_threads: bool = False) -> None:
         if all_threads:
@@ -65,7 +65,7 @@ class SettraceEngine(Engine):
             return
         self._hits = hits = Hits()
         self._thread = threading.get_ident()
-        self._watch = watch = ThreadWatch(self._thread, modules)
+        self._watch = watch = SpanWatch(self._thread, modules)
         self._previous = previous = sys.gettrace()
         gettrace, settrace, get_ident = sys.gettrace, sys.settrace, threading.get_ident
 
@@ -96,8 +96,7 @@ class SettraceEngine(Engine):
             code = frame.f_code
             counter = counters.get(id(code))
             if counter is None:
-                if code is THREAD_START:
-                    watch.thread_started()
+                watch.discovered(code)
                 if id(code) in excluded:
                     return chained
                 if modules.excludes_frame(frame):
@@ -129,8 +128,7 @@ class SettraceEngine(Engine):
         code `discover` adds (see `_ccore.c`)."""
 
         def discover(code: CodeType, module: object) -> None:
-            if code is THREAD_START:
-                watch.thread_started()
+            watch.discovered(code)
             if modules.excludes(module if isinstance(module, str) else ""):
                 core.ignore(code)
             else:
@@ -138,7 +136,7 @@ class SettraceEngine(Engine):
 
         assert self._compiled is not None
         self._thread = threading.get_ident()
-        self._watch = watch = ThreadWatch(self._thread, modules)
+        self._watch = watch = SpanWatch(self._thread, modules)
         core = self._compiled(self._thread, False, discover, None)
         running = list(running_frames(sys._getframe(2), modules))
         for frame in running:

@@ -1,10 +1,10 @@
-"""Other threads that run Python code while a span is open.
+"""What makes a span's count differ next run, as the engine can see it.
 
-Their instructions are not counted, but what they do can change what the
-counted thread does: a lock free or taken, a queue empty or not, a future
-done or pending. A count taken while another thread ran is therefore
-*unstable*: it may differ next run. A `ThreadWatch` finds out, from three
-signs, none of which costs anything per instruction:
+A `SpanWatch` looks for two things, neither at any cost per instruction.
+
+**Another thread running Python code.** Its instructions are not counted,
+but what it does can change what the counted thread does: a lock free or
+taken, a queue empty or not, a future done or pending. Three signs:
 
 - on 3.12+, the `sys.monitoring` callbacks already receive every PY_START and
   PY_RESUME of every thread; the core hands those of other threads to
@@ -23,10 +23,18 @@ signs, none of which costs anything per instruction:
 Threads of the test runner's own machinery (pytest-xdist's channel to the
 controller, and the modules the span excludes) are left out: their work
 never touches the test's data.
+
+**An import that compiles source.** A module imported (or reloaded) in the
+span with no cached bytecode is compiled there, and the cache written; the
+next run reads the cache instead, and counts less. Seen as the counted
+thread discovers the import system's compiling code; not a sign when
+bytecode is never written (`PYTHONDONTWRITEBYTECODE`), as every run then
+compiles alike.
 """
 
 from __future__ import annotations
 
+import importlib._bootstrap_external
 import sys
 import threading
 from types import CodeType, FrameType
@@ -38,11 +46,13 @@ from .base import ModuleFilter
 MACHINERY: Final = frozenset({"execnet", "xdist"})
 #: The code the counted thread runs to start a thread (3.10/3.11's sign).
 THREAD_START: Final = threading.Thread.start.__code__
+#: The code the import system runs to compile a module it has no bytecode for.
+SOURCE_TO_CODE: Final = importlib._bootstrap_external.SourceLoader.source_to_code.__code__
 
 
-class ThreadWatch:
-    """Whether a thread other than `thread` ran Python code that matters
-    since the watch began; `reason()` says which, or None."""
+class SpanWatch:
+    """Whether something since the watch began may make the span's count
+    differ next run; `reason()` says what, or None."""
 
     def __init__(self, thread: int, modules: ModuleFilter) -> None:
         self._thread = thread
@@ -64,10 +74,17 @@ class ThreadWatch:
         )
         return False
 
-    def thread_started(self) -> None:
-        """The counted thread started a thread during the span."""
-        if self._reason is None:
+    def discovered(self, code: CodeType) -> None:
+        """The counted thread runs `code` for the first time in the span."""
+        if self._reason is not None:
+            return
+        if code is THREAD_START:
             self._reason = "the test started a thread during the span"
+        elif code is SOURCE_TO_CODE and not sys.dont_write_bytecode:
+            self._reason = (
+                "a module was imported from source during the span (no cached bytecode): "
+                "the next run reads the cache, and counts less"
+            )
 
     def reason(self) -> str | None:
         """Why the count may vary run to run, as of now; None if it cannot."""
