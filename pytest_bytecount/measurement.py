@@ -155,7 +155,8 @@ class Measurement:
     @property
     def unstable(self) -> str | None:
         """Why this count may differ next run, or None: another thread ran
-        Python code while the span was open (see the Determinism docs)."""
+        Python code during the span, or a module was compiled in it (see the
+        Determinism docs)."""
         self._check_closed()
         return self._unstable
 

@@ -134,9 +134,9 @@ class BytecountPlugin:
         """What to say, at the start, of this run's hash seed: recording
         budgets with a random one, or comparing with a report made with
         another."""
-        warnings = []
+        found = []
         if self.settings.update and self.hash_seed == "random":
-            warnings.append(f"recording budgets with --bytecount-update: {hash_seed_warning()}")
+            found.append(f"recording budgets with --bytecount-update: {hash_seed_warning()}")
         if self.baseline is not None:
             from .compare import hash_seed_warning as baseline_warning
 
@@ -147,8 +147,8 @@ class BytecountPlugin:
                 new_name="this run",
             )
             if mismatch is not None:
-                warnings.append(mismatch)
-        return warnings
+                found.append(mismatch)
+        return found
 
     @property
     def meter(self) -> Meter:

@@ -68,9 +68,10 @@ class SpanWatch:
         if self._is_machinery(module):
             return True
         name = getattr(code, "co_qualname", code.co_name)
+        where = f"{module}.{name}" if isinstance(module, str) else name
         self._reason = (
             f"{_thread(threading.get_ident())} ran Python code during the span "
-            f"(first seen: {module}.{name})"
+            f"(first seen: {where})"
         )
         return False
 
@@ -146,8 +147,8 @@ def _frames(frame: FrameType | None) -> list[FrameType]:
 
 
 def _thread(ident: int) -> str:
-    """ "another thread", with its name where threading knows it (a thread
-    that has only begun to start has no ident yet)."""
+    """The thread as a reason names it: with its name where threading knows
+    it (a thread that has only begun to start has no ident yet)."""
     for thread in threading.enumerate():
         if thread.ident == ident:
             return f"another thread ({thread.name!r})"
