@@ -108,10 +108,11 @@ def test_the_garbage_collector_is_paused_in_spans_unless_bytecount_gc(
 
 
 #: Cyclic garbage whose finalizer runs Python code, made just before a span
-#: (after a collection, and with fewer allocations than the collector's first
-#: threshold, so that it is surely still there when the span opens), and
-#: measured work that allocates far more container objects than that. Each
-#: finalizer records whether it ran inside the measured work.
+#: (after a collection, and with the collector's first threshold raised until
+#: the measured work starts, so that it is surely still there when the span
+#: opens, whatever opening it allocates: a snapshot of every other thread,
+#: say), and measured work that allocates far more container objects than
+#: that. Each finalizer records whether it ran inside the measured work.
 GARBAGE_AROUND_A_SPAN = """
 import gc
 import os
@@ -130,11 +131,15 @@ class Cyclic:
 
 def leave_garbage():
     gc.collect()
+    gc.set_threshold(50_000)  # until allocate() starts
     FINALIZED_IN_SPAN.clear()
     for _ in range(100):
         Cyclic()
 
+THRESHOLD = gc.get_threshold()
+
 def allocate():
+    gc.set_threshold(*THRESHOLD)
     IN_SPAN[0] = True
     data = [[i] for i in range(200_000)]
     IN_SPAN[0] = False
@@ -162,13 +167,11 @@ def clean():
 
 @pytest.fixture
 def garbage():
-    # pytest allocates between set-up and the test call: keep the collector
-    # from running there, but not in the span (200,000 lists are more).
-    threshold = gc.get_threshold()
-    gc.set_threshold(50_000)
+    # pytest allocates between set-up and the test call: leave_garbage()
+    # keeps the collector from running there, allocate() lets it run again.
     leave_garbage()
     yield
-    gc.set_threshold(*threshold)
+    gc.set_threshold(*THRESHOLD)
     check_finalizers()
 
 @pytest.mark.max_instructions(10**7)

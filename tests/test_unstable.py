@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from conftest import read_report
+from conftest import MONITORING, read_report
 
 from pytest_bytecount import measure
 
@@ -21,10 +21,13 @@ import pytest
 
 RUNNING = [True]
 
+def step(n):
+    return n + 1
+
 def loop():
     x = 0
-    while RUNNING[0]:  # no call: only the thread's state shows it ran
-        x += 1
+    while RUNNING[0]:
+        x = step(x)
 
 LOOPER = threading.Thread(target=loop, daemon=True, name="looper")
 IDLE = threading.Thread(target=queue.Queue().get, daemon=True, name="idle")
@@ -79,9 +82,12 @@ def test_a_test_whose_span_another_thread_ran_in_is_marked_unstable(
     result, unstable = run_threads(pytester)
     assert unstable["test_a_beside_an_idle_thread"] is None
     assert unstable["test_b_beside_an_idle_thread_too"] is None
-    assert unstable["test_d_beside_a_busy_thread"] == (
-        "another thread ('looper') ran Python code during the span"
-    )
+    busy = unstable["test_d_beside_a_busy_thread"]
+    if MONITORING:  # its calls are seen; on 3.10/3.11 only where it was paused
+        assert busy == (
+            "another thread ('looper') ran Python code during the span "
+            "(first seen: test_threads.step)"
+        )
     for name in ("test_f_starts_a_thread", "test_g_with_the_fixture"):
         reason = unstable[name]
         assert reason is not None, name
@@ -90,9 +96,8 @@ def test_a_test_whose_span_another_thread_ran_in_is_marked_unstable(
     result.stdout.fnmatch_lines(
         [
             "* measured · * unstable",
-            "*test_d_beside_a_busy_thread * unstable",
-            "unstable: test_threads.py::test_d_beside_a_busy_thread: another thread ('looper') "
-            "ran Python code during the span",
+            "*test_f_starts_a_thread * unstable",
+            "unstable: test_threads.py::test_f_starts_a_thread: *",
             "*needs a tolerance of its own*tolerance=*",
         ]
     )
@@ -139,26 +144,26 @@ def test_under_pytest_xdist_its_own_threads_make_no_test_unstable(
 
 
 def test_measure_says_when_a_thread_ran_during_the_block() -> None:
-    running = threading.Event()
-    stop = threading.Event()
-
-    def spin() -> None:
-        running.set()
-        spins = 0
-        while not stop.is_set():
-            spins += 1
-
-    thread = threading.Thread(target=spin, daemon=True)
     with measure() as quiet:
         sum(range(100))
     assert quiet.unstable is None
-    thread.start()
-    running.wait()
-    try:
-        with measure() as busy:
-            time.sleep(0.05)
-    finally:
-        stop.set()
+    with measure() as threaded:
+        thread = threading.Thread(target=sum, args=([1, 2],))
+        thread.start()
         thread.join()
-    assert busy.unstable is not None
-    assert "ran Python code during the span" in busy.unstable
+    assert threaded.unstable is not None
+    assert threaded.unstable.endswith(("during the span", ")"))
+
+
+def test_a_thread_that_stays_blocked_makes_no_block_unstable() -> None:
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, daemon=True)
+    thread.start()
+    time.sleep(0.05)  # its start-up is over: it waits in C from now on
+    try:
+        with measure() as beside:
+            sum(range(100))
+    finally:
+        release.set()
+        thread.join()
+    assert beside.unstable is None

@@ -12,13 +12,15 @@ taken, a queue empty or not, a future done or pending. Three signs:
 - on 3.10/3.11, where a trace function sees one thread only, the counted
   thread starting a thread (`threading.Thread.start`) is seen as it
   discovers that code;
-- on every version, the other threads' stacks when the span opened and
-  when it closed: a thread that started, ended, moved from where it was,
-  or whose innermost frame's local variables now hold other objects, ran
-  Python code in between. A thread blocked in C (a lock, a socket, a
-  sleep) the whole time leaves its stack as it was. (A thread looping in
-  one frame is always paused at the same instruction, its loop's jump
-  back: its locals are what tell.)
+- on every version, the other threads' innermost frames when the span
+  opened and when it closed: a thread that started, ended, or is now in
+  another frame or at another instruction ran Python code in between. A
+  thread blocked in C (a lock, a socket, a sleep) the whole time is where
+  it was. One that ran and came back to the very instruction it was
+  paused at (a loop waiting at one call, a loop calling nothing) looks the
+  same: on 3.12+ its calls are seen, on 3.10/3.11 it goes unseen. The
+  check is a dictionary lookup per thread, kept that cheap on purpose: a
+  suite may hold hundreds of idle threads, and it runs twice per span.
 
 Threads of the test runner's own machinery (pytest-xdist's channel to the
 controller, and the modules the span excludes) are left out: their work
@@ -35,6 +37,7 @@ compiles alike.
 from __future__ import annotations
 
 import importlib._bootstrap_external
+import operator
 import sys
 import threading
 from types import CodeType, FrameType
@@ -42,6 +45,7 @@ from typing import Final
 
 from .base import ModuleFilter
 
+_LASTI: Final = operator.attrgetter("f_lasti")
 #: Packages whose threads serve the test runner, not the code under test.
 MACHINERY: Final = frozenset({"execnet", "xdist"})
 #: The code the counted thread runs to start a thread (3.10/3.11's sign).
@@ -59,6 +63,7 @@ class SpanWatch:
         self._modules = modules
         self._reason: str | None = None
         self._before = self._stacks()
+        self._lasti = list(map(_LASTI, self._before.values()))
 
     def saw(self, code: CodeType, module: object) -> bool:
         """Another thread started or resumed `code` (of `module`). Returns
@@ -94,12 +99,18 @@ class SpanWatch:
         return self._reason
 
     def _moved(self) -> str | None:
-        after = self._stacks()
-        for ident in self._before.keys() | after.keys():
-            before_top, before_state = self._before.get(ident, (None, (-1, ())))
-            after_top, after_state = after.get(ident, (None, (-1, ())))
-            if before_top is after_top and _same(before_state, after_state):
-                continue  # not a single instruction of Python in between
+        before, after = self._before, self._stacks()
+        if (
+            before.keys() == after.keys()
+            and all(map(operator.is_, before.values(), after.values()))
+            and list(map(_LASTI, after.values())) == self._lasti
+        ):
+            return None  # every thread paused where it was: all in C, no Python
+        lasti = dict(zip(before, self._lasti, strict=True))
+        for ident in before.keys() | after.keys():
+            before_top, after_top = before.get(ident), after.get(ident)
+            if before_top is after_top and lasti[ident] == _LASTI(after_top):
+                continue  # paused where it was
             stack = after_top if after_top is not None else before_top
             if all(self._is_machinery(f.f_globals.get("__name__")) for f in _frames(stack)):
                 continue
@@ -112,30 +123,17 @@ class SpanWatch:
             return f"{_thread(ident)} {how} during the span"
         return None
 
-    def _stacks(self) -> dict[int, tuple[FrameType, tuple[int, tuple[object, ...]]]]:
-        # Holding each top frame (and its locals' values) keeps them alive,
-        # so that no new object can take one's place, and identity, before
-        # the span closes.
-        return {
-            ident: (top, (top.f_lasti, tuple(top.f_locals.values())))
-            for ident, top in sys._current_frames().items()
-            if ident != self._thread
-        }
+    def _stacks(self) -> dict[int, FrameType]:
+        """Every other thread's innermost frame. Holding them keeps them
+        alive, so that no new frame can take one's place, and identity,
+        before the span closes."""
+        frames = sys._current_frames()
+        frames.pop(self._thread, None)
+        return frames
 
     def _is_machinery(self, module: object) -> bool:
         name = module if isinstance(module, str) else ""
         return name.partition(".")[0] in MACHINERY or self._modules.excludes(name)
-
-
-def _same(before: tuple[int, tuple[object, ...]], after: tuple[int, tuple[object, ...]]) -> bool:
-    """The same instruction, and the same objects in the locals (by
-    identity: comparing values could run the thread's own `__eq__`)."""
-    (lasti, values), (lasti_after, values_after) = before, after
-    return (
-        lasti == lasti_after
-        and len(values) == len(values_after)
-        and all(a is b for a, b in zip(values, values_after, strict=True))
-    )
 
 
 def _frames(frame: FrameType | None) -> list[FrameType]:
