@@ -157,9 +157,11 @@ def _record(value: Any, where: str) -> TestRecord:
         _string(entry["unstable"], f"{where}.unstable")
     if "tolerance" in entry:
         _percent_value(entry["tolerance"], f"{where}.tolerance")
-    functions = _array(entry.get("top_functions", []), f"{where}.top_functions")
-    for index, function in enumerate(functions):
-        _function(function, f"{where}.top_functions[{index}]")
+    for key in ("top_functions", "functions"):
+        for index, function in enumerate(_array(entry.get(key, []), f"{where}.{key}")):
+            _function(function, f"{where}.{key}[{index}]")
+    for index, line in enumerate(_array(entry.get("top_lines", []), f"{where}.top_lines")):
+        _line(line, f"{where}.top_lines[{index}]")
     return TestRecord.from_json(entry)
 
 
@@ -169,6 +171,13 @@ def _function(value: Any, where: str) -> None:
     _string(_require(function, "file", where), f"{where}.file")
     _count(_require(function, "line", where), f"{where}.line")
     _count(_require(function, "instructions", where), f"{where}.instructions")
+
+
+def _line(value: Any, where: str) -> None:
+    line = _object(value, where)
+    _string(_require(line, "file", where), f"{where}.file")
+    _count(_require(line, "line", where), f"{where}.line")
+    _count(_require(line, "instructions", where), f"{where}.instructions")
 
 
 def _check_unique(records: Iterable[TestRecord]) -> None:

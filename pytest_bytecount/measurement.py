@@ -16,9 +16,21 @@ from .engine.bytecode import EXTENDED_ARG, PREFIX_REPORTED_WITH_INSTRUCTION, rep
 @final
 @dataclass(frozen=True)
 class FunctionCount:
-    """Instructions executed in one function's own frames (callees excluded)."""
+    """Instructions executed in one function's own frames (callees excluded),
+    and with its callees (`total`) where call paths were recorded."""
 
     function: str
+    file: str
+    line: int
+    instructions: int
+    total: int | None = None
+
+
+@final
+@dataclass(frozen=True)
+class LineCount:
+    """Instructions executed on one source line."""
+
     file: str
     line: int
     instructions: int
@@ -33,6 +45,7 @@ class Measurement:
     """
 
     __slots__ = (
+        "_by_line",
         "_by_opcode",
         "_closed",
         "_disabled",
@@ -48,6 +61,7 @@ class Measurement:
         # worked out from them when first read.
         self._ran: list[tuple[CodeType, list[int]]] = []
         self._by_opcode: dict[str, int] | None = None
+        self._by_line: dict[tuple[str, int], int] | None = None
         self._functions: tuple[FunctionCount, ...] = ()
         self._closed = False
         self._disabled = False
@@ -147,10 +161,31 @@ class Measurement:
         return dict(self._opcodes())
 
     @property
-    def functions(self) -> tuple[FunctionCount, ...]:
+    def by_function(self) -> tuple[FunctionCount, ...]:
         """Per-function instruction counts (callees excluded), highest first."""
         self._check_closed()
         return self._functions
+
+    #: The name `by_function` had first.
+    functions = by_function
+
+    @property
+    def by_line(self) -> dict[tuple[str, int], int]:
+        """`(filename, line)` to instructions executed on that line, highest
+        first, summing to `instructions`. An instruction with no line number
+        counts under the nearest instruction before it in its code that has
+        one, or under the function's first line."""
+        self._check_closed()
+        if self._by_line is None:
+            by_line: dict[tuple[str, int], int] = {}
+            for code, counter in self._ran:
+                lines = _line_of_each_offset(code)
+                file = code.co_filename
+                for offset in compress(range(len(counter)), counter):
+                    key = (file, lines[offset])
+                    by_line[key] = by_line.get(key, 0) + counter[offset]
+            self._by_line = dict(sorted(by_line.items(), key=lambda item: (-item[1], item[0])))
+        return dict(self._by_line)
 
     @property
     def unstable(self) -> str | None:
@@ -175,3 +210,15 @@ class Measurement:
 
 def _hottest_first(function: FunctionCount) -> tuple[int, str, int, str]:
     return (-function.instructions, function.file, function.line, function.function)
+
+
+def _line_of_each_offset(code: CodeType) -> list[int]:
+    """The source line of the instruction at each byte offset of `code`:
+    `co_lines()`, with no-line ranges given the line before them."""
+    lines = [code.co_firstlineno] * len(code.co_code)
+    last = code.co_firstlineno
+    for start, end, line in code.co_lines():
+        if line is not None:
+            last = line
+        lines[start:end] = [last] * (end - start)
+    return lines

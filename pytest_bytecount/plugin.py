@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
+import linecache
 import os
 import sys
 import warnings
@@ -25,9 +27,17 @@ from .counting import Meter, thread_meter
 from .determinism import UNSTABLE_HINT, hash_seed, hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .fixture import Bytecount
-from .measurement import FunctionCount, Measurement
+from .measurement import FunctionCount, LineCount, Measurement
 from .options import Settings, add_options
-from .report import TOP_FUNCTIONS, TestRecord, build_report, interpreter_tag, write_json
+from .report import (
+    TOP_FUNCTIONS,
+    TOP_LINES,
+    TestRecord,
+    build_report,
+    interpreter_tag,
+    kept_functions,
+    write_json,
+)
 from .selection import Collection
 from .verdict import Limit, LimitSource, Status, change_percent, judge, parse_tolerance
 
@@ -37,6 +47,7 @@ if TYPE_CHECKING:
 MARKER: Final = "max_instructions"
 JUNIT_PROPERTY: Final = "bytecount_instructions"
 TOP_OPCODES: Final = 8
+TOP_LINES_SHOWN: Final = 5
 MARKER_HELP: Final = (
     f'{MARKER}(n, tolerance="0%"): fail the test when it executes more than n bytecode '
     "instructions (n plus its own tolerance, if given)"
@@ -497,10 +508,22 @@ class BytecountPlugin:
         enforced = limit is not None and not (
             self.settings.update and limit.source is LimitSource.FILE
         )
-        if status is Status.OVER and enforced:
+        failing = status is Status.OVER and enforced
+        # By line and every function: only where they are shown or kept.
+        hottest = self._hottest_lines(measurement) if failing or self.settings.report_path else []
+        if failing:
             assert limit is not None
             budgets = _shown_path(self.settings.budgets_path, self.config)
-            _fail(report, over_budget_message(measurement, limit, functions, tolerance, budgets))
+            _fail(
+                report,
+                over_budget_message(measurement, limit, functions, hottest, tolerance, budgets),
+            )
+        kept: tuple[FunctionCount, ...] = ()
+        if self.settings.report_path is not None:
+            kept = tuple(
+                replace(function, file=self._relative(function.file))
+                for function in kept_functions(measurement.functions, instructions)
+            )
         return TestRecord(
             nodeid=nodeid,
             instructions=instructions,
@@ -510,7 +533,17 @@ class BytecountPlugin:
             top_functions=functions,
             baseline=baseline,
             unstable=measurement.unstable,
+            top_lines=tuple(line for line, _ in hottest),
+            functions=kept,
         )
+
+    def _hottest_lines(self, measurement: Measurement) -> list[tuple[LineCount, str]]:
+        """The hottest lines (files as the report shows them) and their source."""
+        hottest = itertools.islice(measurement.by_line.items(), TOP_LINES)
+        return [
+            (LineCount(self._relative(file), line, count), _source(file, line))
+            for (file, line), count in hottest
+        ]
 
     def _relative(self, filename: str) -> str:
         shown = self._shown_files.get(filename)
@@ -633,6 +666,7 @@ def over_budget_message(
     measurement: Measurement,
     limit: Limit,
     functions: tuple[FunctionCount, ...],
+    lines: Sequence[tuple[LineCount, str]] = (),
     tolerance: float = 0.0,
     budgets: str = "bytecount.toml",
 ) -> str:
@@ -645,22 +679,36 @@ def over_budget_message(
         source += f" (its tolerance {limit.tolerance:g}%)"
     elif tolerance and limit.source is LimitSource.FILE:
         source += f" (tolerance {tolerance:g}%)"
-    lines = [
+    text = [
         f"bytecount: {instructions:,} instructions executed, over the limit of "
         f"{limit.instructions:,} {source}: +{instructions - limit.instructions:,} "
         f"({change_percent(instructions, limit.instructions):+.1f}%)",
     ]
     if functions:
-        lines.append("functions that spent the most (own instructions):")
-        lines.extend(
+        text.append("functions that spent the most (own instructions):")
+        text.extend(
             f"  {f.instructions:>10,}  {f.function}  ({f.file}:{f.line})" for f in functions
         )
+    if lines:
+        shown = [(line, f"{line.file}:{line.line}", source) for line, source in lines]
+        shown = shown[:TOP_LINES_SHOWN]
+        width = max(len(where) for _, where, _ in shown)
+        text.append("lines that spent the most:")
+        text.extend(
+            f"  {line.instructions:>10,}  {where:<{width}}  {source}"
+            for line, where, source in shown
+        )
     opcodes = list(measurement.by_opcode.items())[:TOP_OPCODES]
-    lines.append("top opcodes: " + ", ".join(f"{name} {count:,}" for name, count in opcodes))
+    text.append("top opcodes: " + ", ".join(f"{name} {count:,}" for name, count in opcodes))
     if measurement.unstable is not None:
-        lines.append(f"unstable: {measurement.unstable}")
-        lines.append(UNSTABLE_HINT)
-    return "\n".join(lines)
+        text.append(f"unstable: {measurement.unstable}")
+        text.append(UNSTABLE_HINT)
+    return "\n".join(text)
+
+
+def _source(file: str, line: int) -> str:
+    """The line as written (stripped), or nothing where the file cannot be read."""
+    return linecache.getline(file, line).strip()
 
 
 def _load_budgets(settings: Settings) -> Budgets:

@@ -11,11 +11,17 @@ from typing import Any, Final, final
 
 from .determinism import hash_seed as current_hash_seed
 from .files import write_atomically
-from .measurement import FunctionCount
+from .measurement import FunctionCount, LineCount
 from .verdict import Limit, LimitSource, Status
 
 SCHEMA: Final = "pytest-bytecount/1"
 TOP_FUNCTIONS: Final = 5
+#: The hottest lines a report entry keeps.
+TOP_LINES: Final = 10
+#: A report entry keeps the own count of every function with at least this
+#: share of the test's count, and of the most expensive ones whatever it is.
+FUNCTION_SHARE: Final = 0.01
+FUNCTIONS_KEPT: Final = 20
 
 
 @final
@@ -34,6 +40,10 @@ class TestRecord:
     baseline: int | None = None
     #: Why the count may differ next run (another thread ran), or None.
     unstable: str | None = None
+    #: Where the instructions went, for a later compare to name what changed
+    #: (recorded where a report is written).
+    top_lines: tuple[LineCount, ...] = ()
+    functions: tuple[FunctionCount, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """This test's entry in the report's `tests` list."""
@@ -45,21 +55,20 @@ class TestRecord:
             "budget_source": limit.source.value if limit is not None else None,
             "status": self.status.value,
             "outcome": self.outcome,
-            "top_functions": [
-                {
-                    "function": function.function,
-                    "file": function.file,
-                    "line": function.line,
-                    "instructions": function.instructions,
-                }
-                for function in self.top_functions[:TOP_FUNCTIONS]
-            ],
+            "top_functions": [_function_json(f) for f in self.top_functions[:TOP_FUNCTIONS]],
         }
         if self.baseline is not None:
             entry["baseline"] = self.baseline
         if limit is not None and limit.tolerance is not None:
             entry["tolerance"] = limit.tolerance
         entry["unstable"] = self.unstable
+        if self.top_lines:
+            entry["top_lines"] = [
+                {"file": line.file, "line": line.line, "instructions": line.instructions}
+                for line in self.top_lines
+            ]
+        if self.functions:
+            entry["functions"] = [_function_json(function) for function in self.functions]
         return entry
 
     @classmethod
@@ -77,13 +86,40 @@ class TestRecord:
             ),
             status=Status(entry["status"]),
             outcome=entry["outcome"],
-            top_functions=tuple(
-                FunctionCount(f["function"], f["file"], f["line"], f["instructions"])
-                for f in entry.get("top_functions", ())
+            top_functions=tuple(_function_of(f) for f in entry.get("top_functions", ())),
+            top_lines=tuple(
+                LineCount(line["file"], line["line"], line["instructions"])
+                for line in entry.get("top_lines", ())
             ),
+            functions=tuple(_function_of(f) for f in entry.get("functions", ())),
             baseline=entry.get("baseline"),
             unstable=entry.get("unstable"),
         )
+
+
+def kept_functions(
+    functions: tuple[FunctionCount, ...], instructions: int
+) -> tuple[FunctionCount, ...]:
+    """The functions a report entry keeps (highest own count first): every
+    one with at least `FUNCTION_SHARE` of the count, and the
+    `FUNCTIONS_KEPT` highest."""
+    floor = instructions * FUNCTION_SHARE
+    return tuple(
+        f for rank, f in enumerate(functions) if rank < FUNCTIONS_KEPT or f.instructions >= floor
+    )
+
+
+def _function_json(function: FunctionCount) -> dict[str, Any]:
+    return {
+        "function": function.function,
+        "file": function.file,
+        "line": function.line,
+        "instructions": function.instructions,
+    }
+
+
+def _function_of(entry: Mapping[str, Any]) -> FunctionCount:
+    return FunctionCount(entry["function"], entry["file"], entry["line"], entry["instructions"])
 
 
 def interpreter_tag() -> str:

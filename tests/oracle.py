@@ -48,30 +48,65 @@ def count_events(fn: Callable[[], Any]) -> int:
     The garbage collector is paused, as the plugin pauses it: otherwise a
     collection may run `gc.callbacks` or finalizers inside the count.
     """
+    return sum(count_lines(fn).values())
+
+
+Line = tuple[str, int]
+
+
+def count_lines(fn: Callable[[], Any]) -> dict[Line, int]:
+    """The same events, per source line: each under its frame's `f_lineno`
+    at the event, the interpreter's own answer. Where that is None (an
+    instruction with no line), under the line of the nearest instruction
+    before it in its code that has one, else the code's first line."""
     gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
+    lines: dict[Line, int] = {}
+    unlined: dict[tuple[Any, int], int] = {}
     try:
         if sys.version_info >= (3, 12):
-            return _count_with_monitoring(fn)
-        return _count_with_settrace(fn)
+            _count_with_monitoring(fn, lines, unlined)
+        else:
+            _count_with_settrace(fn, lines, unlined)
     finally:
         if was_enabled:
             gc.enable()
+    for (code, offset), count in unlined.items():
+        line = code.co_firstlineno
+        for start, _, at in code.co_lines():
+            if start > offset:
+                break
+            if at is not None:
+                line = at
+        key = (code.co_filename, line)
+        lines[key] = lines.get(key, 0) + count
+    return lines
 
 
-def _count_with_monitoring(fn: Callable[[], Any]) -> int:
+def _record(lines: dict[Line, int], unlined: dict[tuple[Any, int], int], frame: Any) -> None:
+    line = frame.f_lineno
+    if line is None:
+        key = (frame.f_code, frame.f_lasti)
+        unlined[key] = unlined.get(key, 0) + 1
+    else:
+        where = (frame.f_code.co_filename, line)
+        lines[where] = lines.get(where, 0) + 1
+
+
+def _count_with_monitoring(
+    fn: Callable[[], Any], lines: dict[Line, int], unlined: dict[tuple[Any, int], int]
+) -> None:
     mon = sys.monitoring
-    total = 0
     skipped: dict[object, bool] = {}
+    getframe = sys._getframe
 
     def on_instruction(code: Any, offset: int) -> None:
-        nonlocal total
         skip = skipped.get(code)
         if skip is None:
             skip = skipped[code] = _skipped(code.co_filename)
         if not skip:
-            total += 1
+            _record(lines, unlined, getframe(1))
 
     mon.use_tool_id(ORACLE_TOOL_ID, "bytecount-test-oracle")
     mon.register_callback(ORACLE_TOOL_ID, mon.events.INSTRUCTION, on_instruction)
@@ -82,7 +117,6 @@ def _count_with_monitoring(fn: Callable[[], Any]) -> int:
         mon.set_events(ORACLE_TOOL_ID, 0)
         mon.register_callback(ORACLE_TOOL_ID, mon.events.INSTRUCTION, None)
         mon.free_tool_id(ORACLE_TOOL_ID)
-    return total
 
 
 _TraceFunction = ctypes.CFUNCTYPE(
@@ -91,14 +125,13 @@ _TraceFunction = ctypes.CFUNCTYPE(
 _CALL, _OPCODE = 0, 7  # PyTrace_CALL, PyTrace_OPCODE
 
 
-def _count_with_settrace(fn: Callable[[], Any]) -> int:
-    total = 0
-
+def _count_with_settrace(
+    fn: Callable[[], Any], lines: dict[Line, int], unlined: dict[tuple[Any, int], int]
+) -> None:
     def on_event(_: object, frame: Any, what: int, arg: object) -> int:
         # Called with tracing off: nothing here is counted.
-        nonlocal total
         if what == _OPCODE:
-            total += 1
+            _record(lines, unlined, frame)
         elif what == _CALL and not _skipped(frame.f_code.co_filename):
             frame.f_trace_opcodes = True
         return 0
@@ -115,7 +148,6 @@ def _count_with_settrace(fn: Callable[[], Any]) -> int:
     finally:
         set_trace(off, ctypes.py_object())
         sys.settrace(previous)
-    return total
 
 
 def _call(fn: Callable[[], Any]) -> None:

@@ -19,7 +19,7 @@ BLIND_ON_310 = {"asyncio_event_loop"} if PYTHON_TRACER and sys.version_info < (3
 EXACTNESS_TESTS = """
 import pytest
 from corpus import CORPUS
-from oracle import count_events
+from oracle import count_lines
 
 SKEW = {skew}
 
@@ -59,7 +59,8 @@ BLIND = {blind!r}
 def test_call_form_matches_the_interpreter(bytecount, name, other_tool, method):
     factory = CORPUS[name]
     call(factory())  # warm: first-use costs (imports, caches) out of both counts
-    expected = count_events(factory())
+    expected_lines = count_lines(factory())
+    expected = sum(expected_lines.values())
     if method == "by block":
         call(lambda: bytecount(factory()))  # one span, after which code is analysed
         assert counted_by_block(factory())
@@ -67,6 +68,8 @@ def test_call_form_matches_the_interpreter(bytecount, name, other_tool, method):
     assert expected > 0
     assert bytecount.last.instructions == expected + SKEW
     assert sum(bytecount.last.by_opcode.values()) == bytecount.last.instructions
+    assert bytecount.last.by_line == expected_lines
+    assert list(bytecount.last.by_line.values()) == sorted(expected_lines.values(), reverse=True)
 
 def counted_by_block(fn):
     # Internal, on purpose: the check that the method under test is used.

@@ -67,6 +67,8 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
             "status",
             "outcome",
             "top_functions",
+            "top_lines",
+            "functions",
             "unstable",
         }
         assert test["unstable"] is None
@@ -81,6 +83,8 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
         "status": "ok",
         "outcome": "passed",
         "top_functions": None,
+        "top_lines": tests["test_within"]["top_lines"],
+        "functions": tests["test_within"]["functions"],
         "unstable": None,
     }
     assert (tests["test_over"]["status"], tests["test_over"]["outcome"]) == ("over", "failed")

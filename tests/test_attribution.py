@@ -1,0 +1,109 @@
+"""Where the instructions went, per line and per function (SPEC §8): in the
+API, in an over-budget failure and in the report. (That `by_line` equals the
+interpreter's own per-line events is checked in test_exactness.py.)"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+
+import pytest
+from conftest import read_report
+
+from pytest_bytecount import measure
+from pytest_bytecount.measurement import FunctionCount
+
+
+def spend(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i  # the hot line
+    return total
+
+
+HOT_LINE = inspect.getsource(spend).splitlines().index("        total += i * i  # the hot line")
+
+
+def test_by_line_sums_to_the_count_and_puts_the_loop_body_first() -> None:
+    with measure() as m:
+        spend(500)
+    by_line = m.by_line
+    assert sum(by_line.values()) == m.instructions
+    counts = list(by_line.values())
+    assert counts == sorted(counts, reverse=True)
+    (file, line), hottest = next(iter(by_line.items()))
+    assert (file, line) == (__file__, spend.__code__.co_firstlineno + HOT_LINE)
+    assert hottest % 500 == 0  # the same instructions, once per iteration
+    with measure() as twice:
+        spend(1000)
+    assert twice.by_line[(file, line)] == 2 * hottest
+
+
+def test_by_function_is_functions_with_no_total_without_call_paths() -> None:
+    with measure() as m:
+        spend(10)
+    assert m.by_function is m.functions
+    (function,) = (f for f in m.by_function if f.function == "spend")
+    assert function == FunctionCount(
+        "spend", __file__, spend.__code__.co_firstlineno, function.instructions, None
+    )
+    assert sum(f.instructions for f in m.by_function) == m.instructions
+
+
+OVER = """
+import pytest
+
+def spend(n):
+    total = 0
+    for i in range(n):
+        total += i * i  # the hot line
+    return total
+
+@pytest.mark.max_instructions(100)
+def test_over():
+    spend(300)
+
+def test_plain():
+    spend(5)
+"""
+
+
+def test_an_over_budget_failure_shows_the_hottest_lines_with_their_source(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_over=OVER)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*over the limit of 100 set by @pytest.mark.max_instructions(100)*",
+            "lines that spent the most:",
+            "*,*  test_over.py:6 *total += i * i  # the hot line",
+            "*  test_over.py:5 *for i in range(n):",
+        ]
+    )
+
+
+def test_the_report_keeps_the_hottest_lines_and_the_functions_that_matter(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_over=OVER)
+    path = pytester.path / "r.json"
+    pytester.runpytest("--bytecount", f"--bytecount-report={path}")
+    tests = {t["nodeid"].split("::")[1]: t for t in read_report(path)["tests"]}
+    over = tests["test_over"]
+    lines = over["top_lines"]
+    assert 0 < len(lines) <= 10
+    assert lines[0] == {"file": "test_over.py", "line": 6, "instructions": lines[0]["instructions"]}
+    assert [line["instructions"] for line in lines] == sorted(
+        (line["instructions"] for line in lines), reverse=True
+    )
+    assert sum(line["instructions"] for line in lines) <= over["instructions"]
+    names = [f["function"] for f in over["functions"]]
+    assert names[:2] == ["spend", "test_over"]
+    assert sum(f["instructions"] for f in over["functions"]) == over["instructions"]
+    # Read back by the command line tool like any report.
+    json.loads(path.read_text())
+    result = pytester.run(sys.executable, "-m", "pytest_bytecount", "show", str(path))
+    assert result.ret == 0
