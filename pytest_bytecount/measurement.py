@@ -9,6 +9,7 @@ from itertools import compress
 from types import CodeType
 from typing import final
 
+from . import explain
 from .engine import Hits
 from .engine.bytecode import EXTENDED_ARG, PREFIX_REPORTED_WITH_INSTRUCTION, reported_opname
 
@@ -179,13 +180,20 @@ class Measurement:
         if self._by_line is None:
             by_line: dict[tuple[str, int], int] = {}
             for code, counter in self._ran:
-                lines = _line_of_each_offset(code)
+                lines = explain.line_of_each_offset(code)
                 file = code.co_filename
                 for offset in compress(range(len(counter)), counter):
                     key = (file, lines[offset])
                     by_line[key] = by_line.get(key, 0) + counter[offset]
             self._by_line = dict(sorted(by_line.items(), key=lambda item: (-item[1], item[0])))
         return dict(self._by_line)
+
+    def explain(self, lines: int = 10) -> str:
+        """The `lines` hottest lines, each with its count, `file:line` and
+        source, and under it every instruction of that line that ran: its
+        execution count, opcode name and argument, like `dis` with counts."""
+        self._check_closed()
+        return explain.render(self._instructions, self.by_line, self._ran, lines=lines)
 
     @property
     def unstable(self) -> str | None:
@@ -210,15 +218,3 @@ class Measurement:
 
 def _hottest_first(function: FunctionCount) -> tuple[int, str, int, str]:
     return (-function.instructions, function.file, function.line, function.function)
-
-
-def _line_of_each_offset(code: CodeType) -> list[int]:
-    """The source line of the instruction at each byte offset of `code`:
-    `co_lines()`, with no-line ranges given the line before them."""
-    lines = [code.co_firstlineno] * len(code.co_code)
-    last = code.co_firstlineno
-    for start, end, line in code.co_lines():
-        if line is not None:
-            last = line
-        lines[start:end] = [last] * (end - start)
-    return lines

@@ -42,6 +42,10 @@ HELP_THREADS: Final = (
     "which threads' instructions are counted: 'test' (the test's own thread, the "
     "default) or 'all' (every thread; 3.12+, and counts are then not deterministic)"
 )
+HELP_EXPLAIN: Final = (
+    "measure every selected test and, after the run, print its hottest lines with the "
+    "instructions that ran on them (meant for one test or a -k selection)"
+)
 HELP_BUDGETS: Final = "the budgets file, relative to the rootdir (default: bytecount.toml)"
 DEFAULT_BUDGETS: Final = "bytecount.toml"
 
@@ -54,6 +58,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--bytecount-update", action="store_true", default=False, help=HELP_UPDATE)
     group.addoption("--bytecount-tolerance", metavar="PCT", default=None, help=HELP_TOLERANCE)
     group.addoption("--bytecount-compare", metavar="PATH", default=None, help=HELP_COMPARE)
+    group.addoption("--bytecount-explain", action="store_true", default=False, help=HELP_EXPLAIN)
     parser.addini("bytecount_report", HELP_REPORT, default="")
     parser.addini("bytecount_tolerance", HELP_TOLERANCE, default="0%")
     parser.addini("bytecount_budgets", HELP_BUDGETS, default=DEFAULT_BUDGETS)
@@ -78,14 +83,17 @@ class Settings:
     budgets_path: Path
     all_threads: bool
     seed_random: bool
+    explain: bool
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         update = bool(config.getoption("bytecount_update"))
+        explain = bool(config.getoption("bytecount_explain"))
         _check_core_choice()
         return cls(
-            # Recording budgets for a suite means measuring all of it.
-            measure_all=bool(config.getoption("bytecount")) or update,
+            # Recording budgets for a suite, or explaining the selected
+            # tests, means measuring all of them.
+            measure_all=bool(config.getoption("bytecount")) or update or explain,
             disabled=bool(config.getoption("bytecount_disable")),
             report_path=_report_path(config),
             exclude=_exclude_globs(config),
@@ -96,6 +104,7 @@ class Settings:
             budgets_path=_budgets_path(config),
             all_threads=_all_threads(config),
             seed_random=_flag(config, "bytecount_seed_random"),
+            explain=explain,
         )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-import linecache
 import os
 import sys
 import warnings
@@ -26,6 +25,7 @@ from .budgets import Budgets, BudgetsError
 from .counting import Meter, thread_meter
 from .determinism import UNSTABLE_HINT, hash_seed, hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
+from .explain import source_of
 from .fixture import Bytecount
 from .measurement import FunctionCount, LineCount, Measurement
 from .options import Settings, add_options
@@ -119,6 +119,8 @@ def bytecount(request: pytest.FixtureRequest) -> Bytecount:
 #: The attribute of a call-phase TestReport carrying the test's record, as
 #: JSON: pytest-xdist ships report attributes from workers to the controller.
 REPORT_ATTRIBUTE: Final = "bytecount"
+#: The key under which a test's `explain()` text travels with its record.
+EXPLAIN_KEY: Final = "explain"
 
 
 class BytecountPlugin:
@@ -132,6 +134,7 @@ class BytecountPlugin:
         self.baseline = _load_baseline(settings, self.tag)
         self.collection = Collection(config)
         self.records: dict[str, TestRecord] = {}
+        self.explanations: dict[str, str] = {}  # --bytecount-explain: by node id
         self.stale: list[str] = []
         self._warned = False
         self._test_hooks: _TestHooks | None = None
@@ -292,7 +295,12 @@ class BytecountPlugin:
             self._report_problem(report, state)
         elif measurement is not None:
             record = self._judge(item.nodeid, report, state.limit, measurement)
-            setattr(report, REPORT_ATTRIBUTE, record.to_json())
+            entry = record.to_json()
+            if self.settings.explain:
+                # With the record, so that it reaches the xdist controller;
+                # not part of the JSON report.
+                entry[EXPLAIN_KEY] = measurement.explain()
+            setattr(report, REPORT_ATTRIBUTE, entry)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -302,6 +310,8 @@ class BytecountPlugin:
             entry = getattr(report, REPORT_ATTRIBUTE, None)
             if isinstance(entry, dict):
                 self.records[report.nodeid] = TestRecord.from_json(entry)
+                if isinstance(entry.get(EXPLAIN_KEY), str):
+                    self.explanations[report.nodeid] = entry[EXPLAIN_KEY]
         elif report.when == "teardown" and report.failed:
             record = self.records.get(report.nodeid)
             if record is not None:
@@ -454,6 +464,13 @@ class BytecountPlugin:
         for line in lines:
             markup = {line.colour: True} if line.colour else {}
             terminalreporter.write_line(line.text, **markup)
+        if self.explanations:
+            terminalreporter.write_sep("-", "bytecount explain")
+            for nodeid, text in self.explanations.items():
+                terminalreporter.write_line("")
+                terminalreporter.write_line(nodeid, bold=True)
+                for line_text in text.rstrip("\n").splitlines():
+                    terminalreporter.write_line(f"  {line_text}" if line_text else "")
 
     # -- helpers ------------------------------------------------------------
 
@@ -512,6 +529,9 @@ class BytecountPlugin:
         # By line and every function: only where they are shown or kept.
         hottest = self._hottest_lines(measurement) if failing or self.settings.report_path else []
         if failing:
+            sources: dict[str, list[str]] = {}
+            hottest = [(line, source_of(file, line.line, sources)) for line, file in hottest]
+        if failing:
             assert limit is not None
             budgets = _shown_path(self.settings.budgets_path, self.config)
             _fail(
@@ -538,11 +558,10 @@ class BytecountPlugin:
         )
 
     def _hottest_lines(self, measurement: Measurement) -> list[tuple[LineCount, str]]:
-        """The hottest lines (files as the report shows them) and their source."""
+        """The hottest lines (files as the report shows them), each with its file."""
         hottest = itertools.islice(measurement.by_line.items(), TOP_LINES)
         return [
-            (LineCount(self._relative(file), line, count), _source(file, line))
-            for (file, line), count in hottest
+            (LineCount(self._relative(file), line, count), file) for (file, line), count in hottest
         ]
 
     def _relative(self, filename: str) -> str:
@@ -704,11 +723,6 @@ def over_budget_message(
         text.append(f"unstable: {measurement.unstable}")
         text.append(UNSTABLE_HINT)
     return "\n".join(text)
-
-
-def _source(file: str, line: int) -> str:
-    """The line as written (stripped), or nothing where the file cannot be read."""
-    return linecache.getline(file, line).strip()
 
 
 def _load_budgets(settings: Settings) -> Budgets:

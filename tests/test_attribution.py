@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 
 import pytest
@@ -107,3 +108,48 @@ def test_the_report_keeps_the_hottest_lines_and_the_functions_that_matter(
     json.loads(path.read_text())
     result = pytester.run(sys.executable, "-m", "pytest_bytecount", "show", str(path))
     assert result.ret == 0
+
+
+def test_explain_shows_the_hottest_lines_and_the_instructions_that_ran_on_them() -> None:
+    with measure() as m:
+        spend(1500)
+    text = m.explain(lines=2)
+    lines = text.splitlines()
+    assert lines[0] == f"{m.instructions:,} instructions executed on {len(m.by_line)} lines; " + (
+        "the 2 hottest:"
+    )
+    hot = next(i for i, line in enumerate(lines) if line.endswith("total += i * i  # the hot line"))
+    (file, line), count = next(iter(m.by_line.items()))
+    assert lines[hot].split()[:2] == [f"{count:,}", f"{os.path.relpath(file)}:{line}"]
+    rows = []
+    for row in lines[hot + 1 :]:
+        if not row.strip():
+            break
+        rows.append(row.split())
+    # Each instruction of the line ran once per iteration; they add up to it.
+    assert all(row[0] == "1,500" for row in rows)
+    assert sum(int(row[0].replace(",", "")) for row in rows) == count
+    # `total` is read: LOAD_FAST, LOAD_FAST_LOAD_FAST (3.13+), ..._BORROW (3.15).
+    assert any(row[1].startswith("LOAD_FAST") and "total" in " ".join(row[2:]) for row in rows)
+    # Two lines shown, a blank line before each.
+    assert text.count("\n\n") == 2
+
+
+def test_bytecount_explain_prints_each_measured_test_after_the_run(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_over=OVER)
+    for args in ([], ["-n", "2"]):
+        result = pytester.runpytest("--bytecount-explain", "-k", "plain", *args)
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(
+            [
+                "*- bytecount explain -*",
+                "test_over.py::test_plain",
+                "  * instructions executed on * lines; the * hottest:",
+                "  *  test_over.py:6  total += i * i  # the hot line",
+                "*LOAD_FAST* *total*",
+            ]
+        )
+    result = pytester.runpytest("-k", "plain", "--bytecount")
+    result.stdout.no_fnmatch_line("*bytecount explain*")
