@@ -460,7 +460,12 @@ class BytecountPlugin:
 
         records = list(self.records.values())
         terminalreporter.write_sep("-", f"bytecount ({self.tag})")
-        lines = summary.render(records, stale=self.stale, verbosity=self.config.get_verbosity())
+        lines = summary.render(
+            records,
+            stale=self.stale,
+            verbosity=self.config.get_verbosity(),
+            budgets_file=_shown_path(self.settings.budgets_path, self.config),
+        )
         for line in lines:
             markup = {line.colour: True} if line.colour else {}
             terminalreporter.write_line(line.text, **markup)

@@ -8,7 +8,7 @@ from typing import Final, final
 
 from .determinism import UNSTABLE_HINT
 from .report import TestRecord, totals
-from .verdict import SOURCE_LABELS, Status, change_percent
+from .verdict import SOURCE_LABELS, LimitSource, Status, change_percent
 
 #: Row order: problems first, then improvements, new tests, and the rest.
 ORDER: Final = (Status.OVER, Status.REGRESSED, Status.IMPROVED, Status.NEW, Status.OK)
@@ -44,7 +44,11 @@ class Line:
 
 
 def render(
-    records: Sequence[TestRecord], *, stale: Iterable[str] = (), verbosity: int = 0
+    records: Sequence[TestRecord],
+    *,
+    stale: Iterable[str] = (),
+    verbosity: int = 0,
+    budgets_file: str | None = None,
 ) -> list[Line]:
     """Headline, then one row per test worth showing at this verbosity.
 
@@ -71,7 +75,10 @@ def render(
         shown.add(Status.OK)
     rows = [r for status in ORDER if status in shown for r in records if r.status is status]
     width = max((len(record.nodeid) for record in rows), default=0)
-    lines += [Line(_row(record, width), COLOURS[record.status]) for record in rows]
+    labels = dict(SOURCE_LABELS)
+    if budgets_file is not None:
+        labels[LimitSource.FILE] = budgets_file
+    lines += [Line(_row(record, width, labels), COLOURS[record.status]) for record in rows]
     if verbosity >= 0:
         lines += [
             Line(f"stale budget: {nodeid}  (prune with --bytecount-update)", "yellow")
@@ -87,13 +94,13 @@ def render(
     return lines
 
 
-def _row(record: TestRecord, width: int) -> str:
+def _row(record: TestRecord, width: int, labels: dict[LimitSource, str]) -> str:
     start = f"{LABELS[record.status]:<9} {record.nodeid:<{width}}  {record.instructions:>9,}"
     unstable = "  unstable" if record.unstable is not None else ""
     if record.status is Status.REGRESSED and record.baseline is not None:
         reference, source = record.baseline, "baseline"
     elif record.limit is not None:
-        reference, source = record.limit.instructions, SOURCE_LABELS[record.limit.source]
+        reference, source = record.limit.instructions, labels[record.limit.source]
     else:
         return start.rstrip() + unstable
     count = record.instructions

@@ -22,8 +22,9 @@ class LimitSource(str, Enum):
     FILE = "file"
 
 
-#: How each source is named to users.
-SOURCE_LABELS: Final = {LimitSource.MARKER: "marker", LimitSource.FILE: "bytecount.toml"}
+#: How each source is named to users, where the budgets file's own name is
+#: not known (a report read back by `pytest-bytecount show`).
+SOURCE_LABELS: Final = {LimitSource.MARKER: "marker", LimitSource.FILE: "budgets file"}
 
 
 @final

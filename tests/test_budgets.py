@@ -384,6 +384,9 @@ def test_the_budgets_file_can_live_elsewhere(suite: pytest.Pytester) -> None:
     suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
     assert (suite.path / "perf" / "budgets.toml").exists()
     assert not (suite.path / "bytecount.toml").exists()
+    # The summary names the file the budgets came from.
+    result = suite.runpytest("-v")
+    result.stdout.fnmatch_lines(["OK        test_suite.py::test_big * = *  (perf/budgets.toml)"])
 
 
 @pytest.mark.parametrize("value", ["2%", "2.5", "0.5%", " 3 % "])
