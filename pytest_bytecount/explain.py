@@ -25,7 +25,6 @@ class Ran:
     """One instruction that ran: where, how often, and what it is."""
 
     function: str
-    offset: int
     count: int
     opname: str
     argrepr: str
@@ -77,7 +76,7 @@ def instructions_by_line(
         for offset in compress(range(len(counter)), counter):
             opname, argrepr = described.get(offset, ("?", ""))
             key = (code.co_filename, lines[offset])
-            ran_here = Ran(function, offset, counter[offset], opname, argrepr)
+            ran_here = Ran(function, counter[offset], opname, argrepr)
             by_line.setdefault(key, []).append(ran_here)
     return by_line
 

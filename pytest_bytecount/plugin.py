@@ -535,13 +535,12 @@ class BytecountPlugin:
         hottest = self._hottest_lines(measurement) if failing or self.settings.report_path else []
         if failing:
             sources: dict[str, list[str]] = {}
-            hottest = [(line, source_of(file, line.line, sources)) for line, file in hottest]
-        if failing:
+            shown = [(line, source_of(path, line.line, sources)) for line, path in hottest]
             assert limit is not None
             budgets = _shown_path(self.settings.budgets_path, self.config)
             _fail(
                 report,
-                over_budget_message(measurement, limit, functions, hottest, tolerance, budgets),
+                over_budget_message(measurement, limit, functions, shown, tolerance, budgets),
             )
         kept: tuple[FunctionCount, ...] = ()
         if self.settings.report_path is not None:
@@ -563,7 +562,8 @@ class BytecountPlugin:
         )
 
     def _hottest_lines(self, measurement: Measurement) -> list[tuple[LineCount, str]]:
-        """The hottest lines (files as the report shows them), each with its file."""
+        """The hottest lines (files as the report shows them), each with the full
+        path of its file, to read its source from."""
         hottest = itertools.islice(measurement.by_line.items(), TOP_LINES)
         return [
             (LineCount(self._relative(file), line, count), file) for (file, line), count in hottest

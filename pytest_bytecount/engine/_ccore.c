@@ -298,17 +298,26 @@ current_module(void)    /* returns a new reference, Py_None where unknown */
     return name;
 }
 
+/* callback(code, module of the current frame): what `discover` and `watch`
+ * are called with. */
+static PyObject *
+call_with_module(PyObject *callback, PyObject *code)     /* returns a new reference */
+{
+    PyObject *module = current_module();    /* owned */
+    if (module == NULL) {
+        return NULL;
+    }
+    PyObject *call_args[2] = {code, module};
+    PyObject *answer = PyObject_Vectorcall(callback, call_args, 2, NULL);
+    Py_DECREF(module);
+    return answer;
+}
+
 /* Ask the lifecycle about a code object seen for the first time. */
 static int
 discover(Core *self, PyObject *code, const char *what, Py_ssize_t offset)
 {
-    PyObject *module = current_module();    /* owned */
-    PyObject *answer = NULL;                /* owned */
-    if (module != NULL) {
-        PyObject *call_args[2] = {code, module};
-        answer = PyObject_Vectorcall(self->discover, call_args, 2, NULL);
-        Py_DECREF(module);
-    }
+    PyObject *answer = call_with_module(self->discover, code);   /* owned */
     if (answer == NULL) {
         return keep_problem(self, what, code, offset);
     }
@@ -324,13 +333,7 @@ watch_other_thread(Core *self, PyObject *code)
     if (!self->watching || self->watch == NULL) {
         return 0;
     }
-    PyObject *module = current_module();    /* owned */
-    PyObject *answer = NULL;                /* owned */
-    if (module != NULL) {
-        PyObject *call_args[2] = {code, module};
-        answer = PyObject_Vectorcall(self->watch, call_args, 2, NULL);
-        Py_DECREF(module);
-    }
+    PyObject *answer = call_with_module(self->watch, code);   /* owned */
     int keep = answer != NULL ? PyObject_IsTrue(answer) : -1;
     Py_XDECREF(answer);
     if (keep < 0) {
