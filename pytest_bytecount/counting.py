@@ -36,7 +36,12 @@ class Meter:
         return self._engine
 
     def begin(
-        self, modules: ModuleFilter, *, keep_gc: bool = False, all_threads: bool = False
+        self,
+        modules: ModuleFilter,
+        *,
+        keep_gc: bool = False,
+        all_threads: bool = False,
+        stacks: bool = False,
     ) -> Measurement:
         """Open a span. Inside another span, the outer one's settings apply."""
         engine = self.engine
@@ -51,7 +56,7 @@ class Meter:
             # there. No collection first: that alone cost ~9 ms a span.
             gc.disable()
         try:
-            engine.start(modules, all_threads=all_threads)
+            engine.start(modules, all_threads=all_threads, stacks=stacks)
         except BaseException:
             self._restore_gc()
             raise
@@ -113,30 +118,41 @@ class measure:  # noqa: N801 - used like a function: `with measure() as m:`
     counted; pytest, pluggy and pytest-bytecount never are. ``threads="all"``
     counts every thread's instructions, not only this thread's (3.12+; not
     deterministic). The garbage
-    collector is paused inside the block unless ``gc=True``. Measurements
-    nest: an outer block includes the inner ones, and an inner block follows
-    the outer one's settings.
+    collector is paused inside the block unless ``gc=True``. ``stacks=True``
+    records call paths, for ``folded()`` and the totals of ``by_function``:
+    slower, never a different count. Measurements nest: an outer block
+    includes the inner ones, and an inner block follows the outer one's
+    settings.
 
     The ``with`` statement's own few instructions in the calling frame (storing
     the measurement, preparing the exit call) are part of the block.
     """
 
-    __slots__ = ("_all_threads", "_keep_gc", "_measurement", "_meter", "_modules")
+    __slots__ = ("_all_threads", "_keep_gc", "_measurement", "_meter", "_modules", "_stacks")
 
     def __init__(
-        self, *, exclude: Iterable[str] = (), gc: bool = False, threads: str = "test"
+        self,
+        *,
+        exclude: Iterable[str] = (),
+        gc: bool = False,
+        threads: str = "test",
+        stacks: bool = False,
     ) -> None:
         if threads not in ("test", "all"):
             raise ValueError(f"threads: expected 'test' or 'all', got {threads!r}")
         self._modules = ModuleFilter(exclude)
         self._keep_gc = gc
         self._all_threads = threads == "all"
+        self._stacks = stacks
         self._meter = thread_meter()
         self._measurement: Measurement | None = None
 
     def __enter__(self) -> Measurement:
         self._measurement = self._meter.begin(
-            self._modules, keep_gc=self._keep_gc, all_threads=self._all_threads
+            self._modules,
+            keep_gc=self._keep_gc,
+            all_threads=self._all_threads,
+            stacks=self._stacks,
         )
         return self._measurement
 

@@ -154,3 +154,27 @@ def _shown(file: str) -> str:
     except ValueError:  # another drive on Windows
         return file
     return file if relative.startswith(os.pardir) else relative
+
+
+def render_paths(hottest: Sequence[tuple[str, int]], instructions: int) -> str:
+    """The hottest call paths, after the lines: each with the instructions
+    run in its innermost frame, its share, and its frames outermost first
+    (a frame repeated in a row, recursion, shown once with `xN`)."""
+    if not hottest:
+        return ""
+    width = max(len(f"{count:,}") for _, count in hottest)
+    out = ["", f"the {len(hottest)} hottest call paths (instructions in the innermost frame):"]
+    for stack, count in hottest:
+        share = 100 * count / instructions if instructions else 0.0
+        out.append(f"{count:>{width},}  {share:5.1f}%  {_compressed(stack.split(';'))}")
+    return "\n".join(out) + "\n"
+
+
+def _compressed(frames: Sequence[str]) -> str:
+    runs: list[list[object]] = []
+    for frame in frames:
+        if runs and runs[-1][0] == frame:
+            runs[-1][1] = int(str(runs[-1][1])) + 1
+        else:
+            runs.append([frame, 1])
+    return " > ".join(f"{frame} x{n}" if n != 1 else str(frame) for frame, n in runs)

@@ -32,6 +32,7 @@ class Bytecount:
         "_measurements",
         "_meter",
         "_modules",
+        "_stacks",
         "problem",
     )
 
@@ -43,20 +44,24 @@ class Bytecount:
         keep_gc: bool,
         disabled: bool,
         all_threads: bool = False,
+        stacks: bool = False,
     ) -> None:
         self._meter = meter
         self._modules = modules
         self._keep_gc = keep_gc
         self._all_threads = all_threads
+        # Call paths for every measurement: --bytecount-profile, -html, -explain.
+        self._stacks = stacks
         self._disabled = disabled
         self._depth = 0
         self._measurements: list[Measurement] = []
         #: Why counting failed in a measurement an exception left, if it did.
         self.problem: str | None = None
 
-    def measure(self) -> _Block:
-        """A context manager measuring its block; yields a `Measurement`."""
-        return _Block(self)
+    def measure(self, *, stacks: bool = False) -> _Block:
+        """A context manager measuring its block; yields a `Measurement`.
+        `stacks=True` records call paths (`Measurement.folded()`)."""
+        return _Block(self, stacks=stacks)
 
     def __call__(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Call `fn(*args, **kwargs)`, measuring exactly that call, and return its result."""
@@ -98,10 +103,13 @@ class Bytecount:
         """True under `--bytecount-disable`: measurements are 0 and say so."""
         return self._disabled
 
-    def _begin(self) -> Measurement:
+    def _begin(self, *, stacks: bool = False) -> Measurement:
         try:
             return self._meter.begin(
-                self._modules, keep_gc=self._keep_gc, all_threads=self._all_threads
+                self._modules,
+                keep_gc=self._keep_gc,
+                all_threads=self._all_threads,
+                stacks=stacks or self._stacks,
             )
         except CountingUnavailable as exc:
             reason = str(exc)
@@ -133,10 +141,11 @@ class Bytecount:
 
 @final
 class _Block:
-    __slots__ = ("_measurement", "_owner")
+    __slots__ = ("_measurement", "_owner", "_stacks")
 
-    def __init__(self, owner: Bytecount) -> None:
+    def __init__(self, owner: Bytecount, *, stacks: bool) -> None:
         self._owner = owner
+        self._stacks = stacks
         self._measurement: Measurement | None = None
 
     def __enter__(self) -> Measurement:
@@ -144,7 +153,7 @@ class _Block:
         if owner._disabled:
             self._measurement = Measurement.disabled()
         else:
-            self._measurement = owner._begin()
+            self._measurement = owner._begin(stacks=self._stacks)
             owner._depth += 1
         return self._measurement
 

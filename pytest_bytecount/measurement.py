@@ -9,9 +9,10 @@ from itertools import compress
 from types import CodeType
 from typing import final
 
-from . import explain
+from . import attribution, explain
 from .engine import Hits
 from .engine.bytecode import EXTENDED_ARG, PREFIX_REPORTED_WITH_INSTRUCTION, reported_opname
+from .engine.paths import Path
 
 
 @final
@@ -52,8 +53,11 @@ class Measurement:
         "_disabled",
         "_functions",
         "_instructions",
+        "_paths",
+        "_paths_lost",
         "_ran",
         "_unstable",
+        "root",
     )
 
     def __init__(self) -> None:
@@ -67,6 +71,13 @@ class Measurement:
         self._closed = False
         self._disabled = False
         self._unstable: str | None = None
+        # The call tree (engine/paths.py) where call paths were recorded and
+        # kept; else None, and why not where they were lost.
+        self._paths: list[Path] | None = None
+        self._paths_lost: str | None = None
+        #: Files in `folded()` are shown relative to this directory when
+        #: under it (pytest sets its rootdir); None: the current directory.
+        self.root: str | None = None
 
     @classmethod
     def of(cls, hits: Hits) -> Measurement:
@@ -95,6 +106,12 @@ class Measurement:
         total = cls()
         total._ran = ran
         total._unstable = next((m._unstable for m in measurements if m._unstable), None)
+        trees = [m._paths for m in measurements]
+        if measurements and all(tree is not None for tree in trees):
+            total._paths = attribution.merged([tree for tree in trees if tree is not None])
+        else:
+            total._paths_lost = next((m._paths_lost for m in measurements if m._paths_lost), None)
+        total.root = next((m.root for m in measurements if m.root is not None), None)
         total._set(
             sum(functions.values()),
             [FunctionCount(*key, count) for key, count in functions.items()],
@@ -120,9 +137,22 @@ class Measurement:
             functions.append(FunctionCount(name, code.co_filename, code.co_firstlineno, own))
         self._ran = ran
         self._unstable = hits.unstable
+        self._paths, self._paths_lost = hits.paths, hits.paths_lost
         self._set(instructions, functions)
 
     def _set(self, instructions: int, functions: list[FunctionCount]) -> None:
+        if self._paths is not None:
+            totals = attribution.totals(self._paths)
+            functions = [
+                FunctionCount(
+                    f.function,
+                    f.file,
+                    f.line,
+                    f.instructions,
+                    totals.get((f.function, f.file, f.line), f.instructions),
+                )
+                for f in functions
+            ]
         functions.sort(key=_hottest_first)
         self._functions = tuple(functions)
         self._instructions = instructions
@@ -163,7 +193,9 @@ class Measurement:
 
     @property
     def by_function(self) -> tuple[FunctionCount, ...]:
-        """Per-function instruction counts (callees excluded), highest first."""
+        """Per-function instruction counts, highest own count first: own
+        (callees excluded) and, where call paths were recorded, `total`
+        (callees included, each instruction once under recursion)."""
         self._check_closed()
         return self._functions
 
@@ -192,12 +224,46 @@ class Measurement:
             self._by_line = dict(sorted(by_line.items(), key=lambda item: (-item[1], item[0])))
         return dict(self._by_line)
 
+    @property
+    def has_call_paths(self) -> bool:
+        """Whether call paths were recorded (and kept): `folded()` works."""
+        self._check_closed()
+        return self._paths is not None
+
+    def folded(self) -> str:
+        """Folded stacks: one `frame;frame;frame count` line per call path,
+        outermost frame first, each frame `qualname (file:line)`; the counts
+        are the instructions run in the innermost frame and sum to
+        `instructions`. What flamegraph.pl, inferno and speedscope read.
+        Needs call paths: `measure(stacks=True)`."""
+        return attribution.folded_text(self._call_paths(), self.root)
+
+    def _call_paths(self) -> list[Path]:
+        self._check_closed()
+        if self._paths is not None:
+            return self._paths
+        if self._paths_lost is not None:
+            raise ValueError(
+                f"the call paths of this measurement were not kept: {self._paths_lost}"
+            )
+        raise ValueError(
+            "call paths were not recorded: measure with stacks=True "
+            "(measure(stacks=True), bytecount.measure(stacks=True)), or run pytest "
+            "with --bytecount-profile, --bytecount-html or --bytecount-explain"
+        )
+
     def explain(self, lines: int = 10) -> str:
         """The `lines` hottest lines, each with its count, `file:line` and
         source, and under it every instruction of that line that ran: its
-        execution count, opcode name and argument, like `dis` with counts."""
+        execution count, opcode name and argument, like `dis` with counts.
+        Where call paths were recorded, the hottest call paths follow."""
         self._check_closed()
-        return explain.render(self._instructions, self.by_line, self._ran, lines=lines)
+        text = explain.render(self._instructions, self.by_line, self._ran, lines=lines)
+        if self._paths is not None and self._instructions:
+            text += explain.render_paths(
+                attribution.hottest_stacks(self._paths, lines, self.root), self._instructions
+            )
+        return text
 
     @property
     def unstable(self) -> str | None:

@@ -84,7 +84,48 @@ def count_lines(fn: Callable[[], Any]) -> dict[Line, int]:
     return lines
 
 
+def count_paths(fn: Callable[[], Any]) -> dict[str, int]:
+    """The same events, per call path: the frames on the stack at each one,
+    outermost first, from the first frame `fn()` entered (skipped frames left
+    out), each as `qualname (file:first line)`, joined by `;`: the folded
+    stacks format."""
+    paths: dict[tuple[Any, ...], int] = {}
+    _PATHS.append(paths)
+    try:
+        count_lines(fn)
+    finally:
+        _PATHS.pop()
+    folded: dict[str, int] = {}
+    for codes, count in paths.items():
+        stack = ";".join(_label(code) for code in codes)
+        folded[stack] = folded.get(stack, 0) + count
+    return folded
+
+
+#: Where `_record` also puts each event's call path, while `count_paths` runs.
+_PATHS: list[dict[tuple[Any, ...], int]] = []
+
+
+def _label(code: Any) -> str:
+    file = code.co_filename
+    relative = os.path.relpath(file)
+    shown = file if relative.startswith(os.pardir) else relative
+    return f"{getattr(code, 'co_qualname', code.co_name)} ({shown}:{code.co_firstlineno})"
+
+
+def _path(frame: Any) -> tuple[Any, ...]:
+    codes = []
+    while frame is not None and frame.f_code is not _call.__code__:
+        if not _skipped(frame.f_code.co_filename):
+            codes.append(frame.f_code)
+        frame = frame.f_back
+    return tuple(reversed(codes))
+
+
 def _record(lines: dict[Line, int], unlined: dict[tuple[Any, int], int], frame: Any) -> None:
+    if _PATHS:
+        path = _path(frame)
+        _PATHS[-1][path] = _PATHS[-1].get(path, 0) + 1
     line = frame.f_lineno
     if line is None:
         key = (frame.f_code, frame.f_lasti)

@@ -62,6 +62,20 @@ typedef struct {
     Py_ssize_t start_offset;
 } Entry;
 
+/* Call paths (with `stacks`; see paths.py): a node of the call tree, and a
+ * counted frame that entered one. A frame is known by its address, which is
+ * only ever compared with the address of a frame that is running. */
+typedef struct {
+    PyObject *code;         /* borrowed: the table owns it; NULL for the root */
+    Py_ssize_t parent;      /* -1 for the root */
+    uint64_t own;           /* instructions run in its own frames */
+} Node;
+
+typedef struct {
+    Py_ssize_t node;
+    const void *frame;      /* NULL for the root */
+} Entered;
+
 typedef struct {
     PyObject_HEAD
     Entry *table;           /* open addressing, keyed by code object address */
@@ -72,6 +86,21 @@ typedef struct {
     PyObject *discover;     /* owned */
     PyObject *disable;      /* owned */
     PyObject *problem;      /* owned; NULL until something goes wrong */
+    /* With stacks: the nodes (the root first), a hash of them by (parent,
+     * code) holding index + 1, the frames that entered a node (the root's
+     * first), whether an exception may have left some of them without an
+     * event of ours, the frame above the root path, and why the paths were
+     * dropped. */
+    int stacks;
+    Node *nodes;
+    Py_ssize_t nodes_used, nodes_capacity;
+    Py_ssize_t *children;
+    Py_ssize_t children_capacity;
+    Entered *entered;
+    Py_ssize_t depth, entered_capacity;
+    int suspect;
+    PyObject *boundary;     /* owned, or NULL */
+    PyObject *lost;         /* owned, or NULL */
 #if PY_VERSION_HEX >= 0x030C0000
     PyObject *watch;        /* owned: told of other threads' starts while `watching` */
     int watching;
@@ -232,6 +261,262 @@ keep_message(Core *self, const char *what, PyObject *code, Py_ssize_t offset)
     (void)keep_problem(self, what, code, offset);
 }
 
+static PyObject *
+frame_code(PyFrameObject *frame)    /* borrowed: the frame holds its code */
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyCodeObject *code = PyFrame_GetCode(frame);   /* owned, released at once */
+    Py_DECREF(code);
+    return (PyObject *)code;
+#else
+    return (PyObject *)frame->f_code;
+#endif
+}
+
+/* ------------------------------------------------------------ call paths
+ * The twin of paths.py and of the path members of _pycore.py: see there
+ * what each step does and why. */
+
+static void
+lose(Core *self, PyObject *message)    /* steals `message`, which may be NULL */
+{
+    if (self->lost == NULL) {
+        self->lost = message;
+        if (self->lost == NULL) {
+            PyErr_Clear();
+            self->lost = PyUnicode_FromString("the call path was lost");
+            if (self->lost == NULL) {
+                PyErr_Clear();
+            }
+        }
+    }
+    else {
+        Py_XDECREF(message);
+    }
+}
+
+/* "the call path was lost at <event> of <qualname> (<file>:<line>)" */
+static void
+lose_at(Core *self, const char *event, PyObject *code)
+{
+    if (self->lost != NULL) {
+        return;
+    }
+    PyCodeObject *co = (PyCodeObject *)code;
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *name = co->co_qualname;   /* borrowed */
+#else
+    PyObject *name = co->co_name;       /* borrowed */
+#endif
+    lose(self, PyUnicode_FromFormat("the call path was lost at %s of %U (%U:%d)",
+                                    event, name, co->co_filename, co->co_firstlineno));
+}
+
+static size_t
+child_slot(Py_ssize_t parent, const PyObject *code, Py_ssize_t capacity)
+{
+    uintptr_t x = (uintptr_t)code ^ ((uintptr_t)parent * (uintptr_t)0x9E3779B97F4A7C15ull);
+    x ^= x >> 29;
+    x *= (uintptr_t)0xBF58476D1CE4E5B9ull;
+    x ^= x >> 32;
+    return (size_t)x & (size_t)(capacity - 1);
+}
+
+static Py_ssize_t
+find_child(Core *self, Py_ssize_t parent, PyObject *code)
+{
+    size_t mask = (size_t)self->children_capacity - 1;
+    size_t i = child_slot(parent, code, self->children_capacity);
+    while (self->children[i] != 0) {
+        Node *node = &self->nodes[self->children[i] - 1];
+        if (node->parent == parent && node->code == code) {
+            return self->children[i] - 1;
+        }
+        i = (i + 1) & mask;
+    }
+    return -1;
+}
+
+/* A new node for `code` under `parent`: its index, or -1 with MemoryError. */
+static Py_ssize_t
+add_child(Core *self, Py_ssize_t parent, PyObject *code)
+{
+    if (self->nodes_used == self->nodes_capacity) {
+        Py_ssize_t capacity = self->nodes_capacity * 2;
+        Node *nodes = PyMem_Realloc(self->nodes, (size_t)capacity * sizeof(Node));
+        if (nodes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->nodes = nodes;
+        self->nodes_capacity = capacity;
+    }
+    if ((self->nodes_used + 1) * 2 > self->children_capacity) {
+        Py_ssize_t capacity = self->children_capacity * 2;
+        Py_ssize_t *children = PyMem_Calloc((size_t)capacity, sizeof(Py_ssize_t));
+        if (children == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t k = 1; k < self->nodes_used; k++) {     /* the root is no child */
+            size_t i = child_slot(self->nodes[k].parent, self->nodes[k].code, capacity);
+            while (children[i] != 0) {
+                i = (i + 1) & (size_t)(capacity - 1);
+            }
+            children[i] = k + 1;
+        }
+        PyMem_Free(self->children);
+        self->children = children;
+        self->children_capacity = capacity;
+    }
+    Py_ssize_t index = self->nodes_used++;
+    self->nodes[index] = (Node){code, parent, 0};
+    size_t i = child_slot(parent, code, self->children_capacity);
+    while (self->children[i] != 0) {
+        i = (i + 1) & (size_t)(self->children_capacity - 1);
+    }
+    self->children[i] = index + 1;
+    return index;
+}
+
+/* A counted frame of `code` at `frame` enters a node under the current one. */
+static int
+push(Core *self, PyObject *code, const void *frame)
+{
+    Py_ssize_t parent = self->entered[self->depth - 1].node;
+    Py_ssize_t node = find_child(self, parent, code);
+    if (node < 0 && (node = add_child(self, parent, code)) < 0) {
+        return -1;
+    }
+    if (self->depth == self->entered_capacity) {
+        Py_ssize_t capacity = self->entered_capacity * 2;
+        Entered *entered = PyMem_Realloc(self->entered, (size_t)capacity * sizeof(Entered));
+        if (entered == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->entered = entered;
+        self->entered_capacity = capacity;
+    }
+    self->entered[self->depth++] = (Entered){node, frame};
+    return 0;
+}
+
+/* The instruction of `code` counts for the current node, which must be its. */
+static inline void
+charge(Core *self, PyObject *code)
+{
+    Node *node = &self->nodes[self->entered[self->depth - 1].node];
+    if (node->code == code) {
+        node->own++;
+    }
+    else {
+        lose_at(self, "an instruction", code);
+    }
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* After an exception: forget the frames it left without an event of ours;
+ * the current node becomes that of the nearest counted frame at or above
+ * `frame` (borrowed, or NULL). 0 when the paths are lost, else 1. */
+static int
+resync(Core *self, PyFrameObject *frame, const char *event)
+{
+    PyFrameObject *at = (PyFrameObject *)Py_XNewRef(frame);    /* owned */
+    while (at != NULL && (PyObject *)at != self->boundary) {
+        PyObject *code = frame_code(at);
+        Entry *entry = find(self, code);
+        if (entry != NULL && entry->counted) {
+            break;
+        }
+        PyFrameObject *back = PyFrame_GetBack(at);     /* owned */
+        Py_DECREF(at);
+        at = back;
+    }
+    const void *key = at != NULL && (PyObject *)at != self->boundary ? (const void *)at : NULL;
+    Py_XDECREF(at);     /* running: its address stays valid to compare */
+    while (self->entered[self->depth - 1].frame != key) {
+        if (self->depth == 1) {
+            lose(self, PyUnicode_FromFormat(
+                "the call path was lost at %s after an exception", event));
+            return 0;
+        }
+        self->depth--;
+    }
+    return 1;
+}
+
+/* A frame of counted `code` starts or resumes: the current frame. */
+static int
+enter(Core *self, PyObject *code)
+{
+    PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
+    if (self->suspect) {
+        self->suspect = 0;
+        PyFrameObject *back = frame != NULL ? PyFrame_GetBack(frame) : NULL;   /* owned */
+        int kept = resync(self, back, "the start");
+        Py_XDECREF(back);
+        if (!kept) {
+            return 0;
+        }
+    }
+    return push(self, code, frame);
+}
+#endif
+
+static PyObject *
+Core_open_paths(Core *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "open_paths(frames: list, above)");
+        return NULL;
+    }
+    if (!self->stacks) {
+        PyErr_SetString(PyExc_RuntimeError, "open_paths(): the Core records no call paths");
+        return NULL;
+    }
+    Py_XSETREF(self->boundary, args[1] == Py_None ? NULL : Py_NewRef(args[1]));
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(args[0]); k++) {
+        PyObject *frame = PyList_GET_ITEM(args[0], k);     /* borrowed */
+        if (!PyFrame_Check(frame)) {
+            PyErr_SetString(PyExc_TypeError, "open_paths(): frames must be frames");
+            return NULL;
+        }
+        PyObject *code = frame_code((PyFrameObject *)frame);
+        if (find(self, code) == NULL) {
+            PyErr_SetString(PyExc_ValueError, "open_paths(): add() each frame's code first");
+            return NULL;
+        }
+        if (push(self, code, frame) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Core_paths(Core *self, PyObject *Py_UNUSED(ignored))
+{
+    if (!self->stacks) {
+        Py_RETURN_NONE;
+    }
+    PyObject *paths = PyList_New(self->nodes_used);    /* owned */
+    if (paths == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < self->nodes_used; k++) {
+        Node *node = &self->nodes[k];
+        PyObject *path = Py_BuildValue("(OnK)", node->code != NULL ? node->code : Py_None,
+                                       node->parent, (unsigned long long)node->own);
+        if (path == NULL) {
+            Py_DECREF(paths);
+            return NULL;
+        }
+        PyList_SET_ITEM(paths, k, path);    /* stolen */
+    }
+    return Py_BuildValue("(NO)", paths, self->lost != NULL ? self->lost : Py_None);
+}
+
 #if PY_VERSION_HEX >= 0x030C0000
 
 /* ------------------------------------------------------------ arguments */
@@ -271,8 +556,24 @@ Core_instruction(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (entry->lengths != NULL && entry->lengths[offset] == 0) {
         return Py_NewRef(self->disable);    /* inside a block: counted at its leader */
     }
-    if (thread_counted(self)) {
+    if (!self->stacks) {
+        if (thread_counted(self)) {
+            entry->counts[offset]++;
+        }
+        Py_RETURN_NONE;
+    }
+    int ours = PyThread_get_thread_ident() == self->thread;
+    if (ours || self->all_threads) {
         entry->counts[offset]++;
+    }
+    if (ours) {     /* other threads' (all_threads) are in no node: the sums tell */
+        if (self->suspect) {
+            self->suspect = 0;
+            if (!resync(self, PyEval_GetFrame(), "an instruction")) {
+                Py_RETURN_NONE;
+            }
+        }
+        charge(self, args[0]);
     }
     Py_RETURN_NONE;
 }
@@ -378,6 +679,9 @@ Core_start(Core *self, PyObject *const *args, Py_ssize_t nargs)
             entry->start_offset = offset;
         }
         entry->starts++;
+        if (self->stacks && !is_other_thread(self) && enter(self, code) < 0) {
+            return NULL;
+        }
     }
     Py_RETURN_NONE;     /* never DISABLE a global event: it would be off for good */
 }
@@ -400,6 +704,55 @@ Core_resume(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (find(self, args[0]) == NULL && discover(self, args[0], "resuming", offset) < 0) {
         return NULL;
     }
+    if (self->stacks && !is_other_thread(self)) {
+        Entry *entry = find(self, args[0]);     /* found anew: discover() may have grown the table */
+        if (entry != NULL && entry->counted && enter(self, args[0]) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* PY_RETURN and PY_YIELD (local: counted code only). */
+static PyObject *
+Core_leave(Core *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    if (code_and_offset(args, nargs, 3, "leave", &offset) < 0) {
+        return NULL;
+    }
+    if (!self->stacks || is_other_thread(self)) {
+        Py_RETURN_NONE;
+    }
+    if (self->suspect) {
+        self->suspect = 0;
+        if (!resync(self, PyEval_GetFrame(), "an exit")) {
+            Py_RETURN_NONE;
+        }
+    }
+    if (self->depth > 1 && self->nodes[self->entered[self->depth - 1].node].code == args[0]) {
+        self->depth--;
+    }
+    else {
+        lose_at(self, "the exit", args[0]);
+    }
+    Py_RETURN_NONE;
+}
+
+/* PY_THROW: gen.throw() and gen.close() resume the frame, as PY_RESUME. */
+static PyObject *
+Core_throw(Core *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    if (code_and_offset(args, nargs, 3, "throw", &offset) < 0) {
+        return NULL;
+    }
+    if (self->stacks && !is_other_thread(self)) {
+        Entry *entry = find(self, args[0]);
+        if (entry != NULL && entry->counted && enter(self, args[0]) < 0) {
+            return NULL;
+        }
+    }
     Py_RETURN_NONE;
 }
 
@@ -410,6 +763,7 @@ Core_raise(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (code_and_offset(args, nargs, 3, "raise_", &offset) < 0) {
         return NULL;
     }
+    self->suspect = self->stacks;
     Entry *entry = find(self, args[0]);
     if (entry == NULL || entry->cuts == NULL || !thread_counted(self)) {
         Py_RETURN_NONE;
@@ -433,6 +787,7 @@ Core_reraise(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (code_and_offset(args, nargs, 3, "reraise", &offset) < 0) {
         return NULL;
     }
+    self->suspect = self->stacks;
     Entry *entry = find(self, args[0]);
     if (entry == NULL || entry->cuts == NULL || !thread_counted(self)) {
         Py_RETURN_NONE;
@@ -489,18 +844,6 @@ set_trace(Py_tracefunc func, PyObject *obj)
         return -1;
     }
     return 0;
-}
-
-static PyObject *
-frame_code(PyFrameObject *frame)    /* borrowed: the frame holds its code */
-{
-#if PY_VERSION_HEX >= 0x030B0000
-    PyCodeObject *code = PyFrame_GetCode(frame);   /* owned, released at once */
-    Py_DECREF(code);
-    return (PyObject *)code;
-#else
-    return (PyObject *)frame->f_code;
-#endif
 }
 
 static Py_ssize_t
@@ -584,10 +927,13 @@ on_call(Core *self, PyFrameObject *frame)
     if (set_frame_attribute(self, frame, F_TRACE_OPCODES, Py_True) < 0) {
         return -1;
     }
-    if (self->previous_func == NULL) {  /* nobody else wants its lines */
-        return set_frame_attribute(self, frame, F_TRACE_LINES, Py_False);
+    if (self->previous_func == NULL  /* nobody else wants its lines */
+        && set_frame_attribute(self, frame, F_TRACE_LINES, Py_False) < 0) {
+        return -1;
     }
-    return 0;
+    /* Every frame's exit is a return event here (an exception's too): the
+     * frame on top of `entered` is always the running counted one. */
+    return self->stacks ? push(self, code, frame) : 0;
 }
 
 /* A generator's frame outlives its return (a yield): it gets back what
@@ -625,6 +971,9 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
             Py_ssize_t offset = frame_lasti(frame);
             if (offset >= 0 && offset < entry->size) {
                 entry->counts[offset]++;
+                if (self->stacks) {
+                    charge(self, entry->code);
+                }
             }
             else {
                 keep_message(self, "at", entry->code, offset);
@@ -658,6 +1007,10 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     }
     if (what == PyTrace_CALL) {
         return on_call(self, frame);
+    }
+    if (what == PyTrace_RETURN && self->stacks && self->depth > 1
+        && self->entered[self->depth - 1].frame == (const void *)frame) {
+        self->depth--;
     }
     if (what == PyTrace_RETURN
         && ((PyCodeObject *)frame_code(frame))->co_flags
@@ -974,16 +1327,18 @@ static PyObject *
 Core_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 #if PY_VERSION_HEX >= 0x030C0000
-    static char *keywords[] = {"thread", "all_threads", "discover", "disable", "watch", NULL};
+    static char *keywords[] = {"thread", "all_threads", "discover", "disable", "watch",
+                               "stacks", NULL};
     PyObject *watch;
 #else
-    static char *keywords[] = {"thread", "all_threads", "discover", "disable", NULL};
+    static char *keywords[] = {"thread", "all_threads", "discover", "disable", "stacks", NULL};
 #endif
     PyObject *thread, *discover_, *disable;
-    int all_threads;
+    int all_threads, stacks = 0;
 #if PY_VERSION_HEX >= 0x030C0000
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpOOO:Core", keywords,
-                                     &thread, &all_threads, &discover_, &disable, &watch)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpOOO|p:Core", keywords,
+                                     &thread, &all_threads, &discover_, &disable, &watch,
+                                     &stacks)) {
         return NULL;
     }
     if (!PyCallable_Check(watch)) {
@@ -991,8 +1346,8 @@ Core_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
 #else
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpOO:Core", keywords,
-                                     &thread, &all_threads, &discover_, &disable)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpOO|p:Core", keywords,
+                                     &thread, &all_threads, &discover_, &disable, &stacks)) {
         return NULL;
     }
 #endif
@@ -1016,6 +1371,23 @@ Core_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     self->thread = ident;
     self->all_threads = all_threads;
+    if (stacks) {
+        self->stacks = 1;
+        self->nodes_capacity = 64;
+        self->children_capacity = 128;
+        self->entered_capacity = 64;
+        self->nodes = PyMem_Calloc((size_t)self->nodes_capacity, sizeof(Node));
+        self->children = PyMem_Calloc((size_t)self->children_capacity, sizeof(Py_ssize_t));
+        self->entered = PyMem_Calloc((size_t)self->entered_capacity, sizeof(Entered));
+        if (self->nodes == NULL || self->children == NULL || self->entered == NULL) {
+            Py_DECREF(self);
+            return PyErr_NoMemory();
+        }
+        self->nodes[0] = (Node){NULL, -1, 0};     /* the root */
+        self->nodes_used = 1;
+        self->entered[0] = (Entered){0, NULL};
+        self->depth = 1;
+    }
     self->discover = Py_NewRef(discover_);
     self->disable = Py_NewRef(disable);
 #if PY_VERSION_HEX >= 0x030C0000
@@ -1041,6 +1413,7 @@ Core_traverse(Core *self, visitproc visit, void *arg)
     Py_VISIT(self->discover);
     Py_VISIT(self->disable);
     Py_VISIT(self->problem);
+    Py_VISIT(self->boundary);
 #if PY_VERSION_HEX >= 0x030C0000
     Py_VISIT(self->watch);
 #else
@@ -1059,6 +1432,7 @@ Core_clear(Core *self)
      * Core: a cycle; so may `watch`. Code objects cannot refer back to a Core. */
     Py_CLEAR(self->discover);
     Py_CLEAR(self->problem);
+    Py_CLEAR(self->boundary);   /* a frame: its locals may hold anything */
 #if PY_VERSION_HEX >= 0x030C0000
     Py_CLEAR(self->watch);
     self->watching = 0;
@@ -1075,6 +1449,10 @@ Core_dealloc(Core *self)
     PyObject_GC_UnTrack(self);
     Core_clear(self);
     Py_CLEAR(self->disable);
+    Py_CLEAR(self->lost);
+    PyMem_Free(self->nodes);
+    PyMem_Free(self->children);
+    PyMem_Free(self->entered);
 #if PY_VERSION_HEX < 0x030C0000
     for (int k = 0; k < 3; k++) {
         Py_CLEAR(self->names[k]);
@@ -1103,6 +1481,10 @@ static PyMethodDef Core_methods[] = {
     {"resume", (PyCFunction)(void (*)(void))Core_resume, METH_FASTCALL, "PY_RESUME callback."},
     {"raise_", (PyCFunction)(void (*)(void))Core_raise, METH_FASTCALL, "RAISE callback."},
     {"reraise", (PyCFunction)(void (*)(void))Core_reraise, METH_FASTCALL, "RERAISE callback."},
+    {"leave", (PyCFunction)(void (*)(void))Core_leave, METH_FASTCALL,
+     "PY_RETURN and PY_YIELD callback (call paths)."},
+    {"throw", (PyCFunction)(void (*)(void))Core_throw, METH_FASTCALL,
+     "PY_THROW callback (call paths)."},
 #else
     {"install", (PyCFunction)Core_install, METH_NOARGS,
      "install(): become this thread's trace function, chained to the one before."},
@@ -1112,6 +1494,10 @@ static PyMethodDef Core_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Core_add, METH_FASTCALL,
      "add(code, block_lengths): count code, by block if block_lengths is a list."},
     {"ignore", (PyCFunction)Core_ignore, METH_O, "ignore(code): seen, not counted."},
+    {"open_paths", (PyCFunction)(void (*)(void))Core_open_paths, METH_FASTCALL,
+     "open_paths(frames, above): the root path, outermost first, and the frame above it."},
+    {"paths", (PyCFunction)Core_paths, METH_NOARGS,
+     "paths(): ([(code, parent, own)], lost) with call paths, else None."},
     {"results", (PyCFunction)Core_results, METH_NOARGS,
      "results(): {id(code): (code, counts, cuts, starts, start_offset)}."},
     {NULL, NULL, 0, NULL},

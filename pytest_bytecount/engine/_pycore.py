@@ -8,6 +8,14 @@ how, and the self-check. It registers the core's callbacks and hears of each
 code object seen for the first time through `discover(code, module)`, which
 answers by calling `add()` (count it) or `ignore()`.
 
+With `stacks`, the core also follows the call path (`paths.py`): start,
+resume and throw enter a node, return and yield leave it, and each
+instruction counts for the current node too. A frame an exception leaves
+has no event of ours: after RAISE or RERAISE, the next event checks the
+frames entered against the stack. Nothing is counted by block
+then (the lifecycle adds no block lengths): a node is charged instruction by
+instruction.
+
 Callbacks never raise into the measured code what they did wrong: the first
 such error is kept in `problem`, for the lifecycle to report. What a signal
 handler raises while a callback runs (KeyboardInterrupt, a timeout) reaches
@@ -21,6 +29,8 @@ import threading
 from collections.abc import Callable, Iterator
 from types import CodeType, FrameType
 from typing import Any, final
+
+from .paths import CHILDREN, CODE, OWN, CallTree, Node, Path, lost_at
 
 #: What `results()` gives per code object, keyed by `id(code)`: the code, its
 #: counters (per byte offset: executions, or block entries at leaders), its
@@ -36,12 +46,16 @@ class PythonCore:
         "begin",
         "ignore",
         "instruction",
+        "leave",
+        "open_paths",
+        "paths",
         "problem",
         "raise_",
         "reraise",
         "results",
         "resume",
         "start",
+        "throw",
     )
 
     def __init__(
@@ -51,8 +65,18 @@ class PythonCore:
         discover: Callable[[CodeType, object], None],
         disable: object,
         watch: Callable[[CodeType, object], bool],
+        stacks: bool = False,
     ) -> None:
         self.problem: str | None = None
+        # With stacks: the call tree (paths.py), its current node, and the
+        # counted frames on the stack that entered a node, by id, with their
+        # nodes (the root's first). After an exception (`suspect`), the next
+        # event checks them against the stack: the frames it left are gone.
+        tree = CallTree() if stacks else None
+        current: Node = tree.root if tree is not None else []
+        entries: list[tuple[Node, int]] = [(current, 0)]
+        suspect = False
+        boundary: FrameType | None = None
         # Per counted code object, what the callbacks need in one lookup:
         # the code, its counter, its block lengths when counted by block, and
         # how often it started (in a list, to be added to in place).
@@ -141,7 +165,8 @@ class PythonCore:
 
         def start(code: CodeType, offset: int) -> Any:
             nonlocal last_start
-            if get_ident() != thread:
+            ours = get_ident() == thread
+            if not ours:
                 other_thread(code)
                 if not all_threads:
                     return None
@@ -152,10 +177,13 @@ class PythonCore:
                     return None  # not counted
                 table = last_start = found
             table[3][0] += 1
+            if tree is not None and ours:
+                enter(code, getframe(1))
             return None  # never DISABLE a global event: it would be off for good
 
         def resume(code: CodeType, offset: int) -> Any:
-            if get_ident() != thread:
+            ours = get_ident() == thread
+            if not ours:
                 other_thread(code)
                 if not all_threads:
                     return None
@@ -164,6 +192,76 @@ class PythonCore:
                     discover(code, getframe(1).f_globals.get("__name__"))
             except (LookupError, ValueError) as exc:
                 fail(f"resuming {code.co_qualname}: {exc!r}")
+            if tree is not None and ours and id(code) in tables:
+                enter(code, getframe(1))
+            return None
+
+        def open_paths(frames: list[FrameType], above: FrameType | None) -> None:
+            """The frames running when the span opens, outermost first, are
+            the root's path; `above` is the frame above them, where walks up
+            the stack stop."""
+            nonlocal boundary
+            boundary = above
+            for frame in frames:
+                push(frame.f_code, frame)
+
+        def push(code: CodeType, frame: FrameType) -> None:
+            nonlocal current
+            node = current[CHILDREN].get(id(code))
+            if node is None:
+                node = tree.child(current, code)  # type: ignore[union-attr]
+            entries.append((node, id(frame)))
+            current = node
+
+        def enter(code: CodeType, frame: FrameType) -> None:
+            """A frame of counted `code` starts or resumes under the current
+            node (after an exception, under its caller's, found anew)."""
+            nonlocal suspect
+            if suspect:
+                suspect = False
+                if not resync(frame.f_back, "the start"):
+                    return
+            push(code, frame)
+
+        def resync(frame: FrameType | None, event: str) -> bool:
+            """After an exception: forget the frames it left without an
+            event of ours (PY_UNWIND is not used: on 3.14+ watching it
+            changes what gen.close() executes). The current node becomes
+            that of the nearest counted frame at or above `frame`."""
+            nonlocal current
+            while frame is not None and frame is not boundary and id(frame.f_code) not in tables:
+                frame = frame.f_back
+            key = id(frame) if frame is not None and frame is not boundary else 0
+            while entries[-1][1] != key:
+                if len(entries) == 1:
+                    if tree is not None:
+                        tree.lose(f"the call path was lost at {event} after an exception")
+                    return False
+                entries.pop()
+            current = entries[-1][0]
+            return True
+
+        def leave(code: CodeType, offset: int, value: object) -> Any:
+            """PY_RETURN and PY_YIELD (local: counted code only): back to the
+            caller's node."""
+            nonlocal current, suspect
+            if tree is None or get_ident() != thread:
+                return None
+            if suspect:
+                suspect = False
+                if not resync(getframe(1), "an exit"):
+                    return None
+            if current[CODE] is code and len(entries) > 1:
+                entries.pop()
+                current = entries[-1][0]
+            elif tree.lost is None:
+                tree.lose(lost_at("the exit", code))
+            return None
+
+        def throw(code: CodeType, offset: int, exception: BaseException) -> Any:
+            # gen.throw() and gen.close(): the frame resumes, as at PY_RESUME.
+            if tree is not None and id(code) in tables and get_ident() == thread:
+                enter(code, getframe(1))
             return None
 
         def instruction(code: CodeType, offset: int) -> Any:
@@ -181,10 +279,35 @@ class PythonCore:
                 fail(f"at {code.co_qualname}+{offset}: {exc!r}")
             return None
 
+        def instruction_on_paths(code: CodeType, offset: int) -> Any:
+            # As instruction(), never by block, and for the current node too.
+            nonlocal last_instruction, suspect
+            try:
+                table = last_instruction
+                if table[0] is not code:
+                    table = last_instruction = tables[id(code)]
+                if unchecked or get_ident() == thread:
+                    table[1][offset] += 1
+                    if all_threads and get_ident() != thread:
+                        return None  # in no node: the lifecycle's sums tell
+                    if suspect:
+                        suspect = False
+                        resync(getframe(1), "an instruction")
+                    node = current
+                    if node[CODE] is code:
+                        node[OWN] += 1
+                    elif tree is not None and tree.lost is None:
+                        tree.lose(lost_at("an instruction", code))
+            except LookupError as exc:
+                fail(f"at {code.co_qualname}+{offset}: {exc!r}")
+            return None
+
         def raise_(code: CodeType, offset: int, exception: BaseException) -> Any:
             # The exception leaves the block after the raising instruction:
             # what follows it there did not run. The reported offset is not
             # always that instruction (RESEARCH.md); the frame's last one is.
+            nonlocal suspect
+            suspect = tree is not None
             try:
                 cut = cuts.get(id(code))
                 if cut is not None and (all_threads or get_ident() == thread):
@@ -196,6 +319,8 @@ class PythonCore:
         def reraise(code: CodeType, offset: int, exception: BaseException) -> Any:
             # Here the frame's last instruction is the original raise's; the
             # reported offset is the RERAISE.
+            nonlocal suspect
+            suspect = tree is not None
             try:
                 cut = cuts.get(id(code))
                 if cut is not None and (all_threads or get_ident() == thread):
@@ -203,6 +328,12 @@ class PythonCore:
             except LookupError as exc:
                 fail(f"re-raising in {code.co_qualname}+{offset}: {exc!r}")
             return None
+
+        def paths() -> tuple[list[Path], str | None] | None:
+            """The call tree (see paths.py) and why it was lost, if it was;
+            None without stacks. With every thread counted, other threads'
+            instructions are in no node: the lifecycle's sums tell."""
+            return (tree.paths(), tree.lost) if tree is not None else None
 
         def results() -> dict[int, Result]:
             return {
@@ -215,7 +346,11 @@ class PythonCore:
         self.ignore = ignore
         self.start = start
         self.resume = resume
-        self.instruction = instruction
+        self.instruction = instruction_on_paths if tree is not None else instruction
+        self.open_paths = open_paths
+        self.leave = leave
+        self.throw = throw
+        self.paths = paths
         self.raise_ = raise_
         self.reraise = reraise
         self.results = results

@@ -91,6 +91,19 @@ def running_frames(frame: FrameType | None, modules: ModuleFilter) -> Iterator[F
         frame = frame.f_back
 
 
+def root_path(
+    frame: FrameType | None, modules: ModuleFilter
+) -> tuple[list[FrameType], FrameType | None]:
+    """With call paths: the frames `running_frames` gives, outermost first,
+    and the frame above them (where walks up the stack stop), or None."""
+    while frame is not None and modules.excludes_own(frame):
+        frame = frame.f_back
+    frames = list(running_frames(frame, modules))
+    above = frames[-1].f_back if frames else frame
+    frames.reverse()
+    return frames, above
+
+
 class Engine(ABC):
     """One counting mechanism. One instance serves one thread at a time.
 
@@ -99,8 +112,9 @@ class Engine(ABC):
     and in every frame entered or resumed afterwards, excluded modules aside.
     With `all_threads`, every thread's instructions are counted, which is not
     deterministic; engines that cannot do it raise `CountingUnavailable`.
-    `stop()` ends it and returns what was counted. Both restore every piece of
-    interpreter state they touch.
+    With `stacks`, the call tree is recorded too (`paths.py`), at a cost in
+    time and never in the counts. `stop()` ends it and returns what was
+    counted. Both restore every piece of interpreter state they touch.
     """
 
     #: Human-readable name of the mechanism, for the report header.
@@ -115,7 +129,9 @@ class Engine(ABC):
         return None
 
     @abstractmethod
-    def start(self, modules: ModuleFilter, *, all_threads: bool = False) -> None: ...
+    def start(
+        self, modules: ModuleFilter, *, all_threads: bool = False, stacks: bool = False
+    ) -> None: ...
 
     @abstractmethod
     def stop(self) -> Hits: ...

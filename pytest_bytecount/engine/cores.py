@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any, Protocol
 
 from ._pycore import Result
+from .paths import Path
 
 
 class Counters(Protocol):
     """What every core has: counters of the code objects the lifecycle adds,
-    for one span on one thread (see `_pycore`)."""
+    for one span on one thread (see `_pycore`), and with `stacks` the call
+    tree (see `paths.py`), whose root path the lifecycle gives: the frames
+    already running when the span opens, outermost first, and the frame above
+    them."""
 
     problem: str | None
 
     def add(self, code: CodeType, block_lengths: list[int] | None, /) -> None: ...
     def ignore(self, code: CodeType, /) -> None: ...
+    def open_paths(self, frames: list[FrameType], above: FrameType | None, /) -> None: ...
     def results(self) -> dict[int, Result]: ...
+    def paths(self) -> tuple[list[Path], str | None] | None: ...
 
 
 class Core(Counters, Protocol):
@@ -37,6 +43,7 @@ class Core(Counters, Protocol):
         discover: Callable[[CodeType, object], None],
         disable: object,
         watch: Callable[[CodeType, object], bool],
+        stacks: bool,
     ) -> None: ...
 
     def begin(self) -> None: ...
@@ -45,6 +52,8 @@ class Core(Counters, Protocol):
     def instruction(self, code: CodeType, offset: int, /) -> object: ...
     def raise_(self, code: CodeType, offset: int, exception: BaseException, /) -> object: ...
     def reraise(self, code: CodeType, offset: int, exception: BaseException, /) -> object: ...
+    def leave(self, code: CodeType, offset: int, value: object, /) -> object: ...
+    def throw(self, code: CodeType, offset: int, exception: BaseException, /) -> object: ...
 
 
 class TraceCore(Counters, Protocol):
@@ -56,6 +65,7 @@ class TraceCore(Counters, Protocol):
         all_threads: bool,
         discover: Callable[[CodeType, object], None],
         disable: object,
+        stacks: bool,
     ) -> None: ...
 
     previous_is_python: bool

@@ -12,6 +12,9 @@ counted in one of two ways during a span:
 
 `executed()` turns both into executions per instruction, which is all that
 measurements see. Code objects are kept alive here so their ids stay unique.
+
+Where call paths were recorded, `paths` is the call tree (`paths.py`), or
+None with `paths_lost` saying why when it could not be kept.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from types import CodeType, FrameType
 from typing import final
 
 from .blocks import Blocks
+from .paths import Path
 
 
 @final
 class Hits:
-    __slots__ = ("blocks", "codes", "counters", "cuts", "unstable")
+    __slots__ = ("blocks", "codes", "counters", "cuts", "paths", "paths_lost", "unstable")
 
     def __init__(self) -> None:
         self.codes: dict[int, CodeType] = {}
@@ -33,6 +37,27 @@ class Hits:
         self.cuts: dict[int, list[int]] = {}
         # Why the counts may differ next run (see unstable.py), or None.
         self.unstable: str | None = None
+        self.paths: list[Path] | None = None
+        self.paths_lost: str | None = None
+
+    def set_paths(self, recorded: tuple[list[Path], str | None] | None) -> None:
+        """Take a core's call tree (None: not recorded). Its nodes must add
+        up to the counts per code object, or it is dropped, with why."""
+        if recorded is None:
+            return
+        paths, lost = recorded
+        if lost is None:
+            in_paths = sum(own for _, _, own in paths)
+            counted = sum(sum(counter) for counter in self.counters.values())
+            if in_paths != counted:
+                lost = (
+                    f"the call paths hold {in_paths:,} instructions of {counted:,} "
+                    f"(with threads='all', other threads' are in no call path)"
+                )
+        if lost is None:
+            self.paths = paths
+        else:
+            self.paths_lost = lost
 
     def counter_for(self, code: CodeType) -> list[int]:
         """The counter of `code`, by instruction, created on first use."""
@@ -64,6 +89,7 @@ class Hits:
         result = Hits()
         result.codes = dict(self.codes)
         result.unstable = self.unstable
+        result.paths, result.paths_lost = self.paths, self.paths_lost
         for key, counter in self.counters.items():
             blocks = self.blocks.get(key)
             if blocks is None:
@@ -75,6 +101,8 @@ class Hits:
     def copy(self) -> Hits:
         clone = Hits()
         clone.unstable = self.unstable
+        clone.paths = list(self.paths) if self.paths is not None else None
+        clone.paths_lost = self.paths_lost
         clone.codes = dict(self.codes)
         clone.counters = {key: list(counter) for key, counter in self.counters.items()}
         clone.blocks = dict(self.blocks)
@@ -86,6 +114,13 @@ class Hits:
         the span was unstable by now (it cannot tell since when)."""
         delta = Hits()
         delta.unstable = self.unstable
+        delta.paths_lost = self.paths_lost or earlier.paths_lost
+        if self.paths is not None and earlier.paths is not None:
+            # Nodes only ever grow: the earlier tree is a prefix of this one.
+            delta.paths = [
+                (code, parent, own - (earlier.paths[k][2] if k < len(earlier.paths) else 0))
+                for k, (code, parent, own) in enumerate(self.paths)
+            ]
         for key, counter in self.counters.items():
             before = earlier.counters.get(key)
             if before is None:

@@ -35,6 +35,7 @@ from .base import (
     CountingUnavailable,
     Engine,
     ModuleFilter,
+    root_path,
     running_frames,
 )
 from .blocks import Blocks, analyze
@@ -55,6 +56,13 @@ GLOBAL_EVENTS: Final = (
     | sys.monitoring.events.RAISE
     | sys.monitoring.events.RERAISE
 )
+#: With call paths: throws into generators (process-wide only), returns
+#: and yields (local). Not PY_UNWIND: on 3.14+, while a tool watches it,
+#: gen.close() runs the generator's exception handler instead of skipping
+#: it, two instructions more; the cores find the frames an exception left
+#: by looking at the stack (see _pycore.py).
+PATH_EVENTS: Final = sys.monitoring.events.PY_THROW
+LOCAL_PATH_EVENTS: Final = sys.monitoring.events.PY_RETURN | sys.monitoring.events.PY_YIELD
 #: A code object that has run this many instructions one by one, over all
 #: spans, is analysed and counted by block from the next span on. `dis`
 #: costs about as much as a few hundred per-instruction callbacks.
@@ -80,17 +88,20 @@ class MonitoringEngine(Engine):
         self._analysed: dict[int, tuple[CodeType, Blocks | None]] = {}
         self._one_by_one: dict[int, tuple[CodeType, int]] = {}
         self._watch: SpanWatch | None = None
+        self._global_events = GLOBAL_EVENTS
 
     def unavailable_reason(self) -> str | None:
         if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
             return None
         return _no_free_tool_id()
 
-    def start(self, modules: ModuleFilter, *, all_threads: bool = False) -> None:
+    def start(
+        self, modules: ModuleFilter, *, all_threads: bool = False, stacks: bool = False
+    ) -> None:
         with self._lock:
-            self._start(modules, all_threads)
+            self._start(modules, all_threads, stacks)
 
-    def _start(self, modules: ModuleFilter, all_threads: bool) -> None:
+    def _start(self, modules: ModuleFilter, all_threads: bool, stacks: bool) -> None:
         mon = sys.monitoring
         events = mon.events
         tool = _acquire_tool_id()
@@ -101,7 +112,12 @@ class MonitoringEngine(Engine):
         # callback that never disables, keeps every event (RESEARCH.md, bug 4).
         # It costs a callback per line, so only when another tool is present.
         others = [t for t in range(6) if t != tool and mon.get_tool(t) is not None]
-        events_per_code = events.INSTRUCTION | (events.LINE if others else 0)
+        events_per_code = (
+            events.INSTRUCTION
+            | (events.LINE if others else 0)
+            | (LOCAL_PATH_EVENTS if stacks else 0)
+        )
+        self._global_events = GLOBAL_EVENTS | (PATH_EVENTS if stacks else 0)
         instrumented: list[CodeType] = []
         self._instrumented = instrumented
         self._problem = None
@@ -116,8 +132,9 @@ class MonitoringEngine(Engine):
                 core.ignore(code)
                 return
             # Counted by block where its blocks are known, except the code of
-            # frames already running: they resume in the middle of a block.
-            known = None if running else analysed.get(id(code))
+            # frames already running (they resume in the middle of a block),
+            # and with call paths (each node is charged by instruction).
+            known = None if running or stacks else analysed.get(id(code))
             blocks = known[1] if known is not None else None
             core.add(code, blocks.lengths if blocks is not None else None)
             instrumented.append(code)
@@ -125,15 +142,21 @@ class MonitoringEngine(Engine):
 
         thread = threading.get_ident()
         self._watch = watch = SpanWatch(thread, modules)
-        self._core = core = self._core_type(thread, all_threads, discover, mon.DISABLE, watch.saw)
+        self._core = core = self._core_type(
+            thread, all_threads, discover, mon.DISABLE, watch.saw, stacks
+        )
         try:
             # Frames already running (the caller of measure(), and the frames
-            # it will return into) are counted from here on, too.
+            # it will return into) are counted from here on, too; with call
+            # paths, they are the root's path, outermost first.
             known: set[int] = set()
-            for frame in running_frames(sys._getframe(2), modules):
+            frames = list(running_frames(sys._getframe(2), modules))
+            for frame in frames:
                 if id(frame.f_code) not in known:
                     known.add(id(frame.f_code))
                     discover(frame.f_code, frame.f_globals.get("__name__"))
+            if stacks:
+                core.open_paths(*root_path(sys._getframe(2), modules))
             running = False
             mon.register_callback(tool, events.PY_START, core.start)
             mon.register_callback(tool, events.PY_RESUME, core.resume)
@@ -141,7 +164,11 @@ class MonitoringEngine(Engine):
             mon.register_callback(tool, events.LINE, _keep_line_events)
             mon.register_callback(tool, events.RAISE, core.raise_)
             mon.register_callback(tool, events.RERAISE, core.reraise)
-            mon.set_events(tool, GLOBAL_EVENTS)
+            if stacks:
+                mon.register_callback(tool, events.PY_RETURN, core.leave)
+                mon.register_callback(tool, events.PY_YIELD, core.leave)
+                mon.register_callback(tool, events.PY_THROW, core.throw)
+            mon.set_events(tool, self._global_events)
             core.begin()
         except BaseException:
             self._release()
@@ -152,6 +179,7 @@ class MonitoringEngine(Engine):
         if self._core is None:
             raise CountingFailed("snapshot() without start()")
         hits = self._hits(self._core.results()).executed(sys._getframe(1))
+        hits.set_paths(self._core.paths())
         hits.unstable = self._watch.reason() if self._watch is not None else None
         return hits
 
@@ -172,7 +200,7 @@ class MonitoringEngine(Engine):
         results = core.results()
         if owner != TOOL_NAME:
             self._fail(f"sys.monitoring tool id {tool} was taken over by {owner!r}")
-        elif events != GLOBAL_EVENTS:
+        elif events != self._global_events:
             self._fail(f"the events of sys.monitoring tool id {tool} were changed")
         else:
             self._check_events_arrived(results)
@@ -184,6 +212,7 @@ class MonitoringEngine(Engine):
         hits = self._hits(results)
         self._analyse_busy_code(hits)
         hits = hits.executed(sys._getframe(1))
+        hits.set_paths(core.paths())
         watch, self._watch = self._watch, None
         hits.unstable = watch.reason() if watch is not None else None
         return hits
@@ -259,6 +288,9 @@ class MonitoringEngine(Engine):
             mon.events.LINE,
             mon.events.RAISE,
             mon.events.RERAISE,
+            mon.events.PY_RETURN,
+            mon.events.PY_YIELD,
+            mon.events.PY_THROW,
         ):
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)

@@ -10,6 +10,11 @@ tracer re-installs itself as the thread's tracer on each `call` event it is
 handed; we re-install ourselves after forwarding, and at `stop()` we put back
 exactly the tracer that was there before.
 
+With `stacks` each counted frame also counts for its node of the call tree
+(`paths.py`): in the Python core the node is its local trace function's, the
+child of the nearest counted caller's, found up `f_back`; in the compiled
+core, the current node is entered at each call and left at each return.
+
 Two cores do this: the Python one here (`on_call` and a `_FrameCounter` per
 counted frame, installed with `sys.settrace`), and the compiled one, a C
 trace function (`_ccore.c`, installed with `PyEval_SetTrace`) that the
@@ -29,10 +34,12 @@ from .base import (
     CountingUnavailable,
     Engine,
     ModuleFilter,
+    root_path,
     running_frames,
 )
 from .cores import TraceCore
 from .hits import Hits
+from .paths import OWN, CallTree, Node, Path
 from .unstable import SpanWatch
 
 if TYPE_CHECKING:
@@ -55,13 +62,16 @@ class SettraceEngine(Engine):
         self._running: list[tuple[FrameType, Any, bool, bool]] = []
         self._live: list[bool] = []
         self._watch: SpanWatch | None = None
+        self._tree: CallTree | None = None
 
-    def start(self, modules: ModuleFilter, *, all_threads: bool = False) -> None:
+    def start(
+        self, modules: ModuleFilter, *, all_threads: bool = False, stacks: bool = False
+    ) -> None:
         if all_threads:
             # settrace is per thread: threads already running cannot be traced.
             raise CountingUnavailable(ALL_THREADS_UNAVAILABLE)
         if self._compiled is not None:
-            self._start_compiled(modules)
+            self._start_compiled(modules, stacks)
             return
         self._hits = hits = Hits()
         self._thread = threading.get_ident()
@@ -70,9 +80,26 @@ class SettraceEngine(Engine):
         gettrace, settrace, get_ident = sys.gettrace, sys.settrace, threading.get_ident
 
         live = self._live = [True]  # emptied at stop(): the span is over
+        tree = self._tree = CallTree() if stacks else None
 
-        def counting(counter: list[int], chained: TraceFunction | None) -> TraceFunction:
-            return _FrameCounter(counter, chained, live)
+        def counting(
+            frame: FrameType, counter: list[int], chained: TraceFunction | None
+        ) -> TraceFunction:
+            if tree is None:
+                return _FrameCounter(counter, chained, live)
+            return _PathCounter(counter, chained, live, tree.child(caller(frame), frame.f_code))
+
+        def caller(frame: FrameType) -> Node:
+            """The node of the nearest counted frame that `frame` returns to:
+            its caller's, or a generator's consumer's, at this call."""
+            assert tree is not None
+            back = frame.f_back
+            while back is not None:
+                local = back.f_trace
+                if type(local) is _PathCounter and local.live is live:
+                    return local.node
+                back = back.f_back
+            return tree.root
 
         # Excluded or counted is decided once per code object, as by the
         # other cores; excluded ones are kept alive so that no other code
@@ -103,7 +130,7 @@ class SettraceEngine(Engine):
                     excluded[id(code)] = code
                     return chained
                 counter = hits.counter_for(code)
-            local = counting(counter, chained)
+            local = counting(frame, counter, chained)
             # f_trace before f_trace_opcodes: on 3.13 the other order loses the
             # first frame's opcode events (harmless here, kept for the habit).
             frame.f_trace = local  # type: ignore[assignment]  # typeshed: f_trace takes str events
@@ -116,13 +143,14 @@ class SettraceEngine(Engine):
         # Frames already running (the caller of measure(), and the frames it
         # will return into) are counted from here on, too.
         self._running = []
-        for frame in running_frames(sys._getframe(1), modules):
+        # Outermost first: with call paths, each one's node is its caller's child.
+        for frame in reversed(list(running_frames(sys._getframe(1), modules))):
             self._running.append((frame, frame.f_trace, frame.f_trace_opcodes, frame.f_trace_lines))
-            frame.f_trace = counting(hits.counter_for(frame.f_code), frame.f_trace)  # type: ignore[assignment]  # typeshed: f_trace takes str events
+            frame.f_trace = counting(frame, hits.counter_for(frame.f_code), frame.f_trace)  # type: ignore[assignment]  # typeshed: f_trace takes str events
             frame.f_trace_opcodes = True
         settrace(on_call)
 
-    def _start_compiled(self, modules: ModuleFilter) -> None:
+    def _start_compiled(self, modules: ModuleFilter, stacks: bool) -> None:
         """The same with the compiled core: its C trace function chains to
         the previous tracer and counts the opcode events of the frames whose
         code `discover` adds (see `_ccore.c`)."""
@@ -137,10 +165,12 @@ class SettraceEngine(Engine):
         assert self._compiled is not None
         self._thread = threading.get_ident()
         self._watch = watch = SpanWatch(self._thread, modules)
-        core = self._compiled(self._thread, False, discover, None)
+        core = self._compiled(self._thread, False, discover, None, stacks)
         running = list(running_frames(sys._getframe(2), modules))
         for frame in running:
             core.add(frame.f_code, None)  # a code object seen twice is kept once
+        if stacks:
+            core.open_paths(*root_path(sys._getframe(2), modules))
         core.install()
         self._core = core  # installed: stop() has something to undo
         self._running = [
@@ -153,6 +183,7 @@ class SettraceEngine(Engine):
 
     def snapshot(self) -> Hits:
         hits = _hits(self._core.results()) if self._core is not None else self._hits.copy()
+        hits.set_paths(self._paths())
         hits.unstable = self._watch.reason() if self._watch is not None else None
         return hits
 
@@ -188,10 +219,18 @@ class SettraceEngine(Engine):
             if core.problem is not None:
                 raise CountingFailed(f"counting was interrupted: {core.problem}")
             hits = _hits(core.results())
+            hits.set_paths(core.paths())
         else:
             hits, self._hits = self._hits, Hits()
+            hits.set_paths((self._tree.paths(), None) if self._tree is not None else None)
+        self._tree = None
         hits.unstable = watch.reason() if watch is not None else None
         return hits
+
+    def _paths(self) -> tuple[list[Path], str | None] | None:
+        if self._core is not None:
+            return self._core.paths()
+        return (self._tree.paths(), None) if self._tree is not None else None
 
 
 def _hits(results: dict[int, Result]) -> Hits:
@@ -224,8 +263,33 @@ class _FrameCounter:
             elif self.chained is not None:
                 self.chained = self.chained(frame, event, arg)
             return self
-        # This frame outlived the span: hand it back untouched.
+        return self.hand_back(frame, event, arg)
+
+    def hand_back(self, frame: FrameType, event: TraceEvent, arg: Any) -> TraceFunction | None:
+        """This frame outlived the span: hand it back untouched."""
         chained = self.chained
         frame.f_trace_opcodes = False
         frame.f_trace = chained  # type: ignore[assignment]  # typeshed: f_trace takes str events
         return chained(frame, event, arg) if chained is not None else None
+
+
+class _PathCounter(_FrameCounter):
+    """The same, charging each instruction to the frame's call-tree node too."""
+
+    __slots__ = ("node",)
+
+    def __init__(
+        self, counter: list[int], chained: TraceFunction | None, live: list[bool], node: Node
+    ) -> None:
+        super().__init__(counter, chained, live)
+        self.node = node
+
+    def __call__(self, frame: FrameType, event: TraceEvent, arg: Any) -> TraceFunction | None:
+        if self.live:
+            if event == "opcode":
+                self.counter[frame.f_lasti] += 1
+                self.node[OWN] += 1
+            elif self.chained is not None:
+                self.chained = self.chained(frame, event, arg)
+            return self
+        return self.hand_back(frame, event, arg)
