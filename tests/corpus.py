@@ -280,6 +280,26 @@ def closures_and_classes(n: int = 10) -> int:
     return sum(make_adder(i)(Local(i).v) for i in range(n))
 
 
+class _Lazy:
+    """A property that recurses through `getattr(..., default)`, which
+    swallows the innermost one's AttributeError in C: a frame an exception
+    leaves with no Python frame seeing it go."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+
+    @property
+    def value(self) -> int:
+        if self.depth == 0:
+            raise AttributeError("value")
+        got = getattr(_Lazy(self.depth - 1), "value", None)
+        return (got or 0) + self.depth
+
+
+def exception_swallowed_by_c(n: int = 5) -> int:
+    return sum(getattr(_Lazy(k), "value", 0) for k in range(n))
+
+
 def _started_generator() -> Callable[[], Any]:
     """A generator created and started *before* the measured span, resumed in it."""
     g = _squares(10)
@@ -312,6 +332,7 @@ CORPUS: dict[str, Callable[[], Callable[[], Any]]] = {
         asyncio_event_loop,
         extended_arg,
         closures_and_classes,
+        exception_swallowed_by_c,
     )
 }
 CORPUS["generator_resumed_in_span"] = _started_generator
