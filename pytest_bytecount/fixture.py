@@ -32,6 +32,7 @@ class Bytecount:
         "_measurements",
         "_meter",
         "_modules",
+        "_root",
         "_stacks",
         "problem",
     )
@@ -45,8 +46,10 @@ class Bytecount:
         disabled: bool,
         all_threads: bool = False,
         stacks: bool = False,
+        root: str | None = None,
     ) -> None:
         self._meter = meter
+        self._root = root  # files in folded() are shown relative to it
         self._modules = modules
         self._keep_gc = keep_gc
         self._all_threads = all_threads
@@ -105,7 +108,7 @@ class Bytecount:
 
     def _begin(self, *, stacks: bool = False) -> Measurement:
         try:
-            return self._meter.begin(
+            measurement = self._meter.begin(
                 self._modules,
                 keep_gc=self._keep_gc,
                 all_threads=self._all_threads,
@@ -113,6 +116,9 @@ class Bytecount:
             )
         except CountingUnavailable as exc:
             reason = str(exc)
+        else:
+            measurement.root = self._root
+            return measurement
         pytest.fail(f"pytest-bytecount cannot count here: {reason}", pytrace=False)
 
     def _end(self, measurement: Measurement, *, failing: bool = False) -> None:

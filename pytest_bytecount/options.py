@@ -46,6 +46,13 @@ HELP_EXPLAIN: Final = (
     "measure every selected test and, after the run, print its hottest lines with the "
     "instructions that ran on them (meant for one test or a -k selection)"
 )
+HELP_PROFILE: Final = (
+    "record call paths of every measured test; write DIR/<test>.folded for each and "
+    "DIR/bytecount.speedscope.json for all"
+)
+HELP_HTML: Final = (
+    "record call paths of every measured test; write a self-contained HTML report to PATH"
+)
 HELP_BUDGETS: Final = "the budgets file, relative to the rootdir (default: bytecount.toml)"
 DEFAULT_BUDGETS: Final = "bytecount.toml"
 
@@ -59,7 +66,11 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--bytecount-tolerance", metavar="PCT", default=None, help=HELP_TOLERANCE)
     group.addoption("--bytecount-compare", metavar="PATH", default=None, help=HELP_COMPARE)
     group.addoption("--bytecount-explain", action="store_true", default=False, help=HELP_EXPLAIN)
+    group.addoption("--bytecount-profile", metavar="DIR", default=None, help=HELP_PROFILE)
+    group.addoption("--bytecount-html", metavar="PATH", default=None, help=HELP_HTML)
     parser.addini("bytecount_report", HELP_REPORT, default="")
+    parser.addini("bytecount_profile", HELP_PROFILE, default="")
+    parser.addini("bytecount_html", HELP_HTML, default="")
     parser.addini("bytecount_tolerance", HELP_TOLERANCE, default="0%")
     parser.addini("bytecount_budgets", HELP_BUDGETS, default=DEFAULT_BUDGETS)
     parser.addini("bytecount_threads", HELP_THREADS, default="test")
@@ -84,6 +95,13 @@ class Settings:
     all_threads: bool
     seed_random: bool
     explain: bool
+    profile_dir: Path | None
+    html_path: Path | None
+
+    @property
+    def stacks(self) -> bool:
+        """Whether measured tests record call paths: for explain, profiles, HTML."""
+        return self.explain or self.profile_dir is not None or self.html_path is not None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -95,7 +113,7 @@ class Settings:
             # tests, means measuring all of them.
             measure_all=bool(config.getoption("bytecount")) or update or explain,
             disabled=bool(config.getoption("bytecount_disable")),
-            report_path=_report_path(config),
+            report_path=_output_path(config, "report", "a file path"),
             exclude=_exclude_globs(config),
             keep_gc=_flag(config, "bytecount_gc"),
             update=update,
@@ -105,6 +123,8 @@ class Settings:
             all_threads=_all_threads(config),
             seed_random=_flag(config, "bytecount_seed_random"),
             explain=explain,
+            profile_dir=_output_path(config, "profile", "a directory"),
+            html_path=_output_path(config, "html", "a file path"),
         )
 
 
@@ -116,15 +136,16 @@ def _check_core_choice() -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
-def _report_path(config: pytest.Config) -> Path | None:
-    """`--bytecount-report` is relative to the current directory (as
-    `--junitxml` is); the ini key to the directory of the ini file."""
-    option = config.getoption("bytecount_report")
+def _output_path(config: pytest.Config, name: str, expected: str) -> Path | None:
+    """`--bytecount-<name>` is relative to the current directory (as
+    `--junitxml` is); the ini key `bytecount_<name>` to the directory of the
+    ini file."""
+    option = config.getoption(f"bytecount_{name}")
     if option is not None:
         if not option.strip():
-            raise pytest.UsageError("--bytecount-report: expected a file path, got ''")
+            raise pytest.UsageError(f"--bytecount-{name}: expected {expected}, got ''")
         return Path(option).expanduser().absolute()
-    ini = str(config.getini("bytecount_report")).strip()
+    ini = str(config.getini(f"bytecount_{name}")).strip()
     if not ini:
         return None
     base = config.inipath.parent if config.inipath is not None else config.rootpath

@@ -26,6 +26,7 @@ from .counting import Meter, thread_meter
 from .determinism import UNSTABLE_HINT, hash_seed, hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .explain import source_of
+from .files import write_atomically
 from .fixture import Bytecount
 from .measurement import FunctionCount, LineCount, Measurement
 from .options import Settings, add_options
@@ -119,8 +120,11 @@ def bytecount(request: pytest.FixtureRequest) -> Bytecount:
 #: The attribute of a call-phase TestReport carrying the test's record, as
 #: JSON: pytest-xdist ships report attributes from workers to the controller.
 REPORT_ATTRIBUTE: Final = "bytecount"
-#: The key under which a test's `explain()` text travels with its record.
+#: The keys under which a test's `explain()` text and its call paths (folded
+#: stacks, or why there are none) travel with its record.
 EXPLAIN_KEY: Final = "explain"
+FOLDED_KEY: Final = "folded"
+PATHS_LOST_KEY: Final = "paths_lost"
 
 
 class BytecountPlugin:
@@ -134,7 +138,11 @@ class BytecountPlugin:
         self.baseline = _load_baseline(settings, self.tag)
         self.collection = Collection(config)
         self.records: dict[str, TestRecord] = {}
-        self.explanations: dict[str, str] = {}  # --bytecount-explain: by node id
+        # By node id, from --bytecount-explain, -profile and -html: each
+        # test's explain() text, its folded stacks, or why it has none.
+        self.explanations: dict[str, str] = {}
+        self.profiles: dict[str, str] = {}
+        self.paths_lost: dict[str, str] = {}
         self.stale: list[str] = []
         self._warned = False
         self._test_hooks: _TestHooks | None = None
@@ -250,6 +258,7 @@ class BytecountPlugin:
                 self.modules,
                 keep_gc=self.settings.keep_gc,
                 all_threads=self.settings.all_threads,
+                stacks=self.settings.stacks,
             )
         except (CountingUnavailable, CountingFailed) as exc:
             state.problem = str(exc)
@@ -296,10 +305,15 @@ class BytecountPlugin:
         elif measurement is not None:
             record = self._judge(item.nodeid, report, state.limit, measurement)
             entry = record.to_json()
-            if self.settings.explain:
-                # With the record, so that it reaches the xdist controller;
+            if self.settings.stacks:
+                # With the record, so that they reach the xdist controller;
                 # not part of the JSON report.
+                measurement.root = str(self.config.rootpath)
                 entry[EXPLAIN_KEY] = measurement.explain()
+                try:
+                    entry[FOLDED_KEY] = measurement.folded()
+                except ValueError as exc:
+                    entry[PATHS_LOST_KEY] = str(exc)
             setattr(report, REPORT_ATTRIBUTE, entry)
         return report
 
@@ -310,8 +324,13 @@ class BytecountPlugin:
             entry = getattr(report, REPORT_ATTRIBUTE, None)
             if isinstance(entry, dict):
                 self.records[report.nodeid] = TestRecord.from_json(entry)
-                if isinstance(entry.get(EXPLAIN_KEY), str):
-                    self.explanations[report.nodeid] = entry[EXPLAIN_KEY]
+                for key, kept in (
+                    (EXPLAIN_KEY, self.explanations),
+                    (FOLDED_KEY, self.profiles),
+                    (PATHS_LOST_KEY, self.paths_lost),
+                ):
+                    if isinstance(entry.get(key), str):
+                        kept[report.nodeid] = entry[key]
         elif report.when == "teardown" and report.failed:
             record = self.records.get(report.nodeid)
             if record is not None:
@@ -366,6 +385,8 @@ class BytecountPlugin:
             keep_gc=self.settings.keep_gc,
             all_threads=self.settings.all_threads,
             disabled=self.settings.disabled,
+            stacks=self.settings.stacks,
+            root=str(self.config.rootpath),
         )
         state = item.stash.get(TEST_STATE_KEY, None)
         if state is not None:
@@ -417,6 +438,10 @@ class BytecountPlugin:
             self._write(
                 session, "--bytecount-report", self.settings.report_path, self._write_report
             )
+        if self.settings.profile_dir is not None:
+            self._write(
+                session, "--bytecount-profile", self.settings.profile_dir, self._write_profiles
+            )
 
     def _update_budgets(self) -> None:
         counts = {
@@ -441,6 +466,21 @@ class BytecountPlugin:
             hash_seed=self.hash_seed,
         )
         write_json(self.settings.report_path, data)
+
+    def _write_profiles(self) -> None:
+        from .render.profiles import SPEEDSCOPE_FILE, file_names, speedscope
+
+        directory = self.settings.profile_dir
+        assert directory is not None
+        names = file_names(list(self.profiles))
+        for nodeid, folded in self.profiles.items():
+            write_atomically(directory / names[nodeid], folded)
+        data = speedscope(
+            self.profiles,
+            name=f"pytest-bytecount ({self.tag}): instructions per call path",
+            exporter=f"pytest-bytecount {__version__}",
+        )
+        write_json(directory / SPEEDSCOPE_FILE, data)
 
     def _write(
         self, session: pytest.Session, what: str, path: Path, write: Callable[[], None]
@@ -469,7 +509,15 @@ class BytecountPlugin:
         for line in lines:
             markup = {line.colour: True} if line.colour else {}
             terminalreporter.write_line(line.text, **markup)
-        if self.explanations:
+        for nodeid, reason in self.paths_lost.items():
+            terminalreporter.write_line(f"call paths not kept: {nodeid}: {reason}", yellow=True)
+        if self.settings.profile_dir is not None and self.profiles:
+            directory = _shown_path(self.settings.profile_dir, self.config)
+            terminalreporter.write_line(
+                f"call paths of {len(self.profiles):,} tests: {directory}/*.folded "
+                f"and {directory}/bytecount.speedscope.json"
+            )
+        if self.explanations and self.settings.explain:
             terminalreporter.write_sep("-", "bytecount explain")
             for nodeid, text in self.explanations.items():
                 terminalreporter.write_line("")

@@ -1,0 +1,1 @@
+"""Renderers: measured results made into text, files and pages (pure, no pytest)."""
