@@ -442,6 +442,8 @@ class BytecountPlugin:
             self._write(
                 session, "--bytecount-profile", self.settings.profile_dir, self._write_profiles
             )
+        if self.settings.html_path is not None:
+            self._write(session, "--bytecount-html", self.settings.html_path, self._write_html)
 
     def _update_budgets(self) -> None:
         counts = {
@@ -481,6 +483,30 @@ class BytecountPlugin:
             exporter=f"pytest-bytecount {__version__}",
         )
         write_json(directory / SPEEDSCOPE_FILE, data)
+
+    def _write_html(self) -> None:
+        from . import summary
+        from .render import html
+
+        assert self.settings.html_path is not None
+        records = list(self.records.values())
+        budgets_file = _shown_path(self.settings.budgets_path, self.config)
+        headline = summary.render(records, stale=self.stale, budgets_file=budgets_file)[0].text
+        details = (
+            f"{self.tag} (Python {sys.version.split()[0]}) · pytest-bytecount {__version__} · "
+            f"tolerance {self.settings.tolerance:g}% · hash seed {self.hash_seed} · "
+            f"rootdir {self.config.rootpath}"
+        )
+        page = html.render(
+            records,
+            title=f"pytest-bytecount: {self.config.rootpath.name}",
+            headline=headline,
+            details=details,
+            profiles=self.profiles,
+            explanations=self.explanations,
+            budgets_file=budgets_file,
+        )
+        write_atomically(self.settings.html_path, page)
 
     def _write(
         self, session: pytest.Session, what: str, path: Path, write: Callable[[], None]

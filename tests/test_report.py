@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import xml.etree.ElementTree as ET
 
@@ -112,6 +114,16 @@ def test_the_ini_report_path_is_relative_to_the_ini_file(pytester: pytest.Pytest
         mp.chdir(sub)
         pytester.runpytest(str(pytester.path)).assert_outcomes(passed=3, failed=2, skipped=1)
     assert read_report(pytester.path / "reports" / "bc.json")["totals"]["measured"] == 3
+
+
+def test_the_report_gets_the_mode_of_any_new_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    mask = os.umask(0o022)
+    try:
+        pytester.runpytest("--bytecount-report=r.json")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((pytester.path / "r.json").stat().st_mode) == 0o644
 
 
 def test_an_unwritable_report_path_is_a_clear_error_not_a_traceback(

@@ -1,0 +1,161 @@
+"""`--bytecount-html=PATH` (SPEC §8): one self-contained page, opened in
+headless Chromium (Debian's chromium and chromium-driver, through selenium)
+with the network cut off: it renders its table and flame graphs, sorts,
+zooms, and logs no console error."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import counts, read_report
+
+SUITE = """
+import pytest
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+def words(text):
+    return sorted({w.strip(".,") for w in text.split()}, key=lambda w: (-len(w), w))
+
+@pytest.mark.max_instructions(100)
+def test_fib_over_budget():
+    assert fib(10) == 55
+
+@pytest.mark.max_instructions(100_000)
+def test_words():
+    assert words("a bb, ccc. a")[0] == "ccc"
+
+def test_new(bytecount):
+    bytecount(fib, 6)
+"""
+
+
+def write_page(pytester: pytest.Pytester, *args: str) -> tuple[Path, dict[str, int]]:
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--bytecount-html=out/report.html",
+        "--bytecount-report=r.json",
+        *args,
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    return pytester.path / "out" / "report.html", counts(read_report(pytester.path / "r.json"))
+
+
+def test_the_page_is_self_contained(pytester: pytest.Pytester) -> None:
+    page, measured = write_page(pytester)
+    html = page.read_text()
+    # Nothing to fetch: no external script, style, image or font.
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "@import" not in html
+    assert "url(" not in html
+    assert html.count("<script") == 1
+    assert all(f"{count:,}" in html for count in measured.values())
+    for nodeid in measured:
+        assert nodeid in html
+
+
+def test_under_xdist_the_controller_writes_the_page_with_every_test(
+    pytester: pytest.Pytester,
+) -> None:
+    page, measured = write_page(pytester, "-n", "2")
+    html = page.read_text()
+    assert html.count('<tr class="') == len(measured) == 3
+    assert html.count('<svg class="flame"') == 3
+
+
+def test_a_page_that_cannot_be_written_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_it="def test_it(): pass")
+    (pytester.path / "taken").write_text("a file, not a directory")
+    result = pytester.runpytest("--bytecount", "--bytecount-html=taken/report.html")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["ERROR: --bytecount-html: cannot write *taken*"])
+
+
+CHROMEDRIVER = shutil.which("chromedriver")
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if BROWSER is None or CHROMEDRIVER is None:
+        pytest.skip("no headless browser: install Debian's chromium and chromium-driver")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = BROWSER
+    # A proxy nobody listens on: anything the page fetched would fail, loudly.
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--proxy-server=127.0.0.1:9",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_the_page_renders_sorts_and_zooms_in_chromium_with_no_console_error(
+    pytester: pytest.Pytester, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    page, measured = write_page(pytester)
+    browser.get(page.as_uri())
+    rows = browser.find_elements(By.CSS_SELECTOR, "#tests tbody tr")
+    assert len(rows) == len(measured)
+    # Problems first: the over-budget test leads, and its section is open.
+    assert rows[0].text.startswith("test_suite.py::test_fib_over_budget")
+    over = browser.find_element(By.CSS_SELECTOR, "details.test.over")
+    assert over.get_attribute("open") is not None
+    frames = over.find_elements(By.CSS_SELECTOR, "svg.flame g.f")
+    assert frames
+    assert all(frame.find_element(By.TAG_NAME, "rect").size["width"] > 0 for frame in frames)
+    assert "fib (test_suite.py:3)" in {frame.get_attribute("data-n") for frame in frames}
+
+    # Sorting by instructions, ascending.
+    browser.find_element(By.XPATH, "//th[text()='Instructions']").click()
+    shown = [
+        int(row.find_elements(By.TAG_NAME, "td")[1].text.replace(",", ""))
+        for row in browser.find_elements(By.CSS_SELECTOR, "#tests tbody tr")
+    ]
+    assert shown == sorted(measured.values())
+
+    # Zooming on a narrow frame makes it the full width; the top row undoes it.
+    narrow = min(frames, key=lambda f: float(f.get_attribute("data-w")))
+    rect = narrow.find_element(By.TAG_NAME, "rect")
+    browser.execute_script(
+        "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", rect
+    )
+    assert float(rect.get_attribute("width")) == pytest.approx(1200)
+    root = frames[0].find_element(By.TAG_NAME, "rect")
+    browser.execute_script(
+        "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", root
+    )
+    assert float(rect.get_attribute("width")) < 1200
+
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
+
+
+def test_the_browser_check_would_see_a_console_error(
+    pytester: pytest.Pytester, browser: Any
+) -> None:
+    page, _ = write_page(pytester)
+    broken = page.with_name("broken.html")
+    broken.write_text(page.read_text().replace('"use strict";', '"use strict"; missing();'))
+    browser.get(broken.as_uri())
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
