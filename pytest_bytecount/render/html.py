@@ -242,7 +242,8 @@ td a { color: inherit; }
 .new .status { color: #9a6700; }
 .tag { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 3px;
        font-size: .75rem; padding: 0 .3rem; }
-details.test { border: 1px solid #d0d7de; border-radius: 6px; margin: .6rem 0; padding: .4rem .8rem; }
+details.test { border: 1px solid #d0d7de; border-radius: 6px; margin: .6rem 0;
+               padding: .4rem .8rem; }
 details.test > summary { cursor: pointer; }
 .warn { color: #9a6700; }
 pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: 12px; line-height: 1.35; }
