@@ -1,18 +1,118 @@
-"""Where a measurement's instructions went, by call path: folded stacks, the
-hottest paths, and each function's total with its callees (pure, no pytest).
+"""Where a measurement's instructions went (pure, no pytest): per line, the
+instructions of each line that ran and the source they came from; per call
+path, folded stacks, the hottest paths, each function's total with its
+callees, and which functions' own counts changed against a baseline.
 
-Worked out after the span from the call tree the engine recorded
-(`engine/paths.py`): nodes in order of creation, each with its code, its
-parent's index and the instructions run in its own frames.
+Worked out after the span, never while counting: from the per-offset counts
+the engine kept, the code's line table and `dis`, and the call tree it
+recorded (`engine/paths.py`: nodes in order of creation, each with its code,
+its parent's index and the instructions run in its own frames).
 """
 
 from __future__ import annotations
 
+import dis
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import compress, pairwise
 from types import CodeType
+from typing import final
 
+from .engine.bytecode import EXTENDED_ARG, PREFIX_REPORTED_WITH_INSTRUCTION, reported_opname
 from .engine.paths import Path
+
+
+@final
+@dataclass(frozen=True)
+class Ran:
+    """One instruction that ran: where, how often, and what it is."""
+
+    function: str
+    count: int
+    opname: str
+    argrepr: str
+
+
+def source_lines(file: str) -> list[str]:
+    """The lines of a source file, or none where it cannot be read.
+
+    Read directly, not through `linecache`: its cache is state the measured
+    code can see (doctest's runner, a traceback), so filling it after one
+    test could change the count of the next. No import either, for the same
+    reason (first-use costs)."""
+    try:
+        with open(file, encoding="utf-8", errors="replace") as source:
+            return source.read().splitlines()
+    except OSError:
+        return []
+
+
+def source_of(file: str, line: int, cache: dict[str, list[str]] | None = None) -> str:
+    """Line `line` of `file` as written, stripped; "" where unknown."""
+    lines = cache.setdefault(file, source_lines(file)) if cache is not None else source_lines(file)
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
+def line_of_each_offset(code: CodeType) -> list[int]:
+    """The source line of the instruction at each byte offset of `code`:
+    `co_lines()`, with no-line ranges given the line before them (or the
+    function's first line), the line the interpreter's frame reported last."""
+    lines = [code.co_firstlineno] * len(code.co_code)
+    last = code.co_firstlineno
+    for start, end, line in code.co_lines():
+        if line is not None:
+            last = line
+        lines[start:end] = [last] * (end - start)
+    return lines
+
+
+def instructions_by_line(
+    ran: Iterable[tuple[CodeType, list[int]]],
+) -> dict[tuple[str, int], list[Ran]]:
+    """Per `(filename, line)`, the instructions of that line that ran, in
+    code order (several code objects may share a line: a comprehension)."""
+    by_line: dict[tuple[str, int], list[Ran]] = {}
+    for code, counter in ran:
+        lines = line_of_each_offset(code)
+        described = _describe(code)
+        function = getattr(code, "co_qualname", code.co_name)
+        for offset in compress(range(len(counter)), counter):
+            opname, argrepr = described.get(offset, ("?", ""))
+            key = (code.co_filename, lines[offset])
+            ran_here = Ran(function, counter[offset], opname, argrepr)
+            by_line.setdefault(key, []).append(ran_here)
+    return by_line
+
+
+def _describe(code: CodeType) -> dict[int, tuple[str, str]]:
+    """Offset to (opname, argument) as `dis` shows them; an EXTENDED_ARG
+    prefix the interpreter reports with its instruction (3.10/3.11) is named
+    after that instruction."""
+    described = {}
+    raw = code.co_code
+    following: dict[int, dis.Instruction] = {}
+    instructions = list(dis.get_instructions(code))
+    for before, after in pairwise(instructions):
+        following[before.offset] = after
+    for instruction in instructions:
+        offset = instruction.offset
+        if raw[offset] == EXTENDED_ARG and PREFIX_REPORTED_WITH_INSTRUCTION:
+            target = following.get(offset, instruction)
+            while target.opname == "EXTENDED_ARG" and target.offset in following:
+                target = following[target.offset]
+            described[offset] = (reported_opname(raw, offset), target.argrepr)
+        else:
+            described[offset] = (instruction.opname, _short(instruction))
+    return described
+
+
+def _short(instruction: dis.Instruction) -> str:
+    """The argument as `dis` shows it, but a code object by its name only."""
+    if isinstance(instruction.argval, CodeType):
+        return f"<code {getattr(instruction.argval, 'co_qualname', instruction.argval.co_name)}>"
+    return instruction.argrepr
+
 
 #: A function as `FunctionCount` names it: qualified name, file, first line.
 FunctionKey = tuple[str, str, int]

@@ -13,17 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from . import __version__, summary
-from .compare import (
-    ChangeKind,
-    ReportError,
-    compare,
-    hash_seed_warning,
-    load_report,
-    render_json,
-    render_markdown,
-    render_text,
-)
+from . import __version__
+from .compare import ChangeKind, compare, hash_seed_warning
+from .render import summary
+from .render.compare import render_json, render_markdown, render_text
+from .report import ReportError, load_report
 from .verdict import parse_tolerance
 
 PROG: Final = "pytest-bytecount"

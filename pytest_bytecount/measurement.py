@@ -9,7 +9,7 @@ from itertools import compress
 from types import CodeType
 from typing import final
 
-from . import attribution, explain
+from . import attribution
 from .engine import Hits
 from .engine.bytecode import EXTENDED_ARG, PREFIX_REPORTED_WITH_INSTRUCTION, reported_opname
 from .engine.paths import Path
@@ -258,6 +258,9 @@ class Measurement:
         execution count, opcode name and argument, like `dis` with counts.
         Where call paths were recorded, the hottest call paths follow."""
         self._check_closed()
+        # The one renderer a measurement calls itself: explain() is its API.
+        from .render import explain
+
         text = explain.render(self._instructions, self.by_line, self._ran, lines=lines)
         if self._paths is not None and self._instructions:
             text += explain.render_paths(

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 from . import __version__
+from .attribution import source_of
 from .budgets import Budgets, BudgetsError
+from .compare import FunctionChange, function_changes
 from .counting import Meter, thread_meter
-from .determinism import UNSTABLE_HINT, hash_seed, hash_seed_warning, seed_random
+from .determinism import hash_seed, hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
-from .explain import source_of
 from .files import write_atomically
 from .fixture import Bytecount
 from .measurement import FunctionCount, LineCount, Measurement
@@ -40,15 +41,13 @@ from .report import (
     write_json,
 )
 from .selection import Collection
-from .verdict import Limit, LimitSource, Status, change_percent, judge, parse_tolerance
+from .verdict import Limit, LimitSource, Status, fails, judge, parse_tolerance
 
 if TYPE_CHECKING:
-    from .compare import LoadedReport
+    from .report import LoadedReport
 
 MARKER: Final = "max_instructions"
 JUNIT_PROPERTY: Final = "bytecount_instructions"
-TOP_OPCODES: Final = 8
-TOP_LINES_SHOWN: Final = 5
 MARKER_HELP: Final = (
     f'{MARKER}(n, tolerance="0%"): fail the test when it executes more than n bytecode '
     "instructions (n plus its own tolerance, if given)"
@@ -485,8 +484,7 @@ class BytecountPlugin:
         write_json(directory / SPEEDSCOPE_FILE, data)
 
     def _write_html(self) -> None:
-        from . import summary
-        from .render import html
+        from .render import html, summary
 
         assert self.settings.html_path is not None
         records = list(self.records.values())
@@ -522,7 +520,7 @@ class BytecountPlugin:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.settings.disabled or not (self.records or self.stale or self.settings.measure_all):
             return
-        from . import summary  # here: a run that measured nothing prints nothing
+        from .render import summary  # here: a run that measured nothing prints nothing
 
         records = list(self.records.values())
         terminalreporter.write_sep("-", f"bytecount ({self.tag})")
@@ -600,21 +598,33 @@ class BytecountPlugin:
         tolerance = self.settings.tolerance
         baseline = self.baseline.counts.get(nodeid) if self.baseline is not None else None
         status = judge(instructions, limit, tolerance=tolerance, baseline=baseline)
-        # Recording budgets forgives the file's budgets, never a marker's.
-        enforced = limit is not None and not (
-            self.settings.update and limit.source is LimitSource.FILE
-        )
-        failing = status is Status.OVER and enforced
+        failing = fails(status, limit, updating=self.settings.update)
+        changes = self._function_changes(nodeid, status, measurement)
         # By line and every function: only where they are shown or kept.
         hottest = self._hottest_lines(measurement) if failing or self.settings.report_path else []
         if failing:
+            from .render.failure import over_budget_message
+
             sources: dict[str, list[str]] = {}
             shown = [(line, source_of(path, line.line, sources)) for line, path in hottest]
             assert limit is not None
-            budgets = _shown_path(self.settings.budgets_path, self.config)
+            assert self.settings.compare_path is not None or not changes
             _fail(
                 report,
-                over_budget_message(measurement, limit, functions, shown, tolerance, budgets),
+                over_budget_message(
+                    measurement,
+                    limit,
+                    functions,
+                    shown,
+                    tolerance,
+                    budgets=_shown_path(self.settings.budgets_path, self.config),
+                    changes=changes,
+                    baseline_name=(
+                        _shown_path(self.settings.compare_path, self.config)
+                        if self.settings.compare_path is not None
+                        else "the baseline"
+                    ),
+                ),
             )
         kept: tuple[FunctionCount, ...] = ()
         if self.settings.report_path is not None:
@@ -633,7 +643,21 @@ class BytecountPlugin:
             unstable=measurement.unstable,
             top_lines=tuple(line for line, _ in hottest),
             functions=kept,
+            function_changes=changes,
         )
+
+    def _function_changes(
+        self, nodeid: str, status: Status, measurement: Measurement
+    ) -> tuple[FunctionChange, ...]:
+        """With a baseline that lists this test's functions, for a regressed or
+        over-budget test: the functions whose own counts moved most."""
+        if self.baseline is None or status not in (Status.OVER, Status.REGRESSED):
+            return ()
+        before = self.baseline.functions.get(nodeid)
+        if not before:
+            return ()
+        after = [replace(f, file=self._relative(f.file)) for f in measurement.functions]
+        return function_changes(before, after)
 
     def _hottest_lines(self, measurement: Measurement) -> list[tuple[LineCount, str]]:
         """The hottest lines (files as the report shows them), each with the full
@@ -760,50 +784,6 @@ def _marker_tolerance(value: object) -> float | None:
         pytest.fail(f"@pytest.mark.{MARKER}(tolerance=...): {exc}", pytrace=False)
 
 
-def over_budget_message(
-    measurement: Measurement,
-    limit: Limit,
-    functions: tuple[FunctionCount, ...],
-    lines: Sequence[tuple[LineCount, str]] = (),
-    tolerance: float = 0.0,
-    budgets: str = "bytecount.toml",
-) -> str:
-    instructions = measurement.instructions
-    if limit.source is LimitSource.MARKER:
-        source = f"set by @pytest.mark.{MARKER}({limit.instructions})"
-    else:
-        source = f"recorded in {budgets}"
-    if limit.tolerance is not None:
-        source += f" (its tolerance {limit.tolerance:g}%)"
-    elif tolerance and limit.source is LimitSource.FILE:
-        source += f" (tolerance {tolerance:g}%)"
-    text = [
-        f"bytecount: {instructions:,} instructions executed, over the limit of "
-        f"{limit.instructions:,} {source}: +{instructions - limit.instructions:,} "
-        f"({change_percent(instructions, limit.instructions):+.1f}%)",
-    ]
-    if functions:
-        text.append("functions that spent the most (own instructions):")
-        text.extend(
-            f"  {f.instructions:>10,}  {f.function}  ({f.file}:{f.line})" for f in functions
-        )
-    if lines:
-        shown = [(line, f"{line.file}:{line.line}", source) for line, source in lines]
-        shown = shown[:TOP_LINES_SHOWN]
-        width = max(len(where) for _, where, _ in shown)
-        text.append("lines that spent the most:")
-        text.extend(
-            f"  {line.instructions:>10,}  {where:<{width}}  {source}"
-            for line, where, source in shown
-        )
-    opcodes = list(measurement.by_opcode.items())[:TOP_OPCODES]
-    text.append("top opcodes: " + ", ".join(f"{name} {count:,}" for name, count in opcodes))
-    if measurement.unstable is not None:
-        text.append(f"unstable: {measurement.unstable}")
-        text.append(UNSTABLE_HINT)
-    return "\n".join(text)
-
-
 def _load_budgets(settings: Settings) -> Budgets:
     if settings.disabled:
         return Budgets(settings.budgets_path)
@@ -816,7 +796,7 @@ def _load_budgets(settings: Settings) -> Budgets:
 def _load_baseline(settings: Settings, tag: str) -> LoadedReport | None:
     if settings.compare_path is None or settings.disabled:
         return None
-    from .compare import ReportError, load_report  # here: most runs compare nothing
+    from .report import ReportError, load_report
 
     try:
         baseline = load_report(settings.compare_path)

@@ -1,4 +1,10 @@
-"""Measured-test records and the JSON report built from them (pure, no pytest)."""
+"""The JSON report: measured-test records, and the report written from them
+and read back (pure, no pytest).
+
+`load_report` is the one reader of the report: it checks a file well enough
+that nothing downstream (the summary, `compare`, the renderers) can crash on
+it, and says in one line what is wrong when it is not.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,12 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final, final
 
+from .compare import FunctionChange
 from .determinism import hash_seed as current_hash_seed
 from .files import write_atomically
 from .measurement import FunctionCount, LineCount
@@ -22,6 +31,9 @@ TOP_LINES: Final = 10
 #: share of the test's count, and of the most expensive ones whatever it is.
 FUNCTION_SHARE: Final = 0.01
 FUNCTIONS_KEPT: Final = 20
+OUTCOMES: Final = ("passed", "failed", "skipped", "error")
+#: A bad value is quoted in the error message up to this many characters.
+QUOTE_LIMIT: Final = 40
 
 
 @final
@@ -44,6 +56,9 @@ class TestRecord:
     #: (recorded where a report is written).
     top_lines: tuple[LineCount, ...] = ()
     functions: tuple[FunctionCount, ...] = ()
+    #: With a baseline, for a regressed or over-budget test: the functions
+    #: whose own counts moved most.
+    function_changes: tuple[FunctionChange, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """This test's entry in the report's `tests` list."""
@@ -69,6 +84,12 @@ class TestRecord:
             ]
         if self.functions:
             entry["functions"] = [_function_json(function) for function in self.functions]
+        if self.function_changes:
+            entry["function_changes"] = [
+                {"function": c.function, "file": c.file, "line": c.line}
+                | {"before": c.before, "after": c.after}
+                for c in self.function_changes
+            ]
         return entry
 
     @classmethod
@@ -92,6 +113,10 @@ class TestRecord:
                 for line in entry.get("top_lines", ())
             ),
             functions=tuple(_function_of(f) for f in entry.get("functions", ())),
+            function_changes=tuple(
+                FunctionChange(c["function"], c["file"], c["line"], c["before"], c["after"])
+                for c in entry.get("function_changes", ())
+            ),
             baseline=entry.get("baseline"),
             unstable=entry.get("unstable"),
         )
@@ -169,3 +194,214 @@ def build_report(
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write `data` to `path` atomically: readers see the old file or the new."""
     write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+class ReportError(Exception):
+    """A report that cannot be read; the message starts with the file's path."""
+
+
+@final
+@dataclass(frozen=True)
+class LoadedReport:
+    """A report read back from disk and checked."""
+
+    path: Path
+    tag: str
+    version: str
+    records: tuple[TestRecord, ...]
+    stale: tuple[str, ...]
+    #: PYTHONHASHSEED of the run ("random" or its value); None in reports
+    #: written before the plugin recorded it.
+    hash_seed: str | None = None
+
+    @cached_property
+    def counts(self) -> Mapping[str, int]:
+        """Node id to instructions (read-only: built once, looked up once per test)."""
+        return MappingProxyType({record.nodeid: record.instructions for record in self.records})
+
+    @cached_property
+    def functions(self) -> Mapping[str, tuple[FunctionCount, ...]]:
+        """Node id to the functions its entry lists (where the report that
+        wrote it kept per-function counts; else empty)."""
+        return MappingProxyType({record.nodeid: record.functions for record in self.records})
+
+
+def load_report(path: Path) -> LoadedReport:
+    """Read and check a report written by `--bytecount-report`; `ReportError` if bad."""
+    try:
+        return _parse(_read_json(path), path)
+    except _Invalid as exc:
+        raise ReportError(f"{path}: {exc}") from None
+
+
+# -- reading and checking -------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """What is wrong with the document, without the path (added once, at the top)."""
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        # utf-8-sig: an editor on Windows may have added a byte-order mark.
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise _Invalid("no such file") from None
+    except IsADirectoryError:
+        raise _Invalid("is a directory, not a report") from None
+    except UnicodeDecodeError:
+        raise _Invalid("not a JSON report: the file is not UTF-8 text") from None
+    except OSError as exc:
+        raise _Invalid(f"cannot read it: {exc.strerror or exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _Invalid(
+            f"not a JSON report: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        # Integers too long to convert, or nesting too deep for the parser.
+        raise _Invalid(f"not a JSON report: {exc}") from None
+
+
+def _parse(document: Any, path: Path) -> LoadedReport:
+    if not isinstance(document, dict):
+        raise _Invalid(f"not a JSON report: expected an object, got {_quote(document)}")
+    schema = document.get("schema")
+    if schema != SCHEMA:
+        found = "no schema" if schema is None else f"schema {_quote(schema)}"
+        raise _Invalid(f"{found}, expected {_quote(SCHEMA)}: not a pytest-bytecount report")
+    interpreter = _object(_require(document, "interpreter", ""), "interpreter")
+    tag = _string(_require(interpreter, "tag", "interpreter"), "interpreter.tag")
+    version = _string(_require(interpreter, "version", "interpreter"), "interpreter.version")
+    entries = _array(_require(document, "tests", ""), "tests")
+    records = tuple(_record(entry, f"tests[{index}]") for index, entry in enumerate(entries))
+    _check_unique(records)
+    stale = _array(document.get("stale", []), "stale")
+    for index, nodeid in enumerate(stale):
+        _string(nodeid, f"stale[{index}]")
+    hash_seed = document.get("hash_seed")
+    if hash_seed is not None:
+        _string(hash_seed, "hash_seed")
+    return LoadedReport(path, tag, version, records, tuple(stale), hash_seed)
+
+
+def _record(value: Any, where: str) -> TestRecord:
+    entry = _object(value, where)
+    _string(_require(entry, "nodeid", where), f"{where}.nodeid")
+    _count(_require(entry, "instructions", where), f"{where}.instructions")
+    limit = _require(entry, "limit", where)
+    if limit is not None and not (_is_int(limit) and limit > 0):
+        raise _Invalid(f"{where}.limit: expected a positive integer or null, got {_quote(limit)}")
+    source = _require(entry, "budget_source", where)
+    if source is not None:
+        _choice(source, [s.value for s in LimitSource], f"{where}.budget_source")
+    if (limit is None) != (source is None):
+        # from_json would drop such a limit silently; the writer never makes one.
+        raise _Invalid(f"{where}: limit and budget_source must be both set or both null")
+    _choice(_require(entry, "status", where), [s.value for s in Status], f"{where}.status")
+    _choice(_require(entry, "outcome", where), OUTCOMES, f"{where}.outcome")
+    if entry.get("baseline") is not None:
+        _count(entry["baseline"], f"{where}.baseline")
+    if entry.get("unstable") is not None:
+        _string(entry["unstable"], f"{where}.unstable")
+    if "tolerance" in entry:
+        _percent_value(entry["tolerance"], f"{where}.tolerance")
+    for key in ("top_functions", "functions"):
+        for index, function in enumerate(_array(entry.get(key, []), f"{where}.{key}")):
+            _function(function, f"{where}.{key}[{index}]")
+    for index, line in enumerate(_array(entry.get("top_lines", []), f"{where}.top_lines")):
+        _line(line, f"{where}.top_lines[{index}]")
+    changes = _array(entry.get("function_changes", []), f"{where}.function_changes")
+    for index, change in enumerate(changes):
+        _function_change(change, f"{where}.function_changes[{index}]")
+    return TestRecord.from_json(entry)
+
+
+def _function_change(value: Any, where: str) -> None:
+    change = _object(value, where)
+    _string(_require(change, "function", where), f"{where}.function")
+    _string(_require(change, "file", where), f"{where}.file")
+    _count(_require(change, "line", where), f"{where}.line")
+    if _require(change, "before", where) is not None:
+        _count(change["before"], f"{where}.before")
+    _count(_require(change, "after", where), f"{where}.after")
+
+
+def _function(value: Any, where: str) -> None:
+    function = _object(value, where)
+    _string(_require(function, "function", where), f"{where}.function")
+    _string(_require(function, "file", where), f"{where}.file")
+    _count(_require(function, "line", where), f"{where}.line")
+    _count(_require(function, "instructions", where), f"{where}.instructions")
+
+
+def _line(value: Any, where: str) -> None:
+    line = _object(value, where)
+    _string(_require(line, "file", where), f"{where}.file")
+    _count(_require(line, "line", where), f"{where}.line")
+    _count(_require(line, "instructions", where), f"{where}.instructions")
+
+
+def _check_unique(records: Iterable[TestRecord]) -> None:
+    # Counts are looked up by node id: a second entry would silently win.
+    seen: set[str] = set()
+    for record in records:
+        if record.nodeid in seen:
+            raise _Invalid(f"tests: {_quote(record.nodeid)} appears more than once")
+        seen.add(record.nodeid)
+
+
+def _percent_value(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
+        raise _Invalid(f"{where}: expected a percentage from 0 to below 100, got {_quote(value)}")
+
+
+def _require(mapping: dict[str, Any], key: str, where: str) -> Any:
+    if key not in mapping:
+        raise _Invalid(f"{where}.{key}: missing" if where else f"{key}: missing")
+    return mapping[key]
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"{where}: expected an object, got {_quote(value)}")
+    return value
+
+
+def _array(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Invalid(f"{where}: expected an array, got {_quote(value)}")
+    return value
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"{where}: expected a string, got {_quote(value)}")
+    return value
+
+
+def _count(value: Any, where: str) -> int:
+    if not (_is_int(value) and value >= 0):
+        raise _Invalid(f"{where}: expected a non-negative integer, got {_quote(value)}")
+    return int(value)
+
+
+def _choice(value: Any, allowed: Sequence[str], where: str) -> None:
+    if value not in allowed or not isinstance(value, str):
+        raise _Invalid(f"{where}: expected one of {', '.join(allowed)}, got {_quote(value)}")
+
+
+def _is_int(value: Any) -> bool:
+    # JSON true/false arrive as bool, which Python counts as an int.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _quote(value: Any) -> str:
+    """A value as it was written in the file, shortened."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."

@@ -69,6 +69,15 @@ def judge(
     return Status.OK
 
 
+def fails(status: Status, limit: Limit | None, *, updating: bool = False) -> bool:
+    """Whether the test fails for its count: over a limit that is enforced.
+    Recording budgets (`--bytecount-update`) forgives the file's budgets,
+    never a marker's. A regression fails the session, not the test."""
+    if status is not Status.OVER or limit is None:
+        return False
+    return not (updating and limit.source is LimitSource.FILE)
+
+
 def allowance(limit: Limit, tolerance: float) -> float:
     """The highest count that is not over `limit`: a marker without a
     tolerance of its own is a hard cap."""

@@ -153,3 +153,82 @@ def test_bytecount_explain_prints_each_measured_test_after_the_run(
         )
     result = pytester.runpytest("-k", "plain", "--bytecount")
     result.stdout.no_fnmatch_line("*bytecount explain*")
+
+
+REGRESSION_V1 = """
+import pytest
+
+def parse(text):
+    return [int(part) for part in text.split(",")]
+
+def total(text):
+    return sum(parse(text))
+
+@pytest.mark.max_instructions({limit})
+def test_total_over_budget():
+    assert total("1,2,3,4,5,6,7,8") == 36
+
+def test_total_regressed():
+    assert total("1,2,3,4") == 10
+"""
+
+#: The same, with `parse` made dearer: it now strips every part first.
+REGRESSION_V2 = REGRESSION_V1.replace(
+    'return [int(part) for part in text.split(",")]',
+    'parts = [part.strip() for part in text.split(",")]\n'
+    "    return [int(part) for part in parts if part]",
+)
+
+
+def test_a_baseline_names_the_functions_whose_own_counts_changed(
+    pytester: pytest.Pytester,
+) -> None:
+    assert REGRESSION_V2 != REGRESSION_V1
+    pytester.makepyfile(test_regression=REGRESSION_V1.format(limit=100_000))
+    pytester.runpytest("--bytecount", "--bytecount-report=base.json").assert_outcomes(passed=2)
+    base = {t["nodeid"]: t for t in read_report(pytester.path / "base.json")["tests"]}
+    over = base["test_regression.py::test_total_over_budget"]["instructions"]
+
+    pytester.makepyfile(test_regression=REGRESSION_V2.format(limit=over))
+    result = pytester.runpytest(
+        "--bytecount", "--bytecount-compare=base.json", "--bytecount-report=new.json"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    new = {t["nodeid"]: t for t in read_report(pytester.path / "new.json")["tests"]}
+    # The failure of the over-budget test says what moved since the baseline.
+    result.stdout.fnmatch_lines(
+        [
+            "*over the limit of*",
+            "functions whose own counts changed most since base.json:",
+            "  +* parse  (test_regression.py:3)",
+            "*test_regression.py::test_total_over_budget*",
+        ]
+    )
+    # Functions below the edit moved down a line: still the same functions.
+    result.stdout.no_fnmatch_line("*not listed in the baseline*")
+    # The regressed test (no budget to fail) lists them under its summary row.
+    result.stdout.fnmatch_lines(
+        [
+            "REGRESSED *test_regression.py::test_total_regressed*(baseline)",
+            "  *+* parse  (test_regression.py:3)",
+        ]
+    )
+    (change,) = [
+        c
+        for c in new["test_regression.py::test_total_regressed"]["function_changes"]
+        if c["function"] == "parse"
+    ]
+    before = next(
+        f["instructions"]
+        for f in base["test_regression.py::test_total_regressed"]["functions"]
+        if f["function"] == "parse"
+    )
+    assert change["before"] == before
+    assert change["after"] > before
+    own_delta = change["after"] - change["before"]
+    test_delta = (
+        new["test_regression.py::test_total_regressed"]["instructions"]
+        - base["test_regression.py::test_total_regressed"]["instructions"]
+    )
+    # parse's own count moved; its comprehension's code is a function of its own.
+    assert 0 < own_delta <= test_delta

@@ -22,7 +22,8 @@ from conftest import TAG, counts, read_report
 
 import pytest_bytecount
 from pytest_bytecount.cli import main
-from pytest_bytecount.compare import ChangeKind, compare, render_markdown
+from pytest_bytecount.compare import ChangeKind, compare
+from pytest_bytecount.render.compare import render_markdown
 
 SUITE = """
 import pytest

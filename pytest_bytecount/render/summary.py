@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, final
 
-from .determinism import UNSTABLE_HINT
-from .report import TestRecord, totals
-from .verdict import SOURCE_LABELS, LimitSource, Status, change_percent
+from ..determinism import UNSTABLE_HINT
+from ..report import TestRecord, totals
+from ..verdict import SOURCE_LABELS, LimitSource, Status, change_percent
+from .failure import change_lines
 
 #: Row order: problems first, then improvements, new tests, and the rest.
 ORDER: Final = (Status.OVER, Status.REGRESSED, Status.IMPROVED, Status.NEW, Status.OK)
@@ -78,7 +79,10 @@ def render(
     labels = dict(SOURCE_LABELS)
     if budgets_file is not None:
         labels[LimitSource.FILE] = budgets_file
-    lines += [Line(_row(record, width, labels), COLOURS[record.status]) for record in rows]
+    for record in rows:
+        lines.append(Line(_row(record, width, labels), COLOURS[record.status]))
+        # With a baseline, what moved in a regressed or over-budget test.
+        lines += [Line(text) for text in change_lines(record.function_changes, indent=" " * 10)]
     if verbosity >= 0:
         lines += [
             Line(f"stale budget: {nodeid}  (prune with --bytecount-update)", "yellow")

@@ -1,0 +1,83 @@
+"""The text of `Measurement.explain()`: the hottest lines of a measurement,
+each with its source and, under it, the instructions of that line that ran,
+with their execution counts (`dis` with counts), then the hottest call paths
+(pure, no pytest). What ran where is worked out in attribution.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from types import CodeType
+
+from ..attribution import instructions_by_line, source_of
+
+
+def render(
+    instructions: int,
+    by_line: dict[tuple[str, int], int],
+    ran: Sequence[tuple[CodeType, list[int]]],
+    *,
+    lines: int = 10,
+) -> str:
+    """The text of `explain()`: a headline, then the `lines` hottest lines,
+    files shown relative to the current directory when under it."""
+    hottest = list(by_line.items())[:lines]
+    if not hottest:
+        return "0 instructions executed\n"
+    detail = instructions_by_line(ran)
+    shown = [detail.get(where, []) for where, _ in hottest]
+    count_width = max(len(f"{count:,}") for _, count in hottest)
+    width = max((len(f"{r.count:,}") for rows in shown for r in rows), default=1)
+    name_width = max((len(r.opname) for rows in shown for r in rows), default=1)
+    out = [
+        f"{instructions:,} instructions executed on {len(by_line):,} lines; "
+        f"the {len(hottest)} hottest:",
+    ]
+    sources: dict[str, list[str]] = {}
+    for ((file, line), count), ran_here in zip(hottest, shown, strict=True):
+        source = source_of(file, line, sources)
+        out.append("")
+        out.append(f"{count:>{count_width},}  {_shown(file)}:{line}  {source}".rstrip())
+        several = len({r.function for r in ran_here}) > 1  # a lambda, a comprehension
+        function = None
+        for r in ran_here:
+            if several and r.function != function:
+                function = r.function
+                out.append(" " * (count_width + 2) + f"in {function}:")
+            row = f"{r.count:>{width},}  {r.opname:<{name_width}}  {r.argrepr}"
+            out.append(" " * (count_width + 2) + row.rstrip())
+    return "\n".join(out) + "\n"
+
+
+def _shown(file: str) -> str:
+    """`file` relative to the current directory when under it."""
+    try:
+        relative = os.path.relpath(file)
+    except ValueError:  # another drive on Windows
+        return file
+    return file if relative.startswith(os.pardir) else relative
+
+
+def render_paths(hottest: Sequence[tuple[str, int]], instructions: int) -> str:
+    """The hottest call paths, after the lines: each with the instructions
+    run in its innermost frame, its share, and its frames outermost first
+    (a frame repeated in a row, recursion, shown once with `xN`)."""
+    if not hottest:
+        return ""
+    width = max(len(f"{count:,}") for _, count in hottest)
+    out = ["", f"the {len(hottest)} hottest call paths (instructions in the innermost frame):"]
+    for stack, count in hottest:
+        share = 100 * count / instructions if instructions else 0.0
+        out.append(f"{count:>{width},}  {share:5.1f}%  {_compressed(stack.split(';'))}")
+    return "\n".join(out) + "\n"
+
+
+def _compressed(frames: Sequence[str]) -> str:
+    runs: list[list[object]] = []
+    for frame in frames:
+        if runs and runs[-1][0] == frame:
+            runs[-1][1] = int(str(runs[-1][1])) + 1
+        else:
+            runs.append([frame, 1])
+    return " > ".join(f"{frame} x{n}" if n != 1 else str(frame) for frame, n in runs)

@@ -1,0 +1,77 @@
+"""The text of an over-budget failure (pure, no pytest)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from ..compare import FunctionChange
+from ..determinism import UNSTABLE_HINT
+from ..measurement import FunctionCount, LineCount, Measurement
+from ..verdict import Limit, LimitSource, change_percent
+
+TOP_OPCODES: Final = 8
+TOP_LINES_SHOWN: Final = 5
+
+
+def over_budget_message(
+    measurement: Measurement,
+    limit: Limit,
+    functions: tuple[FunctionCount, ...],
+    lines: Sequence[tuple[LineCount, str]] = (),
+    tolerance: float = 0.0,
+    budgets: str = "bytecount.toml",
+    changes: Sequence[FunctionChange] = (),
+    baseline_name: str = "the baseline",
+) -> str:
+    """The failure of a test over its budget: by how much, the functions and
+    lines that spent the most, with a baseline what changed since, and the
+    commonest opcodes."""
+    instructions = measurement.instructions
+    if limit.source is LimitSource.MARKER:
+        source = f"set by @pytest.mark.max_instructions({limit.instructions})"
+    else:
+        source = f"recorded in {budgets}"
+    if limit.tolerance is not None:
+        source += f" (its tolerance {limit.tolerance:g}%)"
+    elif tolerance and limit.source is LimitSource.FILE:
+        source += f" (tolerance {tolerance:g}%)"
+    text = [
+        f"bytecount: {instructions:,} instructions executed, over the limit of "
+        f"{limit.instructions:,} {source}: +{instructions - limit.instructions:,} "
+        f"({change_percent(instructions, limit.instructions):+.1f}%)",
+    ]
+    if functions:
+        text.append("functions that spent the most (own instructions):")
+        text.extend(
+            f"  {f.instructions:>10,}  {f.function}  ({f.file}:{f.line})" for f in functions
+        )
+    if lines:
+        shown = [(line, f"{line.file}:{line.line}", source) for line, source in lines]
+        shown = shown[:TOP_LINES_SHOWN]
+        width = max(len(where) for _, where, _ in shown)
+        text.append("lines that spent the most:")
+        text.extend(
+            f"  {line.instructions:>10,}  {where:<{width}}  {source}"
+            for line, where, source in shown
+        )
+    if changes:
+        text.append(f"functions whose own counts changed most since {baseline_name}:")
+        text.extend(change_lines(changes, indent="  "))
+    opcodes = list(measurement.by_opcode.items())[:TOP_OPCODES]
+    text.append("top opcodes: " + ", ".join(f"{name} {count:,}" for name, count in opcodes))
+    if measurement.unstable is not None:
+        text.append(f"unstable: {measurement.unstable}")
+        text.append(UNSTABLE_HINT)
+    return "\n".join(text)
+
+
+def change_lines(changes: Sequence[FunctionChange], *, indent: str) -> list[str]:
+    """`+312  parse_token  (src/parse.py:40)`, one line per function, the
+    deltas aligned; a function the baseline does not list says so."""
+    width = max((len(f"{change.delta:+,}") for change in changes), default=0)
+    return [
+        f"{indent}{change.delta:>+{width},}  {change.function}  ({change.file}:{change.line})"
+        + ("  (not listed in the baseline)" if change.before is None else "")
+        for change in changes
+    ]
