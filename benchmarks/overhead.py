@@ -6,9 +6,12 @@ each core that can run here.
 
 For each core and workload it prints the count, the best-of-N time
 unmeasured and measured, their ratio, the extra nanoseconds per counted
-instruction, and the ratio of the very first measured call. On 3.12+ code is
-counted instruction by instruction until it has run 1,000 instructions, and
-by block from the next span on, so the first call is dearer than the rest.
+instruction, the ratio of the very first measured call, and the ratio with
+call paths recorded (`measure(stacks=True)`, as --bytecount-profile, -html
+and -explain do) against unmeasured, then against measured without them. On
+3.12+ code is counted instruction by instruction until it has run 1,000
+instructions, and by block from the next span on, so the first call is
+dearer than the rest; with call paths, always instruction by instruction.
 Timings only: the tests never assert on time.
 """
 
@@ -76,10 +79,10 @@ def exceptions(n: int = 50_000) -> int:
 WORKLOADS: tuple[Callable[[], object], ...] = (loop, fib, generators, exceptions)
 
 
-def timed(fn: Callable[[], object], measured: bool) -> float:
+def timed(fn: Callable[[], object], measured: bool, stacks: bool = False) -> float:
     start = time.perf_counter()
     if measured:
-        with measure():
+        with measure(stacks=stacks):
             fn()
     else:
         fn()
@@ -96,10 +99,12 @@ def run_core(lines: list[str]) -> None:
         with measure() as m:
             fn()
         counted = min(timed(fn, measured=True) for _ in range(REPEATS))
+        with_paths = min(timed(fn, measured=True, stacks=True) for _ in range(REPEATS))
         extra = (counted - plain) / m.instructions * 1e9
         lines.append(
             f"  {fn.__name__:<12} {m.instructions:>12,} {plain:>9.4f} {counted:>10.4f} "
-            f"{counted / plain:>7.1f}x {extra:>9.1f} {first / plain:>8.1f}x"
+            f"{counted / plain:>7.1f}x {extra:>9.1f} {first / plain:>8.1f}x "
+            f"{with_paths / plain:>7.1f}x {with_paths / counted:>7.1f}x"
         )
 
 
@@ -108,7 +113,7 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}, best of {REPEATS}")
     print(
         f"  {'workload':<12} {'instructions':>12} {'plain s':>9} {'measured s':>10} "
-        f"{'ratio':>8} {'ns/instr':>9} {'first':>9}"
+        f"{'ratio':>8} {'ns/instr':>9} {'first':>9} {'paths':>8} {'÷meas.':>8}"
     )
     for core in cores:
         # Each thread makes its own engine, with the core the variable names.
