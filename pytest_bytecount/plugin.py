@@ -537,8 +537,9 @@ class BytecountPlugin:
             terminalreporter.write_line(f"call paths not kept: {nodeid}: {reason}", yellow=True)
         if self.settings.profile_dir is not None and self.profiles:
             directory = _shown_path(self.settings.profile_dir, self.config)
+            tests = f"{len(self.profiles):,} test{'s' if len(self.profiles) > 1 else ''}"
             terminalreporter.write_line(
-                f"call paths of {len(self.profiles):,} tests: {directory}/*.folded "
+                f"call paths of {tests}: {directory}/*.folded "
                 f"and {directory}/bytecount.speedscope.json"
             )
         if self.explanations and self.settings.explain:

@@ -66,7 +66,8 @@ def render_paths(hottest: Sequence[tuple[str, int]], instructions: int) -> str:
     if not hottest:
         return ""
     width = max(len(f"{count:,}") for _, count in hottest)
-    out = ["", f"the {len(hottest)} hottest call paths (instructions in the innermost frame):"]
+    paths = "call path" if len(hottest) == 1 else "call paths"
+    out = ["", f"the {len(hottest)} hottest {paths} (instructions in the innermost frame):"]
     for stack, count in hottest:
         share = 100 * count / instructions if instructions else 0.0
         out.append(f"{count:>{width},}  {share:5.1f}%  {_compressed(stack.split(';'))}")

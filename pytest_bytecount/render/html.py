@@ -24,7 +24,7 @@ ROW: Final = 18
 #: a large suite's page would grow with them.
 NARROWEST: Final = 0.5
 #: Rough width of a character of the labels, to cut them to their frame.
-CHAR: Final = 7.0
+CHAR: Final = 7.5
 STATUS_ORDER: Final = {
     Status.OVER: 0,
     Status.REGRESSED: 1,
@@ -283,7 +283,7 @@ SCRIPT: Final = """
   });
   // Zoom a flame graph on the clicked frame: it and its callees fill the
   // width, its callers span it; the top row zooms out.
-  const WIDTH = 1200, CHAR = 7;
+  const WIDTH = 1200, CHAR = 7.5;
   function fit(label, width) {
     const room = Math.floor((width - 6) / CHAR);
     if (room < 3) { return ""; }
