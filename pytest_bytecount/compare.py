@@ -172,9 +172,11 @@ def function_changes(
     that ran), largest move first; files as the report names them.
 
     A function is known by its name and file: an edit above it moves its
-    first line. Only where one file has two functions of one name (a
-    redefinition, two lambdas) does the line tell them apart."""
-    old, new = _by_name(before), _by_name(after)
+    first line. Only where one file has two functions of one name, then or
+    now (a redefinition, two lambdas), does the line tell them apart."""
+    before, after = list(before), list(after)
+    ambiguous = _repeated(before) | _repeated(after)
+    old, new = _keyed(before, ambiguous), _keyed(after, ambiguous)
     changes = []
     for key in old.keys() | new.keys():
         was, now = old.get(key), new.get(key)
@@ -190,13 +192,21 @@ def function_changes(
     return tuple(c for c in changes if c.delta)[:count]
 
 
-def _by_name(
-    functions: Iterable[FunctionCount],
+def _repeated(functions: list[FunctionCount]) -> set[tuple[str, str]]:
+    """The (name, file) pairs that more than one of `functions` have."""
+    seen: set[tuple[str, str]] = set()
+    repeated = set()
+    for f in functions:
+        if (f.function, f.file) in seen:
+            repeated.add((f.function, f.file))
+        seen.add((f.function, f.file))
+    return repeated
+
+
+def _keyed(
+    functions: list[FunctionCount], ambiguous: set[tuple[str, str]]
 ) -> dict[tuple[str, str, int | None], FunctionCount]:
-    listed = list(functions)
-    seen: dict[tuple[str, str], int] = {}
-    for f in listed:
-        seen[(f.function, f.file)] = seen.get((f.function, f.file), 0) + 1
     return {
-        (f.function, f.file, f.line if seen[(f.function, f.file)] > 1 else None): f for f in listed
+        (f.function, f.file, f.line if (f.function, f.file) in ambiguous else None): f
+        for f in functions
     }

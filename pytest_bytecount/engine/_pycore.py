@@ -12,8 +12,8 @@ With `stacks`, the core also follows the call path (`paths.py`): start,
 resume and throw enter a node, return and yield leave it, and each
 instruction counts for the current node too. A frame an exception leaves
 has no event of ours: after RAISE or RERAISE, the next event checks the
-frames entered against the stack. Nothing is counted by block
-then (the lifecycle adds no block lengths): a node is charged instruction by
+frames entered against the stack. Nothing is counted by block then (the
+lifecycle adds no block lengths): a node is charged instruction by
 instruction.
 
 Callbacks never raise into the measured code what they did wrong: the first

@@ -6,10 +6,12 @@ A node is a code object reached by one path of counted calls from the root
 Frames of excluded code are no nodes: code they call hangs under the nearest
 counted caller. The cores keep the current node as the span runs: a frame
 starting or resuming (a call, a generator's next, a throw) enters a child of
-it; a frame returning, yielding or unwinding leaves it for its parent. An
-instruction counts for the current node, whose code must be the
-instruction's: if it is not, an event was missed and the paths are dropped
-(`lost`), never guessed. The counts per code object do not depend on paths.
+it; a frame returning or yielding leaves it for its parent; the frames an
+exception leaves are found missing from the stack at the next event (see
+_pycore.py). An instruction counts for the current node, whose code must be
+the instruction's: if it is not, an event was missed and the paths are
+dropped (`lost`), never guessed. The counts per code object do not depend on
+paths.
 
 Cores hand the tree over as `Path`s, one per node in order of creation (a
 parent before its children), the root first.
