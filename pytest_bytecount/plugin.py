@@ -308,7 +308,8 @@ class BytecountPlugin:
                 # With the record, so that they reach the xdist controller;
                 # not part of the JSON report.
                 measurement.root = str(self.config.rootpath)
-                entry[EXPLAIN_KEY] = measurement.explain()
+                if self.settings.explain or self.settings.html_path is not None:
+                    entry[EXPLAIN_KEY] = measurement.explain()
                 try:
                     entry[FOLDED_KEY] = measurement.folded()
                 except ValueError as exc:
@@ -609,7 +610,7 @@ class BytecountPlugin:
             sources: dict[str, list[str]] = {}
             shown = [(line, source_of(path, line.line, sources)) for line, path in hottest]
             assert limit is not None
-            assert self.settings.compare_path is not None or not changes
+            compared = self.settings.compare_path
             _fail(
                 report,
                 over_budget_message(
@@ -621,9 +622,7 @@ class BytecountPlugin:
                     budgets=_shown_path(self.settings.budgets_path, self.config),
                     changes=changes,
                     baseline_name=(
-                        _shown_path(self.settings.compare_path, self.config)
-                        if self.settings.compare_path is not None
-                        else "the baseline"
+                        _shown_path(compared, self.config) if compared else "the baseline"
                     ),
                 ),
             )

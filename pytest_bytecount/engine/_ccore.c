@@ -26,9 +26,13 @@
  * type. A Core owns one reference to each code object in its table, to
  * `discover`, to `disable` and to `problem` (on 3.10 and 3.11: to the
  * previous trace function's object and to three interned attribute names);
- * every other object is borrowed for the length of a call, or owned by a
- * local variable and released before the function returns (each is marked
- * where it is made). Frames whose f_trace is the Core own that reference.
+ * with call paths, to the frame above the root path and to the reason the
+ * paths were lost, while its nodes borrow their code objects from the table
+ * (which keeps them for the Core's life) and it knows frames that entered a
+ * node by address only, compared and never followed. Every other object is
+ * borrowed for the length of a call, or owned by a local variable and
+ * released before the function returns (each is marked where it is made).
+ * Frames whose f_trace is the Core own that reference.
  *
  * Errors. As in _pycore.py: a LookupError or ValueError while counting is
  * kept in `problem` (the first one), never raised into the measured code;
