@@ -165,6 +165,25 @@ def test_both_cores_count_an_ordinary_suite_identically(
     assert found["c"] == found["python"]
 
 
+@needs_compiled
+def test_both_cores_record_the_same_call_paths(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_ordinary=ORDINARY_SUITE)
+    found = counts_with_each_core(pytester, monkeypatch, "--bytecount-profile=prof", passed=280)
+    assert found["c"] == found["python"]
+    # counts_with_each_core ran the Python core first, then the C core: save
+    # the C core's stacks, run the Python core again, and compare.
+    compiled = {p.name: p.read_text() for p in (pytester.path / "prof").glob("*.folded")}
+    monkeypatch.setenv(CORE_VARIABLE, "python")
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--bytecount", "--bytecount-profile=prof"
+    ).assert_outcomes(passed=280)
+    python = {p.name: p.read_text() for p in (pytester.path / "prof").glob("*.folded")}
+    assert len(compiled) == 280
+    assert python == compiled
+
+
 #: Code that saves the trace function and puts it back, as doctest does,
 #: in the middle of a measured frame that goes on working afterwards.
 PUTS_BACK_THE_TRACER = '''

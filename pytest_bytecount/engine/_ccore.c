@@ -104,7 +104,8 @@ typedef struct {
     Py_ssize_t depth, entered_capacity;
     int suspect;
     PyObject *boundary;     /* owned, or NULL */
-    PyObject *lost;         /* owned, or NULL */
+    int paths_lost;
+    PyObject *lost;         /* owned, or NULL: why, where it could be said */
 #if PY_VERSION_HEX >= 0x030C0000
     PyObject *watch;        /* owned: told of other threads' starts while `watching` */
     int watching;
@@ -281,18 +282,17 @@ frame_code(PyFrameObject *frame)    /* borrowed: the frame holds its code */
  * The twin of paths.py and of the path members of _pycore.py: see there
  * what each step does and why. */
 
+/* Drop the paths, keeping the first reason. Steals `message`, which may be
+ * NULL (its making failed: that exception is cleared, never left set). */
 static void
-lose(Core *self, PyObject *message)    /* steals `message`, which may be NULL */
+lose(Core *self, PyObject *message)
 {
+    if (message == NULL) {
+        PyErr_Clear();
+    }
+    self->paths_lost = 1;
     if (self->lost == NULL) {
         self->lost = message;
-        if (self->lost == NULL) {
-            PyErr_Clear();
-            self->lost = PyUnicode_FromString("the call path was lost");
-            if (self->lost == NULL) {
-                PyErr_Clear();
-            }
-        }
     }
     else {
         Py_XDECREF(message);
@@ -303,7 +303,7 @@ lose(Core *self, PyObject *message)    /* steals `message`, which may be NULL */
 static void
 lose_at(Core *self, const char *event, PyObject *code)
 {
-    if (self->lost != NULL) {
+    if (self->paths_lost) {
         return;
     }
     PyCodeObject *co = (PyCodeObject *)code;
@@ -383,28 +383,33 @@ add_child(Core *self, Py_ssize_t parent, PyObject *code)
     return index;
 }
 
-/* A counted frame of `code` at `frame` enters a node under the current one. */
-static int
+/* A counted frame of `code` at `frame` enters a node under the current one.
+ * Out of memory, the paths are lost: never an error raised into the
+ * measured code. */
+static void
 push(Core *self, PyObject *code, const void *frame)
 {
+    if (self->paths_lost) {
+        return;
+    }
     Py_ssize_t parent = self->entered[self->depth - 1].node;
     Py_ssize_t node = find_child(self, parent, code);
     if (node < 0 && (node = add_child(self, parent, code)) < 0) {
-        return -1;
+        lose(self, PyUnicode_FromString("out of memory while following the call path"));
+        return;
     }
     if (self->depth == self->entered_capacity) {
         Py_ssize_t capacity = self->entered_capacity * 2;
         Entered *entered = PyMem_Realloc(self->entered, (size_t)capacity * sizeof(Entered));
         if (entered == NULL) {
-            PyErr_NoMemory();
-            return -1;
+            lose(self, PyUnicode_FromString("out of memory while following the call path"));
+            return;
         }
         self->entered = entered;
         self->entered_capacity = capacity;
     }
     self->entered[self->depth++] = (Entered){node, frame};
-    return 0;
-}
+    }
 
 /* The instruction of `code` counts for the current node, which must be its. */
 static inline void
@@ -426,6 +431,9 @@ charge(Core *self, PyObject *code)
 static int
 resync(Core *self, PyFrameObject *frame, const char *event)
 {
+    if (self->paths_lost) {
+        return 0;
+    }
     PyFrameObject *at = (PyFrameObject *)Py_XNewRef(frame);    /* owned */
     while (at != NULL && (PyObject *)at != self->boundary) {
         PyObject *code = frame_code(at);
@@ -435,6 +443,10 @@ resync(Core *self, PyFrameObject *frame, const char *event)
         }
         PyFrameObject *back = PyFrame_GetBack(at);     /* owned */
         Py_DECREF(at);
+        if (back == NULL && PyErr_Occurred()) {     /* making the frame object failed */
+            lose(self, NULL);
+            return 0;
+        }
         at = back;
     }
     const void *key = at != NULL && (PyObject *)at != self->boundary ? (const void *)at : NULL;
@@ -451,20 +463,28 @@ resync(Core *self, PyFrameObject *frame, const char *event)
 }
 
 /* A frame of counted `code` starts or resumes: the current frame. */
-static int
+static void
 enter(Core *self, PyObject *code)
 {
     PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
+    if (frame == NULL) {    /* no frame object could be made */
+        lose(self, NULL);
+        return;
+    }
     if (self->suspect) {
         self->suspect = 0;
-        PyFrameObject *back = frame != NULL ? PyFrame_GetBack(frame) : NULL;   /* owned */
+        PyFrameObject *back = PyFrame_GetBack(frame);   /* owned */
+        if (back == NULL && PyErr_Occurred()) {
+            lose(self, NULL);
+            return;
+        }
         int kept = resync(self, back, "the start");
         Py_XDECREF(back);
         if (!kept) {
-            return 0;
+            return;
         }
     }
-    return push(self, code, frame);
+    push(self, code, frame);
 }
 #endif
 
@@ -491,9 +511,7 @@ Core_open_paths(Core *self, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_ValueError, "open_paths(): add() each frame's code first");
             return NULL;
         }
-        if (push(self, code, frame) < 0) {
-            return NULL;
-        }
+        push(self, code, frame);
     }
     Py_RETURN_NONE;
 }
@@ -518,6 +536,13 @@ Core_paths(Core *self, PyObject *Py_UNUSED(ignored))
         }
         PyList_SET_ITEM(paths, k, path);    /* stolen */
     }
+    if (self->paths_lost && self->lost == NULL) {    /* its reason could not be made */
+        self->lost = PyUnicode_FromString("the call path was lost");
+        if (self->lost == NULL) {
+            Py_DECREF(paths);
+            return NULL;
+        }
+    }
     return Py_BuildValue("(NO)", paths, self->lost != NULL ? self->lost : Py_None);
 }
 
@@ -532,6 +557,10 @@ code_and_offset(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected,
     if (nargs != expected) {
         PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)",
                      name, expected, nargs);
+        return -1;
+    }
+    if (!PyCode_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "%s(): a code object is needed", name);
         return -1;
     }
     *offset = PyLong_AsSsize_t(args[1]);
@@ -683,8 +712,8 @@ Core_start(Core *self, PyObject *const *args, Py_ssize_t nargs)
             entry->start_offset = offset;
         }
         entry->starts++;
-        if (self->stacks && !is_other_thread(self) && enter(self, code) < 0) {
-            return NULL;
+        if (self->stacks && !is_other_thread(self)) {
+            enter(self, code);
         }
     }
     Py_RETURN_NONE;     /* never DISABLE a global event: it would be off for good */
@@ -710,8 +739,8 @@ Core_resume(Core *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (self->stacks && !is_other_thread(self)) {
         Entry *entry = find(self, args[0]);     /* found anew: discover() may have grown the table */
-        if (entry != NULL && entry->counted && enter(self, args[0]) < 0) {
-            return NULL;
+        if (entry != NULL && entry->counted) {
+            enter(self, args[0]);
         }
     }
     Py_RETURN_NONE;
@@ -753,8 +782,8 @@ Core_throw(Core *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (self->stacks && !is_other_thread(self)) {
         Entry *entry = find(self, args[0]);
-        if (entry != NULL && entry->counted && enter(self, args[0]) < 0) {
-            return NULL;
+        if (entry != NULL && entry->counted) {
+            enter(self, args[0]);
         }
     }
     Py_RETURN_NONE;
@@ -937,7 +966,10 @@ on_call(Core *self, PyFrameObject *frame)
     }
     /* Every frame's exit is a return event here (an exception's too): the
      * frame on top of `entered` is always the running counted one. */
-    return self->stacks ? push(self, code, frame) : 0;
+    if (self->stacks) {
+        push(self, code, frame);
+    }
+    return 0;
 }
 
 /* A generator's frame outlives its return (a yield): it gets back what
@@ -989,6 +1021,11 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
      * (a call, a resumption, a return, an exception), and only they can add
      * to the table: the frame remembered above is forgotten at each. */
     self->last_frame = NULL;
+    /* Popped before the previous tracer is called, which may fail. */
+    if (what == PyTrace_RETURN && self->stacks && self->depth > 1
+        && self->entered[self->depth - 1].frame == (const void *)frame) {
+        self->depth--;
+    }
     if (self->previous_func != NULL) {
         int forwarding = self->forwarding;
         self->forwarding = 1;
@@ -1011,10 +1048,6 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     }
     if (what == PyTrace_CALL) {
         return on_call(self, frame);
-    }
-    if (what == PyTrace_RETURN && self->stacks && self->depth > 1
-        && self->entered[self->depth - 1].frame == (const void *)frame) {
-        self->depth--;
     }
     if (what == PyTrace_RETURN
         && ((PyCodeObject *)frame_code(frame))->co_flags
@@ -1185,6 +1218,10 @@ Core_add(Core *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (lengths != Py_None && !PyList_Check(lengths)) {
         PyErr_SetString(PyExc_TypeError, "add(): block lengths must be a list or None");
+        return NULL;
+    }
+    if (self->stacks && lengths != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "add(): with call paths, code is counted by instruction");
         return NULL;
     }
     if (find(self, code) != NULL) {

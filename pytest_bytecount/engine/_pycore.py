@@ -129,6 +129,8 @@ class PythonCore:
 
         def add(code: CodeType, block_lengths: list[int] | None) -> None:
             nonlocal unchecked
+            if tree is not None and block_lengths is not None:
+                raise ValueError("add(): with call paths, code is counted by instruction")
             key = id(code)
             if key in tables:  # another thread (all_threads) discovered it meanwhile
                 return
@@ -207,10 +209,17 @@ class PythonCore:
 
         def push(code: CodeType, frame: FrameType) -> None:
             nonlocal current
-            node = current[CHILDREN].get(id(code))
-            if node is None:
-                node = tree.child(current, code)  # type: ignore[union-attr]
-            entries.append((node, id(frame)))
+            assert tree is not None, "push() without stacks"
+            if tree.lost is not None:
+                return
+            try:
+                node = current[CHILDREN].get(id(code))
+                if node is None:
+                    node = tree.child(current, code)
+                entries.append((node, id(frame)))
+            except MemoryError:  # never raised into the measured code
+                tree.lose("out of memory while following the call path")
+                return
             current = node
 
         def enter(code: CodeType, frame: FrameType) -> None:
@@ -234,6 +243,7 @@ class PythonCore:
             key = id(frame) if frame is not None and frame is not boundary else 0
             while entries[-1][1] != key:
                 if len(entries) == 1:
+                    current = entries[0][0]
                     if tree is not None:
                         tree.lose(f"the call path was lost at {event} after an exception")
                     return False
