@@ -9,6 +9,7 @@ once at its end (pure, no pytest).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any, Final, final
 
 from .files import write_atomically
-from .verdict import parse_tolerance
+from .report import TestRecord
+from .verdict import LimitSource, parse_tolerance
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,13 +78,24 @@ class Budgets:
         return parse_tolerance(text) if text is not None else None
 
     def updated(
-        self, tag: str, counts: Mapping[str, int], *, remove: Iterable[str] = ()
+        self,
+        tag: str,
+        counts: Mapping[str, int],
+        *,
+        remove: Iterable[str] = (),
+        tolerances: Mapping[str, str] = {},
     ) -> Budgets:
-        """A copy in which `tag`'s table has `counts` written and `remove`
-        pruned; an entry's own tolerance stays with it."""
+        """A copy in which `tag`'s table has `counts` written, with
+        `tolerances` where given (an entry's own tolerance stays with it,
+        unless it is the smaller), and `remove` pruned."""
         table = dict(self.table(tag))
         table.update(counts)
-        tolerances = dict(self.tolerances.get(tag, {}))
+        own = dict(self.tolerances.get(tag, {}))
+        for nodeid, tolerance in tolerances.items():
+            kept = own.get(nodeid)
+            if kept is None or parse_tolerance(kept) < parse_tolerance(tolerance):
+                own[nodeid] = tolerance
+        tolerances = own
         for nodeid in remove:
             table.pop(nodeid, None)
             tolerances.pop(nodeid, None)
@@ -119,6 +132,49 @@ class Budgets:
 
     def write(self) -> None:
         write_atomically(self.path, self.render())
+
+
+@final
+@dataclass(frozen=True)
+class Recording:
+    """What measured tests teach a budgets file: each recordable test's
+    highest count, and for a test whose count differed between runs (the
+    same node id in several reports), the tolerance covering the spread."""
+
+    counts: Mapping[str, int]
+    tolerances: Mapping[str, str]
+    spreads: Mapping[str, tuple[int, int]]
+
+
+def recording(records: Iterable[TestRecord]) -> Recording:
+    """The budgets to write from `records`, as `--bytecount-update` writes
+    them after a run and `pytest-bytecount record` from reports: tests that
+    passed (or failed only for being over a budget, which an update run
+    forgives), with no budget or one from the budgets file (a marker's limit
+    is the test's own), and a count."""
+    seen: dict[str, list[int]] = {}
+    for record in records:
+        if (
+            (record.outcome == "passed" or record.failed_by_budget)
+            and (record.limit is None or record.limit.source is LimitSource.FILE)
+            and record.instructions > 0
+        ):
+            seen.setdefault(record.nodeid, []).append(record.instructions)
+    counts = {nodeid: max(found) for nodeid, found in seen.items()}
+    spreads = {
+        nodeid: (min(found), max(found))
+        for nodeid, found in seen.items()
+        if min(found) < max(found)
+    }
+    tolerances = {nodeid: _covering(low, high) for nodeid, (low, high) in spreads.items()}
+    return Recording(counts, tolerances, spreads)
+
+
+def _covering(low: int, high: int) -> str:
+    """The tolerance, in tenths of a percent rounded up, under which `low`
+    and `high` are within one another: `"2.5%"`."""
+    tenths = math.ceil((high - low) * 1000 / low)
+    return f"{tenths / 10:g}%"
 
 
 def _validated(

@@ -1,4 +1,5 @@
-"""`pytest-bytecount compare|show`: reports read back outside pytest.
+"""`pytest-bytecount compare|show|merge|record`: reports read back outside
+pytest.
 
 Exit codes: 0 fine, 1 regressions found (`compare`), 2 bad input, which is
 reported in one line on stderr, never with a traceback.
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Final
 
 from . import __version__
+from .budgets import Budgets, BudgetsError, recording
 from .compare import ChangeKind, compare, hash_seed_warning
 from .render import summary
 from .render.compare import render_json, render_markdown, render_text
-from .report import ReportError, load_report
+from .report import LoadedReport, ReportError, load_report, write_json
+from .shards import MergeError, merge, stale_over
 from .verdict import parse_tolerance
 
 PROG: Final = "pytest-bytecount"
@@ -37,8 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "compare":
             return _compare(args)
+        if args.command == "merge":
+            return _merge(args)
+        if args.command == "record":
+            return _record(args)
         return _show(args)
-    except (ReportError, InputError) as exc:
+    except (ReportError, InputError, MergeError, BudgetsError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return BAD_INPUT
 
@@ -91,6 +98,44 @@ def _parser() -> argparse.ArgumentParser:
     verbosity.add_argument(
         "-q", "--quiet", action="count", default=0, help="list only over budget and regressed"
     )
+
+    merge_ = commands.add_parser(
+        "merge",
+        help="combine the reports of a suite's shards into one",
+        description=(
+            "Combine the reports of shards of one suite (CI jobs of a matrix, pytest-split, "
+            "pytest-shard) into one report, as if one run had written it. Exits 2, writing "
+            "nothing, for reports of two interpreters or one test with two counts."
+        ),
+    )
+    merge_.add_argument(
+        "-o", "--output", metavar="OUT.json", type=Path, required=True, help="the merged report"
+    )
+    merge_.add_argument("reports", metavar="IN.json", type=Path, nargs="+", help="shard reports")
+
+    record = commands.add_parser(
+        "record",
+        help="write budgets from reports, as --bytecount-update would",
+        description=(
+            "Write the budgets of the reports' interpreter into the budgets file, as "
+            "`pytest --bytecount-update` would have after one run of the same tests. "
+            "A test in several reports (repeated runs) gets its highest count and a "
+            "tolerance covering how much it varied. Exits 2, writing nothing, on bad input."
+        ),
+    )
+    record.add_argument("reports", metavar="REPORT.json", type=Path, nargs="+", help="reports")
+    record.add_argument(
+        "--budgets",
+        metavar="PATH",
+        type=Path,
+        default=Path("bytecount.toml"),
+        help="the budgets file (default: bytecount.toml in the current directory)",
+    )
+    record.add_argument(
+        "--prune",
+        action="store_true",
+        help="drop the budgets the reports judge stale (their tests no longer exist)",
+    )
     return parser
 
 
@@ -122,6 +167,69 @@ def _compare(args: argparse.Namespace) -> int:
     sys.stdout.write(output)
     regressed = any(change.kind is ChangeKind.REGRESSED for change in changes)
     return REGRESSED if regressed else OK
+
+
+def _loaded(paths: Sequence[Path]) -> list[LoadedReport]:
+    """Every report read and checked, all of one interpreter."""
+    reports = [load_report(path) for path in paths]
+    first = reports[0]
+    for report in reports[1:]:
+        if report.tag != first.tag:
+            raise InputError(
+                f"{first.path} holds counts of {first.tag} and {report.path} of {report.tag}: "
+                "reports of one interpreter only"
+            )
+        if report.version != first.version:
+            print(
+                f"{PROG}: warning: {first.path} was made with Python {first.version} and "
+                f"{report.path} with {report.version}: counts may differ between them",
+                file=sys.stderr,
+            )
+    return reports
+
+
+def _merge(args: argparse.Namespace) -> int:
+    reports = _loaded(args.reports)
+    data = merge(reports, plugin_version=__version__)
+    write_json(args.output, data)
+    tests, stale = data["totals"]["measured"], len(data["stale"])
+    print(
+        f"merged {len(reports)} reports of {data['interpreter']['tag']} into {args.output}: "
+        f"{tests:,} test{'' if tests == 1 else 's'}, "
+        f"{stale:,} stale budget{'' if stale == 1 else 's'}"
+    )
+    return OK
+
+
+def _record(args: argparse.Namespace) -> int:
+    reports = _loaded(args.reports)
+    tag = reports[0].tag
+    budgets = Budgets.load(args.budgets)
+    recorded = recording(record for report in reports for record in report.records)
+    prune = stale_over(reports) if args.prune else []
+    updated = budgets.updated(tag, recorded.counts, remove=prune, tolerances=recorded.tolerances)
+    changed = updated.render() != budgets.render() or not args.budgets.exists()
+    if changed:
+        updated.write()
+    before = budgets.table(tag)
+    new = sum(1 for nodeid in recorded.counts if nodeid not in before)
+    moved = sum(
+        1
+        for nodeid, count in recorded.counts.items()
+        if nodeid in before and before[nodeid] != count
+    )
+    pruned = sum(1 for nodeid in prune if nodeid in before)
+    print(
+        f"recorded {len(recorded.counts):,} budgets of {tag} in {args.budgets}: "
+        f"{new:,} new, {moved:,} changed, {pruned:,} pruned"
+        + ("" if changed else " (file unchanged)")
+    )
+    for nodeid, (low, high) in sorted(recorded.spreads.items()):
+        print(
+            f"  varied between runs: {nodeid}  {low:,} to {high:,}, "
+            f"budget {high:,} with tolerance {recorded.tolerances[nodeid]}"
+        )
+    return OK
 
 
 def _show(args: argparse.Namespace) -> int:

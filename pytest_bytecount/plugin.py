@@ -22,7 +22,7 @@ import pytest
 
 from . import __version__
 from .attribution import source_of
-from .budgets import Budgets, BudgetsError
+from .budgets import Budgets, BudgetsError, recording
 from .compare import FunctionChange, function_changes
 from .counting import Meter, thread_meter
 from .determinism import hash_seed, hash_seed_warning, seed_random
@@ -446,15 +446,11 @@ class BytecountPlugin:
             self._write(session, "--bytecount-html", self.settings.html_path, self._write_html)
 
     def _update_budgets(self) -> None:
-        counts = {
-            record.nodeid: record.instructions
-            for record in self.records.values()
-            if record.outcome == "passed"
-            and (record.limit is None or record.limit.source is LimitSource.FILE)
-            and record.instructions > 0
-        }
+        recorded = recording(self.records.values())
         prune = self.stale if self.collection.whole_suite_selected() else ()
-        updated = self.budgets.updated(self.tag, counts, remove=prune)
+        updated = self.budgets.updated(
+            self.tag, recorded.counts, remove=prune, tolerances=recorded.tolerances
+        )
         if updated.render() != self.budgets.render() or not self.budgets.path.exists():
             updated.write()
 
@@ -466,6 +462,7 @@ class BytecountPlugin:
             stale=self.stale,
             tolerance=self.settings.tolerance,
             hash_seed=self.hash_seed,
+            budgets_seen=self.collection.seen(self.budget_table),
         )
         write_json(self.settings.report_path, data)
 
@@ -601,6 +598,7 @@ class BytecountPlugin:
         baseline = self.baseline.counts.get(nodeid) if self.baseline is not None else None
         status = judge(instructions, limit, tolerance=tolerance, baseline=baseline)
         failing = fails(status, limit, updating=self.settings.update)
+        failed_by_budget = failing and report.passed
         changes = self._function_changes(nodeid, status, measurement)
         # By line and every function: only where they are shown or kept.
         hottest = self._hottest_lines(measurement) if failing or self.settings.report_path else []
@@ -644,6 +642,7 @@ class BytecountPlugin:
             top_lines=tuple(line for line, _ in hottest),
             functions=kept,
             function_changes=changes,
+            failed_by_budget=failed_by_budget,
         )
 
     def _function_changes(

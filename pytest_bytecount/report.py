@@ -59,6 +59,9 @@ class TestRecord:
     #: With a baseline, for a regressed or over-budget test: the functions
     #: whose own counts moved most.
     function_changes: tuple[FunctionChange, ...] = ()
+    #: The test passed, and failed only for being over its budget: recording
+    #: budgets from the report takes its count, as --bytecount-update would.
+    failed_by_budget: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """This test's entry in the report's `tests` list."""
@@ -84,6 +87,8 @@ class TestRecord:
             ]
         if self.functions:
             entry["functions"] = [_function_json(function) for function in self.functions]
+        if self.failed_by_budget:
+            entry["failed_by_budget"] = True
         if self.function_changes:
             entry["function_changes"] = [
                 {"function": c.function, "file": c.file, "line": c.line}
@@ -119,6 +124,7 @@ class TestRecord:
             ),
             baseline=entry.get("baseline"),
             unstable=entry.get("unstable"),
+            failed_by_budget=entry.get("failed_by_budget", False) is True,
         )
 
 
@@ -174,20 +180,29 @@ def build_report(
     stale: Iterable[str] = (),
     tolerance: float = 0.0,
     hash_seed: str | None = None,
+    budgets_seen: Iterable[str] = (),
+    interpreter: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The JSON report, schema `pytest-bytecount/1` (see docs/report.rst)."""
+    """The JSON report, schema `pytest-bytecount/1` (see docs/report.rst).
+
+    Tests are sorted by node id, so that a serial run, a pytest-xdist run and
+    shards merged give the same report. `interpreter` (tag, version) is the
+    running one's unless given (a merge writes its shards')."""
+    tag, version = interpreter or (
+        interpreter_tag(),
+        ".".join(str(part) for part in sys.version_info[:3]),
+    )
+    ordered = sorted(records, key=lambda record: record.nodeid)
     return {
         "schema": SCHEMA,
         "plugin_version": plugin_version,
-        "interpreter": {
-            "tag": interpreter_tag(),
-            "version": ".".join(str(part) for part in sys.version_info[:3]),
-        },
+        "interpreter": {"tag": tag, "version": version},
         "tolerance": tolerance,
         "hash_seed": hash_seed if hash_seed is not None else current_hash_seed(),
-        "tests": [record.to_json() for record in records],
+        "tests": [record.to_json() for record in ordered],
         "stale": sorted(stale),
-        "totals": totals(records),
+        "budgets_seen": sorted(budgets_seen),
+        "totals": totals(ordered),
     }
 
 
@@ -213,6 +228,10 @@ class LoadedReport:
     #: PYTHONHASHSEED of the run ("random" or its value); None in reports
     #: written before the plugin recorded it.
     hash_seed: str | None = None
+    tolerance: float = 0.0
+    #: The budgeted node ids the run collected (to judge stale budgets over
+    #: several shards); None in reports written before the plugin kept them.
+    budgets_seen: tuple[str, ...] | None = None
 
     @cached_property
     def counts(self) -> Mapping[str, int]:
@@ -283,7 +302,22 @@ def _parse(document: Any, path: Path) -> LoadedReport:
     hash_seed = document.get("hash_seed")
     if hash_seed is not None:
         _string(hash_seed, "hash_seed")
-    return LoadedReport(path, tag, version, records, tuple(stale), hash_seed)
+    tolerance = _require(document, "tolerance", "")
+    _percent_value(tolerance, "tolerance")
+    seen = document.get("budgets_seen")
+    if seen is not None:
+        for index, nodeid in enumerate(_array(seen, "budgets_seen")):
+            _string(nodeid, f"budgets_seen[{index}]")
+    return LoadedReport(
+        path,
+        tag,
+        version,
+        records,
+        tuple(stale),
+        hash_seed,
+        float(tolerance),
+        tuple(seen) if seen is not None else None,
+    )
 
 
 def _record(value: Any, where: str) -> TestRecord:
@@ -307,6 +341,11 @@ def _record(value: Any, where: str) -> TestRecord:
         _string(entry["unstable"], f"{where}.unstable")
     if "tolerance" in entry:
         _percent_value(entry["tolerance"], f"{where}.tolerance")
+    if "failed_by_budget" in entry and not isinstance(entry["failed_by_budget"], bool):
+        raise _Invalid(
+            f"{where}.failed_by_budget: expected true or false, "
+            f"got {_quote(entry['failed_by_budget'])}"
+        )
     for key in ("top_functions", "functions"):
         for index, function in enumerate(_array(entry.get(key, []), f"{where}.{key}")):
             _function(function, f"{where}.{key}[{index}]")

@@ -61,6 +61,10 @@ class Collection:
         }
         return all("::" not in arg and (invocation / arg).resolve() in whole for arg in config.args)
 
+    def seen(self, budgets: Mapping[str, int]) -> list[str]:
+        """Budgeted node ids this run collected, selected or not."""
+        return sorted(nodeid for nodeid in budgets if nodeid in self._nodeids)
+
     def stale(self, budgets: Mapping[str, int]) -> list[str]:
         """Budgeted node ids whose test is gone, among what this run can judge."""
         if not self._nodeids and not self._failed_files:

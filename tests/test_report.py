@@ -58,8 +58,13 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
     assert report["tolerance"] == 0.0
     assert report["hash_seed"] == "0"  # conftest: inner runs start with PYTHONHASHSEED=0
     assert report["stale"] == []
+    assert report["budgets_seen"] == []
+    nodeids = [test["nodeid"] for test in report["tests"]]
+    assert nodeids == sorted(nodeids)
     tests = {test["nodeid"].split("::")[1]: test for test in report["tests"]}
     assert set(tests) == {"test_within", "test_over", "test_plain", "test_fixture", "test_fails"}
+    # Over its budget, and only that: recording budgets from the report takes it.
+    assert tests["test_over"].pop("failed_by_budget") is True
     for test in tests.values():
         assert set(test) == {
             "nodeid",
