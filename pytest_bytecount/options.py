@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -53,6 +54,10 @@ HELP_PROFILE: Final = (
 HELP_HTML: Final = (
     "record call paths of every measured test; write a self-contained HTML report to PATH"
 )
+HELP_GITHUB: Final = (
+    "GitHub Actions annotations for tests over budget, regressed or improved, and the "
+    "run's table in the job summary: auto (on when GITHUB_ACTIONS=true), on or off"
+)
 HELP_BUDGETS: Final = "the budgets file, relative to the rootdir (default: bytecount.toml)"
 DEFAULT_BUDGETS: Final = "bytecount.toml"
 
@@ -77,6 +82,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("bytecount_exclude", HELP_EXCLUDE, type="args", default=[])
     parser.addini("bytecount_gc", HELP_GC, default="false")
     parser.addini("bytecount_seed_random", HELP_SEED_RANDOM, default="true")
+    parser.addini("bytecount_github", HELP_GITHUB, default="auto")
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class Settings:
     explain: bool
     profile_dir: Path | None
     html_path: Path | None
+    github: bool
 
     @property
     def stacks(self) -> bool:
@@ -125,6 +132,7 @@ class Settings:
             explain=explain,
             profile_dir=_output_path(config, "profile", "a directory"),
             html_path=_output_path(config, "html", "a file path"),
+            github=_github(config),
         )
 
 
@@ -199,6 +207,15 @@ def _flag(config: pytest.Config, name: str) -> bool:
     if value.lower() in ("false", "no", "off", "0"):
         return False
     raise pytest.UsageError(f"{name}: expected true or false, got {value!r}")
+
+
+def _github(config: pytest.Config) -> bool:
+    value = str(config.getini("bytecount_github")).strip().lower()
+    if value not in ("auto", "on", "off"):
+        raise pytest.UsageError(f"bytecount_github: expected auto, on or off, got {value!r}")
+    if value == "auto":
+        return os.environ.get("GITHUB_ACTIONS") == "true"
+    return value == "on"
 
 
 def _all_threads(config: pytest.Config) -> bool:

@@ -142,6 +142,8 @@ class BytecountPlugin:
         self.explanations: dict[str, str] = {}
         self.profiles: dict[str, str] = {}
         self.paths_lost: dict[str, str] = {}
+        # Where each measured test is defined, for GitHub annotations.
+        self.locations: dict[str, tuple[str, int]] = {}
         self.stale: list[str] = []
         self._warned = False
         self._test_hooks: _TestHooks | None = None
@@ -324,6 +326,9 @@ class BytecountPlugin:
             entry = getattr(report, REPORT_ATTRIBUTE, None)
             if isinstance(entry, dict):
                 self.records[report.nodeid] = TestRecord.from_json(entry)
+                file, line, _ = report.location
+                if line is not None:
+                    self.locations[report.nodeid] = (file, line + 1)
                 for key, kept in (
                     (EXPLAIN_KEY, self.explanations),
                     (FOLDED_KEY, self.profiles),
@@ -444,6 +449,9 @@ class BytecountPlugin:
             )
         if self.settings.html_path is not None:
             self._write(session, "--bytecount-html", self.settings.html_path, self._write_html)
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY", "")
+        if self.settings.github and summary_file and self.records:
+            self._write(session, "GITHUB_STEP_SUMMARY", Path(summary_file), self._write_job_summary)
 
     def _update_budgets(self) -> None:
         recorded = recording(self.records.values())
@@ -504,6 +512,38 @@ class BytecountPlugin:
         )
         write_atomically(self.settings.html_path, page)
 
+    def _write_job_summary(self) -> None:
+        from .render.github import job_summary
+
+        baseline = self.baseline
+        text = job_summary(
+            list(self.records.values()),
+            baseline=baseline.counts if baseline is not None else None,
+            baseline_label=baseline.path.name if baseline is not None else "",
+            tolerance=self.settings.tolerance,
+        )
+        # Appended, as GitHub asks: other steps' tools write there too.
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(text + "\n")
+
+    def _github_locations(self) -> dict[str, tuple[str, int]]:
+        """Each test's file relative to GITHUB_WORKSPACE when under it (what
+        GitHub matches to the diff), else to the rootdir."""
+        workspace = os.environ.get("GITHUB_WORKSPACE", "")
+        if not workspace:
+            return dict(self.locations)
+        root = Path(workspace).resolve()
+        located = {}
+        for nodeid, (file, line) in self.locations.items():
+            path = (self.config.rootpath / file).resolve()
+            # Outside the workspace: as the rootdir names it.
+            located[nodeid] = (
+                (path.relative_to(root).as_posix(), line)
+                if path.is_relative_to(root)
+                else (file, line)
+            )
+        return located
+
     def _write(
         self, session: pytest.Session, what: str, path: Path, write: Callable[[], None]
     ) -> None:
@@ -531,6 +571,11 @@ class BytecountPlugin:
         for line in lines:
             markup = {line.colour: True} if line.colour else {}
             terminalreporter.write_line(line.text, **markup)
+        if self.settings.github:
+            from .render.github import annotation_lines
+
+            for command in annotation_lines(records, self._github_locations()):
+                terminalreporter.write_line(command)
         for nodeid, reason in self.paths_lost.items():
             terminalreporter.write_line(f"call paths not kept: {nodeid}: {reason}", yellow=True)
         if self.settings.profile_dir is not None and self.profiles:

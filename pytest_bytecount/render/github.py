@@ -1,0 +1,145 @@
+"""GitHub Actions: workflow-command annotations and the job summary (pure,
+no pytest).
+
+Over-budget and regressed tests become `::error` annotations at their
+definition, which GitHub shows on the pull request's diff; improvements
+become `::notice` lines. GitHub shows only so many annotations a step, so
+each kind is capped, with one notice counting the rest. The job summary gets
+the run's table in `pytest-bytecount compare --format markdown`'s layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from ..compare import Change, ChangeKind, compare
+from ..report import TestRecord
+from ..verdict import Status, change_percent
+from .compare import render_markdown
+
+#: Annotations of one kind printed before the rest are only counted.
+MOST_ANNOTATIONS: Final = 10
+#: GitHub refuses a step summary over 1 MiB; the table stays well under.
+MOST_SUMMARY_BYTES: Final = 256 * 1024
+TITLE: Final = "bytecount"
+
+#: Where a test is defined: file (as the annotation names it) and line.
+Location = tuple[str, int]
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message, escaped as GitHub documents."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value (`file=`, `title=`), escaped."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(level: str, message: str, location: Location | None = None) -> str:
+    """`::error file=F,line=N,title=bytecount::MESSAGE`."""
+    properties = []
+    if location is not None:
+        properties += [f"file={escape_property(location[0])}", f"line={location[1]}"]
+    properties.append(f"title={escape_property(TITLE)}")
+    return f"::{level} {','.join(properties)}::{escape_data(message)}"
+
+
+def annotation_lines(records: Sequence[TestRecord], locations: Mapping[str, Location]) -> list[str]:
+    """Errors for tests over budget or regressed, notices for improvements,
+    each kind capped at `MOST_ANNOTATIONS` and then counted in one notice."""
+    problems = [r for r in records if r.status in (Status.OVER, Status.REGRESSED)]
+    improved = [r for r in records if r.status is Status.IMPROVED]
+    lines = []
+    for level, chosen, rest in (
+        ("error", problems, "more tests over budget or regressed"),
+        ("notice", improved, "more tests improved"),
+    ):
+        ordered = sorted(chosen, key=lambda r: r.nodeid)
+        lines += [
+            command(level, _message(r), locations.get(r.nodeid)) for r in ordered[:MOST_ANNOTATIONS]
+        ]
+        left = len(ordered) - MOST_ANNOTATIONS
+        if left > 0:
+            lines.append(command("notice", f"{left:,} {rest}: see the job summary"))
+    return lines
+
+
+def _message(record: TestRecord) -> str:
+    count = record.instructions
+    if record.status is Status.REGRESSED and record.baseline is not None:
+        return (
+            f"{record.nodeid}: {count:,} instructions, up from {record.baseline:,} in the "
+            f"baseline{_percent(count, record.baseline)}"
+        )
+    assert record.limit is not None, "over budget or improved without a limit"
+    limit = record.limit.instructions
+    if record.status is Status.IMPROVED:
+        return (
+            f"{record.nodeid}: {count:,} instructions, under its budget of {limit:,}"
+            f"{_percent(count, limit)}: ratchet it down with --bytecount-update"
+        )
+    return f"{record.nodeid}: {count:,} instructions, over its limit of {limit:,}" + _percent(
+        count, limit
+    )
+
+
+def _percent(count: int, reference: int) -> str:
+    return f" ({change_percent(count, reference):+.1f}%)" if reference else ""
+
+
+def job_summary(
+    records: Sequence[TestRecord],
+    *,
+    baseline: Mapping[str, int] | None,
+    baseline_label: str,
+    tolerance: float,
+) -> str:
+    """The run's table for `$GITHUB_STEP_SUMMARY`, in `compare --format
+    markdown`'s layout: against the baseline report where there is one, else
+    each test against its limit."""
+    counts = {record.nodeid: record.instructions for record in records}
+    if baseline is not None:
+        changes = compare(baseline, counts, tolerance)
+        old_label = baseline_label
+    else:
+        changes = sorted((_against_limit(r) for r in records), key=_order)
+        old_label = "budgets"
+    text = render_markdown(changes, old_label=old_label, new_label="this run", tolerance=tolerance)
+    return _capped(text)
+
+
+def _against_limit(record: TestRecord) -> Change:
+    limit = record.limit.instructions if record.limit is not None else None
+    kind = {
+        Status.OVER: ChangeKind.REGRESSED,
+        Status.REGRESSED: ChangeKind.REGRESSED,
+        Status.IMPROVED: ChangeKind.IMPROVED,
+        Status.NEW: ChangeKind.NEW,
+        Status.OK: ChangeKind.UNCHANGED,
+    }[record.status]
+    return Change(record.nodeid, limit, record.instructions, kind)
+
+
+def _order(change: Change) -> tuple[int, str]:
+    return list(ChangeKind).index(change.kind), change.nodeid
+
+
+def _capped(text: str) -> str:
+    """`text` whole, or its first rows and a line saying how many were left
+    out, under `MOST_SUMMARY_BYTES`."""
+    if len(text.encode("utf-8")) <= MOST_SUMMARY_BYTES:
+        return text
+    lines = text.splitlines()
+    kept: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        size += len(line.encode("utf-8")) + 1
+        if size > MOST_SUMMARY_BYTES - 200:  # room for the closing line
+            left = sum(1 for rest in lines[index:] if rest.startswith("| "))
+            kept += ["", f"_{left:,} more rows left out to keep the summary under 1 MiB._"]
+            break
+        kept.append(line)
+    return "\n".join(kept) + "\n"
