@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -188,10 +188,18 @@ def _loaded(paths: Sequence[Path]) -> list[LoadedReport]:
     return reports
 
 
+def _written(path: Path, write: Callable[[], None]) -> None:
+    """Run `write`; a file that cannot be written is bad input, not a traceback."""
+    try:
+        write()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write it: {exc.strerror or exc}") from None
+
+
 def _merge(args: argparse.Namespace) -> int:
     reports = _loaded(args.reports)
     data = merge(reports, plugin_version=__version__)
-    write_json(args.output, data)
+    _written(args.output, lambda: write_json(args.output, data))
     tests, stale = data["totals"]["measured"], len(data["stale"])
     print(
         f"merged {len(reports)} reports of {data['interpreter']['tag']} into {args.output}: "
@@ -210,7 +218,7 @@ def _record(args: argparse.Namespace) -> int:
     updated = budgets.updated(tag, recorded.counts, remove=prune, tolerances=recorded.tolerances)
     changed = updated.render() != budgets.render() or not args.budgets.exists()
     if changed:
-        updated.write()
+        _written(args.budgets, updated.write)
     before = budgets.table(tag)
     new = sum(1 for nodeid in recorded.counts if nodeid not in before)
     moved = sum(

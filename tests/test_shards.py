@@ -255,3 +255,16 @@ def test_record_refuses_bad_input_and_leaves_the_budgets_file_alone(
     assert done.returncode == 2
     assert "nothing.json: no such file" in done.stderr
     assert (suite.path / "bytecount.toml").read_bytes() == before
+
+
+def test_an_output_that_cannot_be_written_is_a_clear_error(suite: pytest.Pytester) -> None:
+    first = shard_reports(suite)[0]
+    (suite.path / "taken").write_text("a file, not a directory")
+    done = cli(suite.path, "merge", "-o", "taken/merged.json", str(first))
+    assert done.returncode == 2
+    assert done.stderr.startswith("pytest-bytecount: error: taken/merged.json: cannot write it: ")
+    done = cli(suite.path, "record", str(first), "--budgets", "taken/bytecount.toml")
+    assert done.returncode == 2
+    # Read before it is written: the path is refused there, as clearly.
+    assert "taken/bytecount.toml: cannot read the budgets file: " in done.stderr
+    assert "Traceback" not in done.stderr
