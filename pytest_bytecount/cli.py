@@ -227,8 +227,9 @@ def _record(args: argparse.Namespace) -> int:
         if nodeid in before and before[nodeid] != count
     )
     pruned = sum(1 for nodeid in prune if nodeid in before)
+    count = len(recorded.counts)
     print(
-        f"recorded {len(recorded.counts):,} budgets of {tag} in {args.budgets}: "
+        f"recorded {count:,} budget{'' if count == 1 else 's'} of {tag} in {args.budgets}: "
         f"{new:,} new, {moved:,} changed, {pruned:,} pruned"
         + ("" if changed else " (file unchanged)")
     )
