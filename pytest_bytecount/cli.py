@@ -20,7 +20,7 @@ from .compare import ChangeKind, compare, hash_seed_warning
 from .render import summary
 from .render.compare import render_json, render_markdown, render_text
 from .report import LoadedReport, ReportError, load_report, write_json
-from .shards import MergeError, merge, stale_over
+from .shards import MergeError, merge, one_interpreter, stale_over
 from .verdict import parse_tolerance
 
 PROG: Final = "pytest-bytecount"
@@ -172,13 +172,9 @@ def _compare(args: argparse.Namespace) -> int:
 def _loaded(paths: Sequence[Path]) -> list[LoadedReport]:
     """Every report read and checked, all of one interpreter."""
     reports = [load_report(path) for path in paths]
+    one_interpreter(reports)
     first = reports[0]
     for report in reports[1:]:
-        if report.tag != first.tag:
-            raise InputError(
-                f"{first.path} holds counts of {first.tag} and {report.path} of {report.tag}: "
-                "reports of one interpreter only"
-            )
         if report.version != first.version:
             print(
                 f"{PROG}: warning: {first.path} was made with Python {first.version} and "

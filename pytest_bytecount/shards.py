@@ -12,7 +12,19 @@ from .report import LoadedReport, TestRecord, build_report
 
 
 class MergeError(Exception):
-    """The reports cannot be merged; the message names the files and why."""
+    """The reports cannot be taken together; the message names the files and why."""
+
+
+def one_interpreter(reports: Sequence[LoadedReport]) -> None:
+    """`MergeError` unless every report holds counts of the first one's
+    interpreter: counts of two are never taken together."""
+    first = reports[0]
+    for report in reports[1:]:
+        if report.tag != first.tag:
+            raise MergeError(
+                f"{first.path} holds counts of {first.tag} and {report.path} of {report.tag}: "
+                "reports of one interpreter only"
+            )
 
 
 def stale_over(reports: Sequence[LoadedReport]) -> list[str]:
@@ -32,13 +44,8 @@ def merge(reports: Sequence[LoadedReport], *, plugin_version: str) -> dict[str, 
     interpreters, or one test with two counts."""
     if not reports:
         raise MergeError("no reports to merge")
+    one_interpreter(reports)
     first = reports[0]
-    for report in reports[1:]:
-        if report.tag != first.tag:
-            raise MergeError(
-                f"{first.path} holds counts of {first.tag} and {report.path} of {report.tag}: "
-                "only reports of one interpreter can be merged"
-            )
     tests: dict[str, tuple[TestRecord, LoadedReport]] = {}
     for report in reports:
         for record in report.records:
