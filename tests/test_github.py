@@ -182,3 +182,21 @@ def test_the_ci_recipes_workflows_are_valid_github_workflows(tmp_path: Path, ind
     workflow.write_text(found[index].replace("runs-on:", "runs-onn:", 1))
     done = subprocess.run([*check, str(workflow)], capture_output=True, text=True, check=False)
     assert done.returncode != 0
+
+
+def test_a_huge_job_summary_is_cut_with_a_count_of_the_rows_left_out() -> None:
+    from pytest_bytecount.render.github import MOST_SUMMARY_BYTES, job_summary
+    from pytest_bytecount.report import TestRecord
+    from pytest_bytecount.verdict import Status
+
+    records = [
+        TestRecord(f"tests/test_{'x' * 80}.py::test_{n}", 1000 + n, None, Status.NEW, "passed")
+        for n in range(5000)
+    ]
+    text = job_summary(records, baseline=None, baseline_label="", tolerance=0.0)
+    assert len(text.encode("utf-8")) <= MOST_SUMMARY_BYTES
+    shown = sum(1 for line in text.splitlines() if line.startswith("| new |"))
+    assert 0 < shown < 5000
+    assert text.rstrip().endswith(
+        f"_{5000 - shown:,} more rows left out to keep the summary under 1 MiB._"
+    )
