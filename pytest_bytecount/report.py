@@ -358,21 +358,24 @@ def _record(value: Any, where: str) -> TestRecord:
 
 
 def _function_change(value: Any, where: str) -> None:
-    change = _object(value, where)
-    _string(_require(change, "function", where), f"{where}.function")
-    _string(_require(change, "file", where), f"{where}.file")
-    _count(_require(change, "line", where), f"{where}.line")
+    change = _named_function(value, where)
     if _require(change, "before", where) is not None:
         _count(change["before"], f"{where}.before")
     _count(_require(change, "after", where), f"{where}.after")
 
 
 def _function(value: Any, where: str) -> None:
-    function = _object(value, where)
-    _string(_require(function, "function", where), f"{where}.function")
-    _string(_require(function, "file", where), f"{where}.file")
-    _count(_require(function, "line", where), f"{where}.line")
+    function = _named_function(value, where)
     _count(_require(function, "instructions", where), f"{where}.instructions")
+
+
+def _named_function(value: Any, where: str) -> dict[str, Any]:
+    """An object naming a function: `function`, `file` and `line`."""
+    entry = _object(value, where)
+    _string(_require(entry, "function", where), f"{where}.function")
+    _string(_require(entry, "file", where), f"{where}.file")
+    _count(_require(entry, "line", where), f"{where}.line")
+    return entry
 
 
 def _line(value: Any, where: str) -> None:

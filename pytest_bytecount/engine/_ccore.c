@@ -486,6 +486,21 @@ enter(Core *self, PyObject *code)
     }
     push(self, code, frame);
 }
+
+/* With call paths, on the span's thread: a frame of `code` resumes (or has
+ * an exception thrown in); it enters a node if `code` is counted. Looked up
+ * anew: discover() may have grown the table. */
+static void
+enter_counted(Core *self, PyObject *code)
+{
+    if (!self->stacks || PyThread_get_thread_ident() != self->thread) {
+        return;
+    }
+    Entry *entry = find(self, code);
+    if (entry != NULL && entry->counted) {
+        enter(self, code);
+    }
+}
 #endif
 
 static PyObject *
@@ -737,12 +752,7 @@ Core_resume(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (find(self, args[0]) == NULL && discover(self, args[0], "resuming", offset) < 0) {
         return NULL;
     }
-    if (self->stacks && !is_other_thread(self)) {
-        Entry *entry = find(self, args[0]);     /* found anew: discover() may have grown the table */
-        if (entry != NULL && entry->counted) {
-            enter(self, args[0]);
-        }
-    }
+    enter_counted(self, args[0]);
     Py_RETURN_NONE;
 }
 
@@ -780,12 +790,7 @@ Core_throw(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (code_and_offset(args, nargs, 3, "throw", &offset) < 0) {
         return NULL;
     }
-    if (self->stacks && !is_other_thread(self)) {
-        Entry *entry = find(self, args[0]);
-        if (entry != NULL && entry->counted) {
-            enter(self, args[0]);
-        }
-    }
+    enter_counted(self, args[0]);
     Py_RETURN_NONE;
 }
 
