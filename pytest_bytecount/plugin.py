@@ -326,16 +326,20 @@ class BytecountPlugin:
             entry = getattr(report, REPORT_ATTRIBUTE, None)
             if isinstance(entry, dict):
                 self.records[report.nodeid] = TestRecord.from_json(entry)
-                file, line, _ = report.location
-                if line is not None:
-                    self.locations[report.nodeid] = (file, line + 1)
-                for key, kept in (
-                    (EXPLAIN_KEY, self.explanations),
-                    (FOLDED_KEY, self.profiles),
-                    (PATHS_LOST_KEY, self.paths_lost),
-                ):
-                    if isinstance(entry.get(key), str):
-                        kept[report.nodeid] = entry[key]
+                # Only what this run shows: most runs record no call paths
+                # and print no annotations, and this runs for every test.
+                if self.settings.github:
+                    file, line, _ = report.location
+                    if line is not None:
+                        self.locations[report.nodeid] = (file, line + 1)
+                if self.settings.stacks:
+                    for key, kept in (
+                        (EXPLAIN_KEY, self.explanations),
+                        (FOLDED_KEY, self.profiles),
+                        (PATHS_LOST_KEY, self.paths_lost),
+                    ):
+                        if isinstance(entry.get(key), str):
+                            kept[report.nodeid] = entry[key]
         elif report.when == "teardown" and report.failed:
             record = self.records.get(report.nodeid)
             if record is not None:

@@ -281,17 +281,18 @@ class MonitoringEngine(Engine):
         for code in self._instrumented:
             mon.set_local_events(tool, code, 0)
         self._instrumented = []
-        for event in (
-            mon.events.PY_START,
-            mon.events.PY_RESUME,
-            mon.events.INSTRUCTION,
-            mon.events.LINE,
-            mon.events.RAISE,
-            mon.events.RERAISE,
-            mon.events.PY_RETURN,
-            mon.events.PY_YIELD,
-            mon.events.PY_THROW,
-        ):
+        events = mon.events
+        registered = [
+            events.PY_START,
+            events.PY_RESUME,
+            events.INSTRUCTION,
+            events.LINE,
+            events.RAISE,
+            events.RERAISE,
+        ]
+        if self._global_events & PATH_EVENTS:  # call paths were recorded
+            registered += [events.PY_RETURN, events.PY_YIELD, events.PY_THROW]
+        for event in registered:
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
 
