@@ -68,7 +68,10 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--bytecount-disable", action="store_true", default=False, help=HELP_DISABLE)
     group.addoption("--bytecount-report", metavar="PATH", default=None, help=HELP_REPORT)
     group.addoption("--bytecount-update", action="store_true", default=False, help=HELP_UPDATE)
-    group.addoption("--bytecount-tolerance", metavar="PCT", default=None, help=HELP_TOLERANCE)
+    # argparse %-formats option help (not ini help): its percent signs are escaped.
+    group.addoption(
+        "--bytecount-tolerance", metavar="PCT", default=None, help=HELP_TOLERANCE.replace("%", "%%")
+    )
     group.addoption("--bytecount-compare", metavar="PATH", default=None, help=HELP_COMPARE)
     group.addoption("--bytecount-explain", action="store_true", default=False, help=HELP_EXPLAIN)
     group.addoption("--bytecount-profile", metavar="DIR", default=None, help=HELP_PROFILE)
