@@ -180,7 +180,7 @@ class MonitoringEngine(Engine):
             raise CountingFailed("snapshot() without start()")
         hits = self._hits(self._core.results()).executed(sys._getframe(1))
         hits.set_paths(self._core.paths())
-        hits.unstable = self._watch.reason() if self._watch is not None else None
+        hits.unstable = self._watch.reason(hits) if self._watch is not None else None
         return hits
 
     def stop(self) -> Hits:
@@ -214,7 +214,7 @@ class MonitoringEngine(Engine):
         hits = hits.executed(sys._getframe(1))
         hits.set_paths(core.paths())
         watch, self._watch = self._watch, None
-        hits.unstable = watch.reason() if watch is not None else None
+        hits.unstable = watch.reason(hits) if watch is not None else None
         return hits
 
     def _hits(self, results: dict[int, Result]) -> Hits:

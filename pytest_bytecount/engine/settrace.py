@@ -184,7 +184,7 @@ class SettraceEngine(Engine):
     def snapshot(self) -> Hits:
         hits = _hits(self._core.results()) if self._core is not None else self._hits.copy()
         hits.set_paths(self._paths())
-        hits.unstable = self._watch.reason() if self._watch is not None else None
+        hits.unstable = self._watch.reason(hits) if self._watch is not None else None
         return hits
 
     def stop(self) -> Hits:
@@ -224,7 +224,7 @@ class SettraceEngine(Engine):
             hits, self._hits = self._hits, Hits()
             hits.set_paths((self._tree.paths(), None) if self._tree is not None else None)
         self._tree = None
-        hits.unstable = watch.reason() if watch is not None else None
+        hits.unstable = watch.reason(hits) if watch is not None else None
         return hits
 
     def _paths(self) -> tuple[list[Path], str | None] | None:

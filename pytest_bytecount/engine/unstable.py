@@ -32,18 +32,35 @@ next run reads the cache instead, and counts less. Seen as the counted
 thread discovers the import system's compiling code; not a sign when
 bytecode is never written (`PYTHONDONTWRITEBYTECODE`), as every run then
 compiles alike.
+
+**Work that waits on the world outside the process.** How many rounds a
+loop over a pipe takes, or how often a deadline loop polls, depends on when
+another process writes and on the clock. Seen as the counted thread
+discovers the code that does it (`WAITS`), once per span: starting a process
+(`subprocess`, `multiprocessing`); a selector's wait (`selectors`), unless an
+asyncio event loop ran it, whose selector is polled without waiting while
+coroutines are ready; an asyncio loop woken by I/O (a socket, a pipe, a
+subprocess) or given a timer to keep. And, after the span, from its
+counts: a code object that both read the clock and slept (or waited on a
+condition) at least twice each, which is what a loop that polls until a
+deadline does. A plain `time.sleep`, or reading the clock for a timestamp,
+does neither twice. Which names read the clock and which sleep is decided
+from the bytecode once per code object (`_timing`).
 """
 
 from __future__ import annotations
 
+import dis
 import importlib._bootstrap_external
 import operator
+import os
 import sys
 import threading
 from types import CodeType, FrameType
-from typing import Final
+from typing import Final, NamedTuple
 
 from .base import ModuleFilter
+from .hits import Hits
 
 _LASTI: Final = operator.attrgetter("f_lasti")
 #: Packages whose threads serve the test runner, not the code under test.
@@ -54,6 +71,106 @@ THREAD_START: Final = threading.Thread.start.__code__
 SOURCE_TO_CODE: Final = importlib._bootstrap_external.SourceLoader.source_to_code.__code__
 
 
+class Wait(NamedTuple):
+    """Standard-library code whose running means the span waited on the world."""
+
+    file: str  # the end of its module's path, as `co_filename` ends
+    reason: str
+
+
+_START = (
+    "the test started another process ({}): how much waiting on it takes depends "
+    "on when that process runs"
+)
+#: By code name, then by the end of the file's path. Names are the same on
+#: CPython 3.10 to 3.15 (tests/test_unstable.py runs each).
+WAITS: Final = {
+    "_execute_child": (Wait("subprocess.py", _START.format("subprocess")),),
+    "start": (
+        Wait(os.path.join("multiprocessing", "process.py"), _START.format("multiprocessing")),
+    ),
+    "_add_callback": (
+        Wait(
+            os.path.join("asyncio", "base_events.py"),
+            "the asyncio event loop was woken by I/O (a socket, a pipe or a subprocess): "
+            "how often it wakes depends on when the other side writes",
+        ),
+    ),
+    "call_at": (
+        Wait(
+            os.path.join("asyncio", "base_events.py"),
+            "the asyncio event loop scheduled a timer: how many rounds the loop runs "
+            "before it fires depends on the clock",
+        ),
+    ),
+}
+#: A selector's wait: a sign unless an asyncio loop (`ASYNCIO_LOOP`) polled it.
+SELECTORS: Final = ("select", "selectors.py")
+SELECTOR_WAIT: Final = (
+    "the test waited on a selector (a pipe or a socket): how many rounds that takes "
+    "depends on when the other side writes"
+)
+ASYNCIO_LOOP: Final = ("_run_once", os.path.join("asyncio", "base_events.py"))
+#: Names whose call reads the clock, whether called as a global (`from time
+#: import monotonic as _time`) or as an attribute (`time.perf_counter()`).
+CLOCK_NAMES: Final = frozenset(
+    {"time", "_time", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "time_ns"}
+)
+#: Names whose call waits: `time.sleep`, and `Condition.wait` / `Event.wait`.
+SLEEP_NAMES: Final = frozenset({"sleep", "_sleep", "wait"})
+#: The modules that name a clock as an attribute: `time.time`, not `self.time`.
+CLOCK_MODULES: Final = frozenset({"time", "_time"})
+POLLING: Final = (
+    "the test polled the clock in a loop, waiting between reads ({}): how many rounds "
+    "it runs depends on the clock"
+)
+
+
+class _Timing(NamedTuple):
+    """Where a code object reads the clock and where it sleeps (offsets)."""
+
+    clock: tuple[int, ...]
+    sleep: tuple[int, ...]
+
+
+#: Per code object (kept alive, so its id stays unique): its `_Timing`, or
+#: None when it neither reads the clock nor sleeps (nearly all code).
+_TIMINGS: dict[int, tuple[CodeType, _Timing | None]] = {}
+_NAMES: Final = CLOCK_NAMES | SLEEP_NAMES
+
+
+def _timing(code: CodeType) -> _Timing | None:
+    """Where `code` reads the clock and sleeps, worked out once per code object."""
+    known = _TIMINGS.get(id(code))
+    if known is not None:
+        return known[1]
+    timing = None
+    if not _NAMES.isdisjoint(code.co_names):
+        clock: list[int] = []
+        sleep: list[int] = []
+        previous: dis.Instruction | None = None
+        for instruction in dis.get_instructions(code):
+            name = instruction.argval if isinstance(instruction.argval, str) else ""
+            loads_global = instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+            attribute = instruction.opname in ("LOAD_ATTR", "LOAD_METHOD")
+            of_module = (
+                previous is not None
+                and previous.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+                and previous.argval in CLOCK_MODULES
+            )
+            if of_module and attribute and clock and previous and clock[-1] == previous.offset:
+                clock.pop()  # `time.sleep`: loading the module `time` reads no clock
+            if name in CLOCK_NAMES and (loads_global or (attribute and of_module)):
+                clock.append(instruction.offset)
+            elif name in SLEEP_NAMES and (loads_global or attribute):
+                sleep.append(instruction.offset)
+            previous = instruction
+        if clock and sleep:
+            timing = _Timing(tuple(clock), tuple(sleep))
+    _TIMINGS[id(code)] = (code, timing)
+    return timing
+
+
 class SpanWatch:
     """Whether something since the watch began may make the span's count
     differ next run; `reason()` says what, or None."""
@@ -62,6 +179,11 @@ class SpanWatch:
         self._thread = thread
         self._modules = modules
         self._reason: str | None = None
+        # Found at discovery, judged at the end: a selector's wait (unless an
+        # asyncio loop polled it), and the code that reads the clock and sleeps.
+        self._selector = False
+        self._event_loop = False
+        self._timed: list[tuple[CodeType, _Timing]] = []
         self._before = self._stacks()
         self._lasti = list(map(_LASTI, self._before.values()))
 
@@ -84,6 +206,20 @@ class SpanWatch:
         """The counted thread runs `code` for the first time in the span."""
         if self._reason is not None:
             return
+        name = code.co_name
+        waits = WAITS.get(name)
+        if waits is not None:
+            for wait in waits:
+                if code.co_filename.endswith(wait.file):
+                    self._reason = wait.reason
+                    return
+        elif name == SELECTORS[0] and code.co_filename.endswith(SELECTORS[1]):
+            self._selector = True
+        elif name == ASYNCIO_LOOP[0] and code.co_filename.endswith(ASYNCIO_LOOP[1]):
+            self._event_loop = True
+        timing = _timing(code)
+        if timing is not None:
+            self._timed.append((code, timing))
         if code is THREAD_START:
             self._reason = "the test started a thread during the span"
         elif code is SOURCE_TO_CODE and not sys.dont_write_bytecode:
@@ -92,11 +228,28 @@ class SpanWatch:
                 "the next run reads the cache, and counts less"
             )
 
-    def reason(self) -> str | None:
-        """Why the count may vary run to run, as of now; None if it cannot."""
+    def reason(self, hits: Hits | None = None) -> str | None:
+        """Why the count may vary run to run, as of now; None if it cannot.
+        `hits`: the span's counts by instruction, to find clock polling in."""
+        if self._reason is None and self._selector and not self._event_loop:
+            self._reason = SELECTOR_WAIT
+        if self._reason is None and hits is not None:
+            self._reason = self._polled(hits)
         if self._reason is None:
             self._reason = self._moved()
         return self._reason
+
+    def _polled(self, hits: Hits) -> str | None:
+        """Whether a code object read the clock and slept, twice each or more."""
+        for code, timing in self._timed:
+            counter = hits.counters.get(id(code))
+            if counter is None:
+                continue
+            clock = max(counter[offset] for offset in timing.clock)
+            sleep = max(counter[offset] for offset in timing.sleep)
+            if clock >= 2 and sleep >= 2:
+                return POLLING.format(getattr(code, "co_qualname", code.co_name))
+        return None
 
     def _moved(self) -> str | None:
         before, after = self._before, self._stacks()
