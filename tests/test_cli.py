@@ -24,6 +24,7 @@ import pytest_bytecount
 from pytest_bytecount.cli import main
 from pytest_bytecount.compare import ChangeKind, compare
 from pytest_bytecount.render.compare import render_markdown
+from pytest_bytecount.render.numbers import signed_percent
 
 SUITE = """
 import pytest
@@ -173,7 +174,7 @@ def test_the_tolerance_turns_a_small_regression_into_a_pass(
     rows = [line.split() for line in verbose.stdout.splitlines()]
     delta = new - old
     expected = ["UNCHANGED", "test_suite.py::test_grows", f"{old:,}", "->", f"{new:,}"]
-    assert [*expected, f"+{delta}", f"{delta * 100 / old:+.1f}%"] in rows
+    assert [*expected, f"+{delta}", signed_percent(delta * 100 / old)] in rows
 
 
 # -- compare: output ------------------------------------------------------------

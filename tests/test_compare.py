@@ -130,3 +130,40 @@ def test_a_regression_from_a_zero_baseline_is_shown_without_a_percentage(
     result = pytester.runpytest("--bytecount-compare=base.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["REGRESSED test_zero.py::test_grows  * > 0  (baseline)"])
+
+
+def test_every_renderer_shows_a_tiny_change_as_a_non_zero_percentage() -> None:
+    from pytest_bytecount.compare import compare
+    from pytest_bytecount.render import compare as compare_text
+    from pytest_bytecount.render import github, html, summary
+    from pytest_bytecount.render.numbers import signed_percent
+    from pytest_bytecount.report import TestRecord
+    from pytest_bytecount.verdict import Limit, LimitSource, Status
+
+    # Found on a real suite: a test of 402,009 instructions grew by 125.
+    regressed = TestRecord(
+        "test_a.py::test_regressed", 402_134, None, Status.REGRESSED, "passed", baseline=402_009
+    )
+    over = TestRecord(
+        "test_a.py::test_over", 402_134, Limit(402_009, LimitSource.FILE), Status.OVER, "failed"
+    )
+    rows = [line.text for line in summary.render([regressed, over])]
+    assert [row for row in rows if "+0.03%" in row] == rows[1:3]
+    changes = compare({regressed.nodeid: 402_009}, {regressed.nodeid: 402_134})
+    assert "+125  +0.03%" in compare_text.render_text(changes)
+    markdown = compare_text.render_markdown(changes, old_label="a", new_label="b", tolerance=0)
+    assert "| +125 | +0.03% |" in markdown
+    annotations = github.annotation_lines([regressed, over], {})
+    assert all(line.endswith("(+0.03%25)") for line in annotations)  # % escaped for GitHub
+    page = html.render(
+        [regressed], title="t", headline="h", details="d", profiles={}, explanations={}
+    )
+    assert ">+0.03%</td>" in page
+    # One decimal as before where it shows the change; more only below 0.1%.
+    assert [signed_percent(p) for p in (37.0, -2.5, 0.0, 0.05, -0.0004)] == [
+        "+37.0%",
+        "-2.5%",
+        "+0.0%",
+        "+0.05%",
+        "-0.0004%",
+    ]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from ..compare import Change, ChangeKind, count_line, tally
+from .numbers import signed_percent
 
 MISSING: Final = "—"
 
@@ -112,7 +113,7 @@ def _signed(value: int | None) -> str:
 
 
 def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value:+.1f}%"
+    return "" if value is None else signed_percent(value)
 
 
 _BACKTICK_RUNS: Final = re.compile(r"`+")

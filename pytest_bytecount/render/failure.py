@@ -9,6 +9,7 @@ from ..compare import FunctionChange
 from ..determinism import UNSTABLE_HINT
 from ..measurement import FunctionCount, LineCount, Measurement
 from ..verdict import Limit, LimitSource, change_percent
+from .numbers import signed_percent
 
 TOP_OPCODES: Final = 8
 TOP_LINES_SHOWN: Final = 5
@@ -39,7 +40,7 @@ def over_budget_message(
     text = [
         f"bytecount: {instructions:,} instructions executed, over the limit of "
         f"{limit.instructions:,} {source}: +{instructions - limit.instructions:,} "
-        f"({change_percent(instructions, limit.instructions):+.1f}%)",
+        f"({signed_percent(change_percent(instructions, limit.instructions))})",
     ]
     if functions:
         text.append("functions that spent the most (own instructions):")

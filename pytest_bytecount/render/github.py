@@ -17,6 +17,7 @@ from ..compare import Change, ChangeKind, compare
 from ..report import TestRecord
 from ..verdict import Status, change_percent
 from .compare import render_markdown
+from .numbers import signed_percent
 
 #: Annotations of one kind printed before the rest are only counted.
 MOST_ANNOTATIONS: Final = 10
@@ -87,7 +88,7 @@ def _message(record: TestRecord) -> str:
 
 
 def _percent(count: int, reference: int) -> str:
-    return f" ({change_percent(count, reference):+.1f}%)" if reference else ""
+    return f" ({signed_percent(change_percent(count, reference))})" if reference else ""
 
 
 def job_summary(

@@ -16,6 +16,7 @@ from typing import Final
 
 from ..report import TestRecord
 from ..verdict import SOURCE_LABELS, LimitSource, Status, change_percent
+from .numbers import signed_percent
 
 #: The flame graph's coordinates: the page scales it to its width.
 WIDTH: Final = 1200
@@ -161,7 +162,7 @@ def _row(index: int, record: TestRecord, labels: Mapping[LimitSource, str]) -> s
         f'<td class="n" data-v="{baseline if baseline is not None else -1}">'
         f"{f'{baseline:,}' if baseline is not None else ''}</td>"
         f'<td class="n" data-v="{change if change is not None else -1e9}">'
-        f"{f'{change:+.1f}%' if change is not None else ''}</td>"
+        f"{signed_percent(change) if change is not None else ''}</td>"
         f'<td data-v="{escape(record.outcome)}">{escape(record.outcome)}</td>'
         "</tr>"
     )

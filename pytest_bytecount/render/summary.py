@@ -10,6 +10,7 @@ from ..determinism import UNSTABLE_HINT
 from ..report import TestRecord, totals
 from ..verdict import SOURCE_LABELS, LimitSource, Status, change_percent
 from .failure import change_lines
+from .numbers import signed_percent
 
 #: Row order: problems first, then improvements, new tests, and the rest.
 ORDER: Final = (Status.OVER, Status.REGRESSED, Status.IMPROVED, Status.NEW, Status.OK)
@@ -111,5 +112,5 @@ def _row(record: TestRecord, width: int, labels: dict[LimitSource, str]) -> str:
     relation = ">" if count > reference else "<" if count < reference else "="
     text = f"{start} {relation} {reference:,}"
     if record.status is not Status.OK and reference:  # growth from 0 has no percentage
-        text += f"  {change_percent(count, reference):+.1f}%"
+        text += f"  {signed_percent(change_percent(count, reference))}"
     return f"{text}  ({source}){unstable}"
