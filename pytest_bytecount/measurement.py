@@ -276,6 +276,13 @@ class Measurement:
         self._check_closed()
         return self._unstable
 
+    def note_unstable(self, reason: str) -> None:
+        """For the plugin: a cause the engine cannot see (a Hypothesis test's
+        examples, a count that changed between two calls). The engine's own
+        reason, found first, is kept."""
+        if self._unstable is None:
+            self._unstable = reason
+
     @property
     def is_disabled(self) -> bool:
         """True when measured under `--bytecount-disable`: nothing was counted."""

@@ -58,6 +58,14 @@ HELP_GITHUB: Final = (
     "GitHub Actions annotations for tests over budget, regressed or improved, and the "
     "run's table in the job summary: auto (on when GITHUB_ACTIONS=true), on or off"
 )
+HELP_HYPOTHESIS: Final = (
+    "Hypothesis tests when measured: 'repeatable' (the default: the same examples every "
+    "run, no example database, no deadline) or 'leave' (as they are; marked unstable)"
+)
+HELP_REPEAT: Final = (
+    "after each measured test's call, call it N more times (N >= 2) and mark it unstable "
+    "when those N counts differ: finds the tests whose counts will not repeat"
+)
 HELP_BUDGETS: Final = "the budgets file, relative to the rootdir (default: bytecount.toml)"
 DEFAULT_BUDGETS: Final = "bytecount.toml"
 
@@ -76,6 +84,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--bytecount-explain", action="store_true", default=False, help=HELP_EXPLAIN)
     group.addoption("--bytecount-profile", metavar="DIR", default=None, help=HELP_PROFILE)
     group.addoption("--bytecount-html", metavar="PATH", default=None, help=HELP_HTML)
+    group.addoption("--bytecount-repeat", metavar="N", default=None, help=HELP_REPEAT)
     parser.addini("bytecount_report", HELP_REPORT, default="")
     parser.addini("bytecount_profile", HELP_PROFILE, default="")
     parser.addini("bytecount_html", HELP_HTML, default="")
@@ -86,6 +95,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("bytecount_gc", HELP_GC, default="false")
     parser.addini("bytecount_seed_random", HELP_SEED_RANDOM, default="true")
     parser.addini("bytecount_github", HELP_GITHUB, default="auto")
+    parser.addini("bytecount_hypothesis", HELP_HYPOTHESIS, default="repeatable")
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,9 @@ class Settings:
     profile_dir: Path | None
     html_path: Path | None
     github: bool
+    hypothesis: str
+    #: Warm calls compared after each measured call (0: none).
+    repeat: int
 
     @property
     def stacks(self) -> bool:
@@ -117,11 +130,12 @@ class Settings:
     def from_config(cls, config: pytest.Config) -> Settings:
         update = bool(config.getoption("bytecount_update"))
         explain = bool(config.getoption("bytecount_explain"))
+        repeat = _repeat(config)
         _check_core_choice()
         return cls(
-            # Recording budgets for a suite, or explaining the selected
-            # tests, means measuring all of them.
-            measure_all=bool(config.getoption("bytecount")) or update or explain,
+            # Recording budgets for a suite, explaining the selected tests
+            # or checking that their counts repeat means measuring all of them.
+            measure_all=bool(config.getoption("bytecount")) or update or explain or bool(repeat),
             disabled=bool(config.getoption("bytecount_disable")),
             report_path=_output_path(config, "report", "a file path"),
             exclude=_exclude_globs(config),
@@ -136,6 +150,8 @@ class Settings:
             profile_dir=_output_path(config, "profile", "a directory"),
             html_path=_output_path(config, "html", "a file path"),
             github=_github(config),
+            hypothesis=_choice(config, "bytecount_hypothesis", ("repeatable", "leave")),
+            repeat=repeat,
         )
 
 
@@ -210,6 +226,29 @@ def _flag(config: pytest.Config, name: str) -> bool:
     if value.lower() in ("false", "no", "off", "0"):
         return False
     raise pytest.UsageError(f"{name}: expected true or false, got {value!r}")
+
+
+def _choice(config: pytest.Config, name: str, choices: tuple[str, ...]) -> str:
+    value = str(config.getini(name)).strip().lower()
+    if value not in choices:
+        expected = ", ".join(choices[:-1]) + f" or {choices[-1]}"
+        raise pytest.UsageError(f"{name}: expected {expected}, got {value!r}")
+    return value
+
+
+def _repeat(config: pytest.Config) -> int:
+    option = config.getoption("bytecount_repeat")
+    if option is None:
+        return 0
+    try:
+        repeat = int(option)
+    except ValueError:
+        repeat = 0
+    if repeat < 2:
+        raise pytest.UsageError(
+            f"--bytecount-repeat: expected a number of calls to compare, 2 or more, got {option!r}"
+        )
+    return repeat
 
 
 def _github(config: pytest.Config) -> bool:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final
 
 import pytest
 
-from . import __version__
+from . import __version__, hypothesis_tests
 from .attribution import source_of
 from .budgets import Budgets, BudgetsError, recording
 from .compare import FunctionChange, function_changes
@@ -68,6 +68,11 @@ class _TestState:
     fixture: Bytecount | None = None
     problem: str | None = None
     call_done: bool = False
+    #: What was done to a Hypothesis test for its examples to repeat.
+    hypothesis: hypothesis_tests.Prepared | None = None
+    #: Why the count may differ next run, as the plugin found (the engine
+    #: finds its own reasons).
+    unstable: str | None = None
 
     @property
     def strict(self) -> bool:
@@ -84,6 +89,9 @@ class _TestState:
 
 PLUGIN_KEY: Final = pytest.StashKey["BytecountPlugin"]()
 TEST_STATE_KEY: Final = pytest.StashKey[_TestState]()
+#: A Hypothesis test's settings to put back at teardown (the test state is
+#: gone by then).
+HYPOTHESIS_KEY: Final = pytest.StashKey[hypothesis_tests.Prepared]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -188,12 +196,21 @@ class BytecountPlugin:
         state = item.stash[TEST_STATE_KEY] = _TestState(
             limit=limit, measure_call=limit is not None or self.settings.measure_all
         )
-        if self.seeds_random and (
-            state.measure_call or "bytecount" in getattr(item, "fixturenames", ())
-        ):
+        measured = state.measure_call or "bytecount" in getattr(item, "fixturenames", ())
+        if self.seeds_random and measured:
             # Before any fixture runs, as pytest-randomly does: fixtures'
             # random data is part of the work the test then measures.
             seed_random(item.nodeid)
+        if measured and not self.settings.disabled:
+            prepared = hypothesis_tests.prepare(item, self.settings.hypothesis)
+            if prepared is not None:
+                state.hypothesis = item.stash[HYPOTHESIS_KEY] = prepared
+
+    def teardown_test(self, item: pytest.Item) -> None:
+        prepared = item.stash.get(HYPOTHESIS_KEY, None)
+        if prepared is not None:
+            del item.stash[HYPOTHESIS_KEY]
+            prepared.undo()
 
     def check_counting(self, item: pytest.Item) -> None:
         state = item.stash.get(TEST_STATE_KEY, None)
@@ -243,15 +260,114 @@ class BytecountPlugin:
     ) -> Callable[..., object]:
         @functools.wraps(function)
         def measured_test_function(*args: object, **kwargs: object) -> object:
+            taken: list[Measurement] = []
+            try:
+                result = self._measure(function, args, kwargs, state, taken)
+            finally:
+                if state.problem is None and taken:
+                    state.call_measurement = taken[0]
+                    if state.hypothesis is None:  # else checked per example
+                        state.problem = self._check_reached(function, taken[0])
+            if self.settings.repeat and state.problem is None:
+                state.unstable = self._repeat_calls(function, args, kwargs, state)
+            return result
+
+        return measured_test_function
+
+    def _measure(
+        self,
+        function: Callable[..., object],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        state: _TestState,
+        taken: list[Measurement],
+    ) -> object:
+        """Call the test once, measured, and add its measurement to `taken`
+        (also when the test raises): the whole call, or, for a Hypothesis
+        test, the sum over its examples of the test's own body. Hypothesis's
+        engine around them, which generates the examples, is not the code
+        under test, and does more or less work as its caches on disk and in
+        the process are cold or warm (`hypothesis_tests.py`)."""
+        handle = getattr(function, "hypothesis", None) if state.hypothesis is not None else None
+        if handle is None:
             measurement = self._open_span(state)
             try:
                 return function(*args, **kwargs)
             finally:
-                self._close_span(state, measurement)
-                if state.problem is None and state.call_measurement is not None:
-                    state.problem = self._check_reached(function, state.call_measurement)
+                if measurement is not None and self._close_span(state, measurement):
+                    taken.append(measurement)
+        inner = handle.inner_test
+        examples: list[Measurement] = []
 
-        return measured_test_function
+        @functools.wraps(inner)
+        def measured_example(*args: object, **kwargs: object) -> object:
+            measurement = self._open_span(state)
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                if measurement is not None and self._close_span(state, measurement):
+                    examples.append(measurement)
+
+        # Hypothesis documents `inner_test` as the place for plugins to wrap
+        # the test's body; functools.wraps keeps the digest its seeds and
+        # database keys come from.
+        handle.inner_test = measured_example
+        try:
+            return function(*args, **kwargs)
+        finally:
+            handle.inner_test = inner
+            if state.problem is None:
+                # No example at all: Hypothesis fails the test for that.
+                for example in examples[:1]:
+                    state.problem = self._check_reached(inner, example)
+                taken.append(Measurement.total_of(examples))
+
+    def _repeat_calls(
+        self,
+        function: Callable[..., object],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        state: _TestState,
+    ) -> str | None:
+        """--bytecount-repeat=N: the test called N more times, warm, each
+        call measured as the first was; why its count does not repeat, if
+        the N differ."""
+        fixture = state.fixture
+        kept = len(fixture.measurements) if fixture is not None else 0
+        counts: list[int] = []
+        try:
+            for _ in range(self.settings.repeat):
+                before = len(fixture.measurements) if fixture is not None else 0
+                taken: list[Measurement] = []
+                self._measure(function, args, kwargs, state, taken)
+                if state.problem is not None or not taken:
+                    return None
+                # A test measured with the fixture counts what its blocks measured.
+                blocks = fixture.measurements[before:] if fixture is not None else ()
+                counts.append(
+                    sum(block.instructions for block in blocks) if blocks else taken[0].instructions
+                )
+        except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:  # noqa: BLE001
+            # Not the test's outcome, which its first call decided.
+            warnings.warn(
+                BytecountWarning(
+                    f"--bytecount-repeat: calling the test again raised {exc!r}; "
+                    "whether its count repeats was not checked"
+                ),
+                stacklevel=2,
+            )
+            return None
+        finally:
+            if fixture is not None:
+                fixture.forget_after(kept)
+        first = counts[0]
+        other = next((count for count in counts if count != first), None)
+        if other is None:
+            return None
+        return (
+            f"its count changed between two calls ({first:,} then {other:,} instructions, "
+            f"--bytecount-repeat={self.settings.repeat})"
+        )
 
     def _open_span(self, state: _TestState) -> Measurement | None:
         try:
@@ -265,16 +381,15 @@ class BytecountPlugin:
             state.problem = str(exc)
             return None
 
-    def _close_span(self, state: _TestState, measurement: Measurement | None) -> None:
-        if measurement is None:
-            return
+    def _close_span(self, state: _TestState, measurement: Measurement) -> bool:
+        """Whether the span closed with a count; if not, `state.problem` says why."""
         try:
             self.meter.end(measurement)
         except (CountingFailed, RuntimeError) as exc:
             self.meter.abort()
             state.problem = str(exc)
-        else:
-            state.call_measurement = measurement
+            return False
+        return True
 
     def make_report(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -289,6 +404,9 @@ class BytecountPlugin:
             state.problem = state.fixture.problem
         measurement = None if state.problem else state.recorded()
         if measurement is not None:
+            for reason in (state.unstable, state.hypothesis and state.hypothesis.unstable):
+                if reason:
+                    measurement.note_unstable(reason)
             # Before the report is made: it copies the item's user properties.
             # Replaced, not appended: a rerun test (pytest-rerunfailures) has
             # one item and reports once per run.
@@ -423,6 +541,13 @@ class BytecountPlugin:
             seeding = "random seeded by pytest-randomly"
         else:
             seeding = "random not seeded (bytecount_seed_random = false)"
+        if config.pluginmanager.has_plugin(hypothesis_tests.PYTEST_PLUGIN):
+            seeding += (
+                "; hypothesis examples repeatable"
+                if self.settings.hypothesis == hypothesis_tests.REPEATABLE
+                else f"; hypothesis left as it is ({hypothesis_tests.INI_KEY} = "
+                f"{hypothesis_tests.LEAVE})"
+            )
         lines = [
             f"bytecount: {self.tag}, counting with {engine.name} (core: {engine.core}); {budgets}, "
             f"tolerance {self.settings.tolerance:g}%; {seeding}"
@@ -743,6 +868,10 @@ class _TestHooks:
     def pytest_runtest_setup_check_counting(self, item: pytest.Item) -> None:
         # trylast: after the fixtures, which may hold what counting needs.
         self.plugin.check_counting(item)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self.plugin.teardown_test(item)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
