@@ -73,6 +73,8 @@ class _TestState:
     #: Why the count may differ next run, as the plugin found (the engine
     #: finds its own reasons).
     unstable: str | None = None
+    #: Why --bytecount-repeat could not check the count.
+    unrepeated: str | None = None
 
     @property
     def strict(self) -> bool:
@@ -132,6 +134,7 @@ REPORT_ATTRIBUTE: Final = "bytecount"
 EXPLAIN_KEY: Final = "explain"
 FOLDED_KEY: Final = "folded"
 PATHS_LOST_KEY: Final = "paths_lost"
+UNREPEATED_KEY: Final = "unrepeated"
 
 
 class BytecountPlugin:
@@ -150,6 +153,7 @@ class BytecountPlugin:
         self.explanations: dict[str, str] = {}
         self.profiles: dict[str, str] = {}
         self.paths_lost: dict[str, str] = {}
+        self.unrepeated: dict[str, str] = {}
         # Where each measured test is defined, for GitHub annotations.
         self.locations: dict[str, tuple[str, int]] = {}
         self.stale: list[str] = []
@@ -269,7 +273,7 @@ class BytecountPlugin:
                     if state.hypothesis is None:  # else checked per example
                         state.problem = self._check_reached(function, taken[0])
             if self.settings.repeat and state.problem is None:
-                state.unstable = self._repeat_calls(function, args, kwargs, state)
+                self._repeat_calls(function, args, kwargs, state)
             return result
 
         return measured_test_function
@@ -328,10 +332,9 @@ class BytecountPlugin:
         args: tuple[object, ...],
         kwargs: dict[str, object],
         state: _TestState,
-    ) -> str | None:
+    ) -> None:
         """--bytecount-repeat=N: the test called N more times, warm, each
-        call measured as the first was; why its count does not repeat, if
-        the N differ."""
+        call measured as the first was; unstable if the N counts differ."""
         fixture = state.fixture
         kept = len(fixture.measurements) if fixture is not None else 0
         counts: list[int] = []
@@ -341,33 +344,29 @@ class BytecountPlugin:
                 taken: list[Measurement] = []
                 self._measure(function, args, kwargs, state, taken)
                 if state.problem is not None or not taken:
-                    return None
+                    return
                 # A test measured with the fixture counts what its blocks measured.
                 blocks = fixture.measurements[before:] if fixture is not None else ()
                 counts.append(
                     sum(block.instructions for block in blocks) if blocks else taken[0].instructions
                 )
         except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:  # noqa: BLE001
-            # Not the test's outcome, which its first call decided.
-            warnings.warn(
-                BytecountWarning(
-                    f"--bytecount-repeat: calling the test again raised {exc!r}; "
-                    "whether its count repeats was not checked"
-                ),
-                stacklevel=2,
-            )
-            return None
+            # Not the test's outcome, which its first call decided; not a
+            # warning either, which -W error would turn into one.
+            state.unrepeated = f"calling it again raised {type(exc).__name__}: {exc}".splitlines()[
+                0
+            ]
+            return
         finally:
             if fixture is not None:
                 fixture.forget_after(kept)
         first = counts[0]
         other = next((count for count in counts if count != first), None)
-        if other is None:
-            return None
-        return (
-            f"its count changed between two calls ({first:,} then {other:,} instructions, "
-            f"--bytecount-repeat={self.settings.repeat})"
-        )
+        if other is not None:
+            state.unstable = (
+                f"its count changed between two calls ({first:,} then {other:,} instructions, "
+                f"--bytecount-repeat={self.settings.repeat})"
+            )
 
     def _open_span(self, state: _TestState) -> Measurement | None:
         try:
@@ -434,6 +433,8 @@ class BytecountPlugin:
                     entry[FOLDED_KEY] = measurement.folded()
                 except ValueError as exc:
                     entry[PATHS_LOST_KEY] = str(exc)
+            if state.unrepeated is not None:
+                entry[UNREPEATED_KEY] = state.unrepeated
             setattr(report, REPORT_ATTRIBUTE, entry)
         return report
 
@@ -450,6 +451,8 @@ class BytecountPlugin:
                     file, line, _ = report.location
                     if line is not None:
                         self.locations[report.nodeid] = (file, line + 1)
+                if isinstance(entry.get(UNREPEATED_KEY), str):
+                    self.unrepeated[report.nodeid] = entry[UNREPEATED_KEY]
                 if self.settings.stacks:
                     for key, kept in (
                         (EXPLAIN_KEY, self.explanations),
@@ -707,6 +710,10 @@ class BytecountPlugin:
                 terminalreporter.write_line(command)
         for nodeid, reason in self.paths_lost.items():
             terminalreporter.write_line(f"call paths not kept: {nodeid}: {reason}", yellow=True)
+        for nodeid, reason in self.unrepeated.items():
+            terminalreporter.write_line(
+                f"--bytecount-repeat could not check {nodeid}: {reason}", yellow=True
+            )
         if self.settings.profile_dir is not None and self.profiles:
             directory = _shown_path(self.settings.profile_dir, self.config)
             tests = f"{len(self.profiles):,} test{'s' if len(self.profiles) > 1 else ''}"
