@@ -52,11 +52,21 @@ class Prepared:
 
     #: Why its count may still differ next run, or None.
     unstable: str | None = None
+    #: Whether its examples are measured one by one (a `@given` test), or
+    #: its whole call (a stateful test).
+    by_example: bool = True
     _restore: list[Callable[[], None]] = field(default_factory=list)
 
     def undo(self) -> None:
         while self._restore:
             self._restore.pop()()
+
+
+def _is_stateful_test(item: pytest.Item) -> bool:
+    """A `RuleBasedStateMachine.TestCase`: a unittest test case whose test
+    method Hypothesis defines."""
+    function = getattr(item, "obj", None)
+    return getattr(function, "__module__", None) == "hypothesis.stateful"
 
 
 def is_hypothesis_test(item: pytest.Item) -> bool:
@@ -69,6 +79,15 @@ def is_hypothesis_test(item: pytest.Item) -> bool:
 def prepare(item: pytest.Item, mode: str) -> Prepared | None:
     """Make the measured Hypothesis test `item` repeatable (or say why it is
     not); None for any other test."""
+    if _is_stateful_test(item):
+        return Prepared(
+            unstable=(
+                "a Hypothesis stateful test is counted whole, Hypothesis's engine "
+                "included, whose work depends on its caches: its count is not made "
+                "to repeat"
+            ),
+            by_example=False,
+        )
     if not is_hypothesis_test(item):
         return None
     if mode == LEAVE:

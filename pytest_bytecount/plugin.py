@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -270,7 +270,7 @@ class BytecountPlugin:
             finally:
                 if state.problem is None and taken:
                     state.call_measurement = taken[0]
-                    if state.hypothesis is None:  # else checked per example
+                    if _examples_of(function, state) is None:  # else checked per example
                         state.problem = self._check_reached(function, taken[0])
             if self.settings.repeat and state.problem is None:
                 self._repeat_calls(function, args, kwargs, state)
@@ -292,7 +292,7 @@ class BytecountPlugin:
         engine around them, which generates the examples, is not the code
         under test, and does more or less work as its caches on disk and in
         the process are cold or warm (`hypothesis_tests.py`)."""
-        handle = getattr(function, "hypothesis", None) if state.hypothesis is not None else None
+        handle = _examples_of(function, state)
         if handle is None:
             measurement = self._open_span(state)
             try:
@@ -889,6 +889,14 @@ class _TestHooks:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         return (yield from self.plugin.make_report(item, call))
+
+
+def _examples_of(function: Callable[..., object], state: _TestState) -> Any:
+    """The Hypothesis handle of a `@given` test, whose examples are measured
+    one by one; None for other tests."""
+    if state.hypothesis is None or not state.hypothesis.by_example:
+        return None
+    return getattr(function, "hypothesis", None)
 
 
 def _is_worker(config: pytest.Config) -> bool:

@@ -124,10 +124,6 @@ def test_budgeted(n):
     work(n)
 """
 
-#: Leaves hypothesis's own frames out of whole-call counts (their callees,
-#: the test's examples among them, are still counted).
-EXCLUDE_HYPOTHESIS = "[pytest]\nbytecount_exclude = hypothesis hypothesis.* _hypothesis_*\n"
-
 
 def take_log(pytester: pytest.Pytester, name: str) -> list[int]:
     path = pytester.path / name
@@ -160,24 +156,15 @@ def test_a_hypothesis_test_with_the_fixture_records_the_sum_over_its_examples(
     assert_budgets_exceeded_by_one(second, {"test_fixture"})
 
 
-def test_a_hypothesis_test_with_a_marker_or_budget_records_its_whole_call(
+def test_a_hypothesis_test_with_a_marker_or_budget_records_its_examples(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Otherwise (marker, budget, `--bytecount`), a `@given` test records its
-    whole call: every example and hypothesis's engine around them. Under
-    pytest that engine is not deterministic: hypothesis's pytest plugin
-    formats statistics of how long examples took, which takes more or fewer
-    instructions. `bytecount_exclude` of hypothesis's modules makes it so, if
-    the process starts the same: hypothesis scans new modules for constants
-    (cached on disk in `.hypothesis/`, parsed with `ast` when not) and
-    iterates over sets (PYTHONHASHSEED).
-    """
+    """Otherwise (marker, budget, `--bytecount`), a `@given` test records the
+    sum over its examples of its own body: each call of the test function
+    Hypothesis makes, not Hypothesis's engine around them, whose work
+    depends on its caches (tests/test_hypothesis.py has the rest)."""
     monkeypatch.setenv("PYTHONHASHSEED", "0")
-    pytester.makeini(EXCLUDE_HYPOTHESIS)
     pytester.makepyfile(test_hyp=HYPOTHESIS_TESTS)
-    # As a developer's earlier runs would: fill hypothesis's on-disk caches.
-    pytester.runpytest_subprocess().assert_outcomes(passed=4)
-
     pytester.runpytest_subprocess("--bytecount-update").assert_outcomes(passed=4)
     recorded = {nodeid.split("::")[1] for nodeid in budgets(pytester)}
     assert recorded == {"test_0_first", "test_fixture", "test_budgeted"}
@@ -188,7 +175,7 @@ def test_a_hypothesis_test_with_a_marker_or_budget_records_its_whole_call(
     assert_budgets_met(first, recorded)
     marked = by_name(first)["test_marked"]
     assert (marked["budget_source"], marked["status"]) == ("marker", "ok")
-    # More than the examples' own work: what the test ran around them.
+    # More than the measured blocks: the rest of each example's body.
     assert marked["instructions"] > sum(first_log) > 0
 
     lower_budgets(pytester)

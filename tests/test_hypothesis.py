@@ -223,3 +223,30 @@ def test_measuring_does_not_fail_a_test_on_its_deadline(
     pytester.makepyfile(test_slow=SLOW_EXAMPLES)
     pytester.runpytest_subprocess("-p", "no:bytecount").assert_outcomes(passed=1)
     pytester.runpytest_subprocess("--bytecount", "--bytecount-explain").assert_outcomes(passed=1)
+
+
+def test_a_stateful_test_is_counted_whole_and_marked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_machine="""
+        from hypothesis import settings, strategies as st
+        from hypothesis.stateful import RuleBasedStateMachine, rule
+
+        class Counter(RuleBasedStateMachine):
+            def __init__(self):
+                super().__init__()
+                self.total = 0
+
+            @rule(n=st.integers(0, 10))
+            def add(self, n):
+                self.total += n
+                assert self.total >= 0
+
+        Counter.TestCase.settings = settings(max_examples=5, stateful_step_count=5)
+        TestCounter = Counter.TestCase
+        """
+    )
+    result = pytester.runpytest_subprocess("--bytecount", "--bytecount-report=r.json")
+    result.assert_outcomes(passed=1)
+    (test,) = read_report(pytester.path / "r.json")["tests"]
+    assert test["instructions"] > 0
+    assert test["unstable"].startswith("a Hypothesis stateful test is counted whole")
