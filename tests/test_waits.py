@@ -44,6 +44,22 @@ def test_waits_on_a_selector():
     right.close()
 
 
+def test_reads_a_socket_through_a_file():
+    left, right = socket.socketpair()
+    right.sendall(b"line\\n")
+    with left.makefile("rb") as stream:
+        assert stream.readline() == b"line\\n"
+    left.close()
+    right.close()
+
+
+def test_opens_a_connection():
+    server = socket.create_server(("127.0.0.1", 0))
+    with socket.create_connection(server.getsockname(), timeout=5):
+        pass
+    server.close()
+
+
 def test_polls_the_clock_until_a_deadline():
     deadline = time.monotonic() + 0.02
     while time.monotonic() < deadline:
@@ -97,6 +113,8 @@ MARKED = {
     "test_runs_a_subprocess": "started another process (subprocess)",
     "test_starts_a_process": "started another process (multiprocessing)",
     "test_waits_on_a_selector": "waited on a selector",
+    "test_reads_a_socket_through_a_file": "read from a socket through a file",
+    "test_opens_a_connection": "opened a network connection",
     "test_polls_the_clock_until_a_deadline": (
         "polled the clock in a loop, waiting between reads (test_polls_the_clock_until_a_deadline)"
     ),

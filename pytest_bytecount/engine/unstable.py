@@ -37,7 +37,8 @@ compiles alike.
 loop over a pipe takes, or how often a deadline loop polls, depends on when
 another process writes and on the clock. Seen as the counted thread
 discovers the code that does it (`WAITS`), once per span: starting a process
-(`subprocess`, `multiprocessing`); a selector's wait (`selectors`), unless an
+(`subprocess`, `multiprocessing`); opening a network connection or reading
+a socket through a file (`socket`); a selector's wait (`selectors`), unless an
 asyncio event loop ran it, whose selector is polled without waiting while
 coroutines are ready; an asyncio loop woken by I/O (a socket, a pipe, a
 subprocess) or given a timer to keep. And, after the span, from its
@@ -71,10 +72,15 @@ THREAD_START: Final = threading.Thread.start.__code__
 SOURCE_TO_CODE: Final = importlib._bootstrap_external.SourceLoader.source_to_code.__code__
 
 
+def _path(*parts: str) -> str:
+    """How the path of a standard-library module ends: `/asyncio/base_events.py`."""
+    return os.sep + os.path.join(*parts)
+
+
 class Wait(NamedTuple):
     """Standard-library code whose running means the span waited on the world."""
 
-    file: str  # the end of its module's path, as `co_filename` ends
+    file: str  # how its module's path ends (`co_filename`)
     reason: str
 
 
@@ -82,35 +88,40 @@ _START = (
     "the test started another process ({}): how much waiting on it takes depends "
     "on when that process runs"
 )
+_EVENT_LOOP = _path("asyncio", "base_events.py")
 #: By code name, then by the end of the file's path. Names are the same on
-#: CPython 3.10 to 3.15 (tests/test_unstable.py runs each).
+#: CPython 3.10 to 3.15 (tests/test_waits.py runs on each).
 WAITS: Final = {
-    "_execute_child": (Wait("subprocess.py", _START.format("subprocess")),),
-    "start": (
-        Wait(os.path.join("multiprocessing", "process.py"), _START.format("multiprocessing")),
+    "_execute_child": Wait(_path("subprocess.py"), _START.format("subprocess")),
+    "start": Wait(_path("multiprocessing", "process.py"), _START.format("multiprocessing")),
+    "create_connection": Wait(
+        _path("socket.py"),
+        "the test opened a network connection (socket.create_connection): how its data "
+        "arrives depends on the other side",
     ),
-    "_add_callback": (
-        Wait(
-            os.path.join("asyncio", "base_events.py"),
-            "the asyncio event loop was woken by I/O (a socket, a pipe or a subprocess): "
-            "how often it wakes depends on when the other side writes",
-        ),
+    "readinto": Wait(
+        _path("socket.py"),
+        "the test read from a socket through a file (socket.makefile): how its data "
+        "arrives in pieces depends on the other side",
     ),
-    "call_at": (
-        Wait(
-            os.path.join("asyncio", "base_events.py"),
-            "the asyncio event loop scheduled a timer: how many rounds the loop runs "
-            "before it fires depends on the clock",
-        ),
+    "_add_callback": Wait(
+        _EVENT_LOOP,
+        "the asyncio event loop was woken by I/O (a socket, a pipe or a subprocess): "
+        "how often it wakes depends on when the other side writes",
+    ),
+    "call_at": Wait(
+        _EVENT_LOOP,
+        "the asyncio event loop scheduled a timer: how many rounds the loop runs "
+        "before it fires depends on the clock",
     ),
 }
 #: A selector's wait: a sign unless an asyncio loop (`ASYNCIO_LOOP`) polled it.
-SELECTORS: Final = ("select", "selectors.py")
+SELECTORS: Final = ("select", _path("selectors.py"))
 SELECTOR_WAIT: Final = (
     "the test waited on a selector (a pipe or a socket): how many rounds that takes "
     "depends on when the other side writes"
 )
-ASYNCIO_LOOP: Final = ("_run_once", os.path.join("asyncio", "base_events.py"))
+ASYNCIO_LOOP: Final = ("_run_once", _EVENT_LOOP)
 #: Names whose call reads the clock, whether called as a global (`from time
 #: import monotonic as _time`) or as an attribute (`time.perf_counter()`).
 CLOCK_NAMES: Final = frozenset(
@@ -207,12 +218,11 @@ class SpanWatch:
         if self._reason is not None:
             return
         name = code.co_name
-        waits = WAITS.get(name)
-        if waits is not None:
-            for wait in waits:
-                if code.co_filename.endswith(wait.file):
-                    self._reason = wait.reason
-                    return
+        wait = WAITS.get(name)
+        if wait is not None:
+            if code.co_filename.endswith(wait.file):
+                self._reason = wait.reason
+                return
         elif name == SELECTORS[0] and code.co_filename.endswith(SELECTORS[1]):
             self._selector = True
         elif name == ASYNCIO_LOOP[0] and code.co_filename.endswith(ASYNCIO_LOOP[1]):
