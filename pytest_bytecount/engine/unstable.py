@@ -144,40 +144,42 @@ class _Timing(NamedTuple):
     sleep: tuple[int, ...]
 
 
-#: Per code object (kept alive, so its id stays unique): its `_Timing`, or
-#: None when it neither reads the clock nor sleeps (nearly all code).
+#: The code objects that name both a clock and a sleep, each with its
+#: `_Timing` or None (kept alive, so that its id stays unique). Few: most
+#: code names neither.
 _TIMINGS: dict[int, tuple[CodeType, _Timing | None]] = {}
 _NAMES: Final = CLOCK_NAMES | SLEEP_NAMES
 
 
 def _timing(code: CodeType) -> _Timing | None:
-    """Where `code` reads the clock and sleeps, worked out once per code object."""
+    """Where `code` reads the clock and sleeps; None if it does not do both.
+    Its bytecode is read once, and only where it names both kinds."""
+    names = code.co_names
+    if CLOCK_NAMES.isdisjoint(names) or SLEEP_NAMES.isdisjoint(names):
+        return None
     known = _TIMINGS.get(id(code))
-    if known is not None:
+    if known is not None and known[0] is code:
         return known[1]
-    timing = None
-    if not _NAMES.isdisjoint(code.co_names):
-        clock: list[int] = []
-        sleep: list[int] = []
-        previous: dis.Instruction | None = None
-        for instruction in dis.get_instructions(code):
-            name = instruction.argval if isinstance(instruction.argval, str) else ""
-            loads_global = instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")
-            attribute = instruction.opname in ("LOAD_ATTR", "LOAD_METHOD")
-            of_module = (
-                previous is not None
-                and previous.opname in ("LOAD_GLOBAL", "LOAD_NAME")
-                and previous.argval in CLOCK_MODULES
-            )
-            if of_module and attribute and clock and previous and clock[-1] == previous.offset:
-                clock.pop()  # `time.sleep`: loading the module `time` reads no clock
-            if name in CLOCK_NAMES and (loads_global or (attribute and of_module)):
-                clock.append(instruction.offset)
-            elif name in SLEEP_NAMES and (loads_global or attribute):
-                sleep.append(instruction.offset)
-            previous = instruction
-        if clock and sleep:
-            timing = _Timing(tuple(clock), tuple(sleep))
+    clock: list[int] = []
+    sleep: list[int] = []
+    previous: dis.Instruction | None = None
+    for instruction in dis.get_instructions(code):
+        name = instruction.argval if isinstance(instruction.argval, str) else ""
+        loads_global = instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+        attribute = instruction.opname in ("LOAD_ATTR", "LOAD_METHOD")
+        of_module = (
+            previous is not None
+            and previous.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+            and previous.argval in CLOCK_MODULES
+        )
+        if of_module and attribute and clock and previous and clock[-1] == previous.offset:
+            clock.pop()  # `time.sleep`: loading the module `time` reads no clock
+        if name in CLOCK_NAMES and (loads_global or (attribute and of_module)):
+            clock.append(instruction.offset)
+        elif name in SLEEP_NAMES and (loads_global or attribute):
+            sleep.append(instruction.offset)
+        previous = instruction
+    timing = _Timing(tuple(clock), tuple(sleep)) if clock and sleep else None
     _TIMINGS[id(code)] = (code, timing)
     return timing
 
