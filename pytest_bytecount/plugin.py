@@ -157,6 +157,9 @@ class BytecountPlugin:
         # Where each measured test is defined, for GitHub annotations.
         self.locations: dict[str, tuple[str, int]] = {}
         self.stale: list[str] = []
+        #: What the session wrote, and could not, a line each, for the summary.
+        self.written: list[str] = []
+        self.write_errors: list[str] = []
         self._warned = False
         self._test_hooks: _TestHooks | None = None
         self._shown_files: dict[str, str] = {}
@@ -585,16 +588,21 @@ class BytecountPlugin:
         if self.settings.github and summary_file and self.records:
             self._write(session, "GITHUB_STEP_SUMMARY", Path(summary_file), self._write_job_summary)
 
-    def _update_budgets(self) -> None:
+    def _update_budgets(self) -> str:
         recorded = recording(self.records.values())
         prune = self.stale if self.collection.whole_suite_selected() else ()
         updated = self.budgets.updated(
             self.tag, recorded.counts, remove=prune, tolerances=recorded.tolerances
         )
-        if updated.render() != self.budgets.render() or not self.budgets.path.exists():
-            updated.write()
+        before = self.budget_table
+        changed = sum(before.get(nodeid) != count for nodeid, count in recorded.counts.items())
+        pruned = sum(nodeid in before for nodeid in prune)
+        if updated.render() == self.budgets.render() and self.budgets.path.exists():
+            return f"unchanged, {_plural(len(recorded.counts), 'budget')} recorded as they were"
+        updated.write()
+        return f"{len(recorded.counts):,} recorded, {changed:,} new or changed, {pruned:,} pruned"
 
-    def _write_report(self) -> None:
+    def _write_report(self) -> str:
         assert self.settings.report_path is not None
         data = build_report(
             list(self.records.values()),
@@ -605,8 +613,9 @@ class BytecountPlugin:
             budgets_seen=self.collection.seen(self.budget_table),
         )
         write_json(self.settings.report_path, data)
+        return _plural(len(self.records), "test")
 
-    def _write_profiles(self) -> None:
+    def _write_profiles(self) -> str:
         from .render.profiles import SPEEDSCOPE_FILE, file_names, speedscope
 
         directory = self.settings.profile_dir
@@ -620,8 +629,9 @@ class BytecountPlugin:
             exporter=f"pytest-bytecount {__version__}",
         )
         write_json(directory / SPEEDSCOPE_FILE, data)
+        return f"{_plural(len(self.profiles), 'folded-stacks file')} and {SPEEDSCOPE_FILE}"
 
-    def _write_html(self) -> None:
+    def _write_html(self) -> str:
         from .render import html, summary
 
         assert self.settings.html_path is not None
@@ -643,8 +653,9 @@ class BytecountPlugin:
             budgets_file=budgets_file,
         )
         write_atomically(self.settings.html_path, page)
+        return _plural(len(records), "test")
 
-    def _write_job_summary(self) -> None:
+    def _write_job_summary(self) -> str:
         from .render.github import job_summary
 
         baseline = self.baseline
@@ -657,6 +668,7 @@ class BytecountPlugin:
         # Appended, as GitHub asks: other steps' tools write there too.
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(text + "\n")
+        return "the table appended to the job summary"
 
     def _github_locations(self) -> dict[str, tuple[str, int]]:
         """Each test's file relative to GITHUB_WORKSPACE when under it (what
@@ -677,19 +689,35 @@ class BytecountPlugin:
         return located
 
     def _write(
-        self, session: pytest.Session, what: str, path: Path, write: Callable[[], None]
+        self, session: pytest.Session, what: str, path: Path, write: Callable[[], str]
     ) -> None:
+        """Write one file at session end, and say so in the summary; a file
+        that cannot be written is a one-line error (exit 4), and the others
+        are still written."""
         try:
-            write()
-        except OSError as exc:
+            done = write()
+        except (OSError, UnicodeError, ValueError) as exc:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
-            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                reporter.write_line(f"ERROR: {what}: cannot write {path}: {exc.strerror}", red=True)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            # Printed by the summary, on a line of its own: here, it would be
+            # glued to the end of pytest's progress line.
+            self.write_errors.append(f"ERROR: {what}: cannot write {path}: {reason}")
+        else:
+            self.written.append(f"wrote {_shown_path(path, self.config)}: {done}")
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        for error in self.write_errors:
+            terminalreporter.write_line(error, red=True)
+        self._summary(terminalreporter)
+        for wrote in self.written:
+            terminalreporter.write_line(wrote)
+
+    def _summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.settings.disabled or not (self.records or self.stale or self.settings.measure_all):
             return
+        ran = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+        if not self.records and not any(terminalreporter.stats.get(key) for key in ran):
+            return  # --collect-only, --fixtures, everything deselected: nothing to say
         from .render import summary  # here: a run that measured nothing prints nothing
 
         records = list(self.records.values())
@@ -713,13 +741,6 @@ class BytecountPlugin:
         for nodeid, reason in self.unrepeated.items():
             terminalreporter.write_line(
                 f"--bytecount-repeat could not check {nodeid}: {reason}", yellow=True
-            )
-        if self.settings.profile_dir is not None and self.profiles:
-            directory = _shown_path(self.settings.profile_dir, self.config)
-            tests = f"{len(self.profiles):,} test{'s' if len(self.profiles) > 1 else ''}"
-            terminalreporter.write_line(
-                f"call paths of {tests}: {directory}/*.folded "
-                f"and {directory}/bytecount.speedscope.json"
             )
         if self.explanations and self.settings.explain:
             terminalreporter.write_sep("-", "bytecount explain")
@@ -1000,6 +1021,10 @@ def _load_baseline(settings: Settings, tag: str) -> LoadedReport | None:
             f"not of the running {tag}: counts differ between interpreters"
         )
     return baseline
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _shown_path(path: Path, config: pytest.Config) -> str:

@@ -1,0 +1,64 @@
+"""What a new user meets in the first hour (issue 18): the summary says
+which files a run wrote, an error writing one is a line of its own and the
+others are still written, and runs that run no test print no section."""
+
+from __future__ import annotations
+
+import pytest
+
+TESTS = """
+def test_a():
+    sum(range(3))
+
+def test_b():
+    sorted([3, 1, 2])
+"""
+
+
+def test_the_summary_ends_with_each_file_written(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=TESTS)
+    result = pytester.runpytest(
+        "--bytecount-update",
+        "--bytecount-report=r.json",
+        "--bytecount-profile=prof",
+        "--bytecount-html=page.html",
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "wrote bytecount.toml: 2 recorded, 2 new or changed, 0 pruned",
+            "wrote r.json: 2 tests",
+            "wrote prof: 2 folded-stacks files and bytecount.speedscope.json",
+            "wrote page.html: 2 tests",
+        ]
+    )
+    result = pytester.runpytest("--bytecount-update")
+    result.stdout.fnmatch_lines(
+        ["wrote bytecount.toml: unchanged, 2 budgets recorded as they were"]
+    )
+
+
+def test_a_file_that_cannot_be_written_is_an_error_on_its_own_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_suite=TESTS)
+    (pytester.path / "taken").mkdir()
+    result = pytester.runpytest(
+        "-q", "--bytecount", "--bytecount-report=taken", "--bytecount-html=page.html"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["ERROR: --bytecount-report: cannot write *taken: Is a directory"])
+    assert not any(line.endswith("]ERROR") or "%]ERROR" in line for line in result.outlines)
+    # The other file is written all the same.
+    assert (pytester.path / "page.html").is_file()
+    result.stdout.fnmatch_lines(["wrote page.html: 2 tests"])
+
+
+@pytest.mark.parametrize("option", ["--collect-only", "--fixtures"])
+def test_a_run_that_runs_no_test_prints_no_section(pytester: pytest.Pytester, option: str) -> None:
+    pytester.makepyfile(test_suite=TESTS)
+    pytester.makefile(".toml", bytecount='["cpython-312"]\n"test_suite.py::test_gone" = 5\n')
+    result = pytester.runpytest("--bytecount", option)
+    assert result.ret == pytest.ExitCode.OK
+    assert "bytecount (" not in result.stdout.str()
+    assert "stale budget" not in result.stdout.str()
