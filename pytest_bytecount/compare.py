@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Final, final
 
@@ -146,12 +146,22 @@ def count_line(changes: Iterable[Change]) -> str:
 # -- within a test: which functions changed -------------------------------------
 
 
+#: What a change of the functions a partial baseline does not name, counted
+#: together, is called (its `file` is empty).
+UNLISTED: Final = "the functions the baseline does not list, together"
+
+
 @final
 @dataclass(frozen=True)
 class FunctionChange:
-    """A function's own count in the baseline and now. `before` is None for a
-    function the baseline does not list: it ran less there than a report
-    entry keeps (1% of the test, or the 20 highest), possibly not at all."""
+    """A function's own count in the baseline and now.
+
+    `before` is 0 for a function that did not run in the baseline, `after` 0
+    for one that no longer runs. Against a baseline that listed only its
+    test's biggest functions (a report of an earlier version), the others
+    are one change, `UNLISTED`, with an empty `file`. `before` is None only
+    in reports written by an earlier version, for a function it did not
+    find listed: its change is unknown."""
 
     function: str
     file: str
@@ -160,53 +170,87 @@ class FunctionChange:
     after: int
 
     @property
-    def delta(self) -> int:
-        return self.after - (self.before or 0)
+    def delta(self) -> int | None:
+        """After minus before; None where the change is unknown."""
+        return None if self.before is None else self.after - self.before
+
+    @property
+    def unlisted(self) -> bool:
+        """Whether this is the change of the functions the baseline does not list."""
+        return self.function == UNLISTED and not self.file
 
 
 def function_changes(
-    before: Iterable[FunctionCount], after: Iterable[FunctionCount], count: int = FUNCTION_CHANGES
+    before: Iterable[FunctionCount],
+    after: Iterable[FunctionCount],
+    count: int = FUNCTION_CHANGES,
+    *,
+    before_total: int | None = None,
 ) -> tuple[FunctionChange, ...]:
     """The `count` functions whose own counts moved most between a baseline's
-    entry (`before`, the functions it kept) and now (`after`, every function
-    that ran), largest move first; files as the report names them.
+    entry (`before`) and now (`after`, every function that ran), largest
+    move first; files as the report names them. A function whose count did
+    not move is never named.
+
+    `before_total` is the test's count in the baseline (None: `before` is
+    every function that ran then). Where `before` names every function, one
+    it does not name did not run then. Where it adds up to less (a report of
+    an earlier version kept only the biggest), nothing is known of a
+    function it does not name: those functions are compared together, as
+    one change named `UNLISTED`, whose count then is what `before` leaves of
+    the total.
 
     A function is known by its name and file: an edit above it moves its
     first line. Only where one file has two functions of one name, then or
     now (a redefinition, two lambdas), does the line tell them apart."""
     before, after = list(before), list(after)
+    listed = sum(f.instructions for f in before)
+    partial = before_total is not None and listed < before_total
     ambiguous = _repeated(before) | _repeated(after)
     old, new = _keyed(before, ambiguous), _keyed(after, ambiguous)
     changes = []
+    unlisted_now = 0
     for key in old.keys() | new.keys():
         was, now = old.get(key), new.get(key)
         if now is None:
             assert was is not None
             changes.append(FunctionChange(was.function, was.file, was.line, was.instructions, 0))
-        elif was is None or was.instructions != now.instructions:
-            before_count = was.instructions if was is not None else None
+        elif was is None and partial:
+            unlisted_now += now.instructions
+        elif was is None:
+            changes.append(FunctionChange(now.function, now.file, now.line, 0, now.instructions))
+        elif was.instructions != now.instructions:
             changes.append(
-                FunctionChange(now.function, now.file, now.line, before_count, now.instructions)
+                FunctionChange(now.function, now.file, now.line, was.instructions, now.instructions)
             )
-    changes.sort(key=lambda c: (-abs(c.delta), c.file, c.line, c.function))
-    return tuple(c for c in changes if c.delta)[:count]
+    if partial:
+        assert before_total is not None
+        changes.append(FunctionChange(UNLISTED, "", 0, before_total - listed, unlisted_now))
+    changes = [change for change in changes if change.delta]
+    changes.sort(key=lambda c: (-abs(c.delta or 0), c.file, c.line, c.function))
+    return tuple(changes[:count])
 
 
 def _repeated(functions: list[FunctionCount]) -> set[tuple[str, str]]:
-    """The (name, file) pairs that more than one of `functions` have."""
-    seen: set[tuple[str, str]] = set()
+    """The (name, file) pairs that functions of more than one first line have."""
+    lines: dict[tuple[str, str], int] = {}
     repeated = set()
     for f in functions:
-        if (f.function, f.file) in seen:
+        if lines.setdefault((f.function, f.file), f.line) != f.line:
             repeated.add((f.function, f.file))
-        seen.add((f.function, f.file))
     return repeated
 
 
 def _keyed(
     functions: list[FunctionCount], ambiguous: set[tuple[str, str]]
 ) -> dict[tuple[str, str, int | None], FunctionCount]:
-    return {
-        (f.function, f.file, f.line if (f.function, f.file) in ambiguous else None): f
-        for f in functions
-    }
+    """`functions` by name, file and (for namesakes) line. Two code objects
+    of one function (a module imported twice) count as one."""
+    keyed: dict[tuple[str, str, int | None], FunctionCount] = {}
+    for f in functions:
+        key = (f.function, f.file, f.line if (f.function, f.file) in ambiguous else None)
+        found = keyed.get(key)
+        keyed[key] = (
+            f if found is None else replace(f, instructions=found.instructions + f.instructions)
+        )
+    return keyed

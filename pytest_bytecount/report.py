@@ -4,6 +4,13 @@ and read back (pure, no pytest).
 `load_report` is the one reader of the report: it checks a file well enough
 that nothing downstream (the summary, `compare`, the renderers) can crash on
 it, and says in one line what is wrong when it is not.
+
+Each test's entry holds the own count of every function that ran in it, so
+that a later compare can say exactly which functions changed. A function
+runs in many tests, so the report names each one once, in its `functions`
+table, and a test's `function_counts` refers to it by its index there.
+Reports of earlier versions kept in each entry (`functions`) only the
+biggest functions of the test, by name.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, final
 
-from .compare import FunctionChange
+from .attribution import FunctionKey
+from .compare import FunctionChange, function_changes
 from .determinism import hash_seed as current_hash_seed
 from .files import write_atomically
 from .measurement import FunctionCount, LineCount
@@ -27,10 +35,6 @@ SCHEMA: Final = "pytest-bytecount/1"
 TOP_FUNCTIONS: Final = 5
 #: The hottest lines a report entry keeps.
 TOP_LINES: Final = 10
-#: A report entry keeps the own count of every function with at least this
-#: share of the test's count, and of the most expensive ones whatever it is.
-FUNCTION_SHARE: Final = 0.01
-FUNCTIONS_KEPT: Final = 20
 OUTCOMES: Final = ("passed", "failed", "skipped", "error")
 #: A bad value is quoted in the error message up to this many characters.
 QUOTE_LIMIT: Final = 40
@@ -55,6 +59,9 @@ class TestRecord:
     #: Where the instructions went, for a later compare to name what changed
     #: (recorded where a report is written).
     top_lines: tuple[LineCount, ...] = ()
+    #: Every function's own count, highest first (recorded where a report is
+    #: written; read from a report of an earlier version, only the biggest:
+    #: see `functions_complete`).
     functions: tuple[FunctionCount, ...] = ()
     #: With a baseline, for a regressed or over-budget test: the functions
     #: whose own counts moved most.
@@ -63,8 +70,17 @@ class TestRecord:
     #: budgets from the report takes its count, as --bytecount-update would.
     failed_by_budget: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        """This test's entry in the report's `tests` list."""
+    @property
+    def functions_complete(self) -> bool:
+        """Whether `functions` names every function that ran: their own
+        counts add up to the test's (a function that ran counts at least one
+        instruction), which is not so where a report kept only the biggest."""
+        return sum(function.instructions for function in self.functions) == self.instructions
+
+    def to_json(self, table: Mapping[FunctionKey, int] | None = None) -> dict[str, Any]:
+        """This test's entry in the report's `tests` list: its functions as
+        indices into the report's `table` of functions, or without one (a
+        test's record on its way from an xdist worker) each by name."""
         limit = self.limit
         entry: dict[str, Any] = {
             "nodeid": self.nodeid,
@@ -85,7 +101,13 @@ class TestRecord:
                 {"file": line.file, "line": line.line, "instructions": line.instructions}
                 for line in self.top_lines
             ]
-        if self.functions:
+        if table is not None:
+            entry["function_counts"] = [
+                number
+                for f in self.functions
+                for number in (table[f.function, f.file, f.line], f.instructions)
+            ]
+        elif self.functions:
             entry["functions"] = [_function_json(function) for function in self.functions]
         if self.failed_by_budget:
             entry["failed_by_budget"] = True
@@ -98,9 +120,19 @@ class TestRecord:
         return entry
 
     @classmethod
-    def from_json(cls, entry: Mapping[str, Any]) -> TestRecord:
-        """The inverse of `to_json`, for an entry already checked against the schema."""
+    def from_json(cls, entry: Mapping[str, Any], table: Sequence[FunctionKey] = ()) -> TestRecord:
+        """The inverse of `to_json`, for an entry already checked against the
+        schema; `table` is the report's `functions`."""
         limit = entry.get("limit")
+        if "function_counts" in entry:
+            counts: list[int] = entry["function_counts"]
+            named = (table[index] for index in counts[::2])
+            functions = tuple(
+                FunctionCount(name, file, line, count)
+                for (name, file, line), count in zip(named, counts[1::2], strict=True)
+            )
+        else:
+            functions = tuple(_function_of(f) for f in entry.get("functions", ()))
         source = entry.get("budget_source")
         return cls(
             nodeid=entry["nodeid"],
@@ -117,7 +149,7 @@ class TestRecord:
                 LineCount(line["file"], line["line"], line["instructions"])
                 for line in entry.get("top_lines", ())
             ),
-            functions=tuple(_function_of(f) for f in entry.get("functions", ())),
+            functions=functions,
             function_changes=tuple(
                 FunctionChange(c["function"], c["file"], c["line"], c["before"], c["after"])
                 for c in entry.get("function_changes", ())
@@ -131,13 +163,10 @@ class TestRecord:
 def kept_functions(
     functions: tuple[FunctionCount, ...], instructions: int
 ) -> tuple[FunctionCount, ...]:
-    """The functions a report entry keeps (highest own count first): every
-    one with at least `FUNCTION_SHARE` of the count, and the
-    `FUNCTIONS_KEPT` highest."""
-    floor = instructions * FUNCTION_SHARE
-    return tuple(
-        f for rank, f in enumerate(functions) if rank < FUNCTIONS_KEPT or f.instructions >= floor
-    )
+    """The functions a report entry keeps: every one. (`instructions` is
+    unused: reports of earlier versions kept only those with 1% of it, or
+    among the 20 highest, and then could not say what changed elsewhere.)"""
+    return functions
 
 
 def _function_json(function: FunctionCount) -> dict[str, Any]:
@@ -193,22 +222,72 @@ def build_report(
         ".".join(str(part) for part in sys.version_info[:3]),
     )
     ordered = sorted(records, key=lambda record: record.nodeid)
+    table = function_table(ordered)
+    index = {function: number for number, function in enumerate(table)}
     return {
         "schema": SCHEMA,
         "plugin_version": plugin_version,
         "interpreter": {"tag": tag, "version": version},
         "tolerance": tolerance,
         "hash_seed": hash_seed if hash_seed is not None else current_hash_seed(),
-        "tests": [record.to_json() for record in ordered],
+        "tests": [record.to_json(index) for record in ordered],
+        "functions": [list(function) for function in table],
         "stale": sorted(stale),
         "budgets_seen": sorted(budgets_seen),
         "totals": totals(ordered),
     }
 
 
+def function_table(records: Iterable[TestRecord]) -> list[FunctionKey]:
+    """Every function that ran in `records`, once, by file, line and name:
+    the same table whatever order the tests ran in."""
+    functions = {(f.function, f.file, f.line) for record in records for f in record.functions}
+    return sorted(functions, key=lambda function: (function[1], function[2], function[0]))
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write `data` to `path` atomically: readers see the old file or the new."""
-    write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_atomically(path, json_text(data))
+
+
+def json_text(data: Any) -> str:
+    """`data` as `json.dumps(indent=2)` writes it, one key or item a line,
+    except arrays of numbers, and the rows of a table (numbers and strings),
+    which take one line each: a report lists thousands of function counts.
+    Arrays of strings only (node ids) keep one a line."""
+    parts: list[str] = []
+    _lay_out(data, "\n", parts)
+    parts.append("\n")
+    return "".join(parts)
+
+
+def _lay_out(value: Any, newline: str, parts: list[str]) -> None:
+    if isinstance(value, dict) and value:
+        inner = newline + "  "
+        parts.append("{")
+        for number, (key, item) in enumerate(value.items()):
+            parts.append(f"{',' if number else ''}{inner}{_encode(key)}: ")
+            _lay_out(item, inner, parts)
+        parts.append(newline + "}")
+    elif isinstance(value, (list, tuple)) and value and not _on_one_line(value):
+        inner = newline + "  "
+        parts.append("[")
+        for number, item in enumerate(value):
+            parts.append(f"{',' if number else ''}{inner}")
+            _lay_out(item, inner, parts)
+        parts.append(newline + "]")
+    else:
+        parts.append(_encode(value))
+
+
+#: One encoder for every value: `json.dumps` makes one a call.
+_encode: Final = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _on_one_line(items: list[Any] | tuple[Any, ...]) -> bool:
+    return not any(isinstance(item, (dict, list, tuple)) for item in items) and not all(
+        isinstance(item, str) for item in items
+    )
 
 
 class ReportError(Exception):
@@ -240,9 +319,34 @@ class LoadedReport:
 
     @cached_property
     def functions(self) -> Mapping[str, tuple[FunctionCount, ...]]:
-        """Node id to the functions its entry lists (where the report that
-        wrote it kept per-function counts; else empty)."""
-        return MappingProxyType({record.nodeid: record.functions for record in self.records})
+        """Node id to every function's own count in its entry, for the
+        entries that hold them all (not those of earlier versions' reports,
+        which kept only the biggest)."""
+        return MappingProxyType(
+            {
+                record.nodeid: record.functions
+                for record in self.records
+                if record.functions_complete
+            }
+        )
+
+    @cached_property
+    def by_nodeid(self) -> Mapping[str, TestRecord]:
+        """Node id to its entry."""
+        return MappingProxyType({record.nodeid: record for record in self.records})
+
+    def function_changes(
+        self, nodeid: str, after: Iterable[FunctionCount]
+    ) -> tuple[FunctionChange, ...]:
+        """The functions whose own counts moved most between this report's
+        entry for `nodeid` and `after` (every function that ran now, files as
+        reports name them), as `compare.function_changes` finds them; none
+        where the entry lists no functions (a report of a version that did
+        not record them)."""
+        record = self.by_nodeid.get(nodeid)
+        if record is None or not (record.functions or record.functions_complete):
+            return ()
+        return function_changes(record.functions, after, before_total=record.instructions)
 
 
 def load_report(path: Path) -> LoadedReport:
@@ -294,7 +398,8 @@ def _parse(document: Any, path: Path) -> LoadedReport:
     tag = _string(_require(interpreter, "tag", "interpreter"), "interpreter.tag")
     version = _string(_require(interpreter, "version", "interpreter"), "interpreter.version")
     entries = _array(_require(document, "tests", ""), "tests")
-    records = tuple(_record(entry, f"tests[{index}]") for index, entry in enumerate(entries))
+    table = _function_table(document.get("functions"))
+    records = tuple(_record(entry, f"tests[{index}]", table) for index, entry in enumerate(entries))
     _check_unique(records)
     stale = _array(document.get("stale", []), "stale")
     for index, nodeid in enumerate(stale):
@@ -320,7 +425,42 @@ def _parse(document: Any, path: Path) -> LoadedReport:
     )
 
 
-def _record(value: Any, where: str) -> TestRecord:
+def _function_table(value: Any) -> list[FunctionKey] | None:
+    """The report's `functions`: rows of name, file and first line; None in
+    reports of earlier versions."""
+    if value is None:
+        return None
+    table = []
+    for index, row in enumerate(_array(value, "functions")):
+        where = f"functions[{index}]"
+        if not (isinstance(row, list) and len(row) == 3):
+            raise _Invalid(f"{where}: expected [name, file, line], got {_quote(row)}")
+        table.append(
+            (
+                _string(row[0], f"{where}[0]"),
+                _string(row[1], f"{where}[1]"),
+                _count(row[2], f"{where}[2]"),
+            )
+        )
+    return table
+
+
+def _function_counts(value: Any, where: str, table: list[FunctionKey] | None) -> None:
+    """A test's `function_counts`: pairs of an index into the report's
+    `functions` and that function's own count."""
+    counts = _array(value, where)
+    if table is None:
+        raise _Invalid(f"{where}: the report has no functions table to refer to")
+    if len(counts) % 2:
+        raise _Invalid(f"{where}: expected pairs of a function's index and its count")
+    for index in range(0, len(counts), 2):
+        function = _count(counts[index], f"{where}[{index}]")
+        if function >= len(table):
+            raise _Invalid(f"{where}[{index}]: no function {function} in a table of {len(table):,}")
+        _count(counts[index + 1], f"{where}[{index + 1}]")
+
+
+def _record(value: Any, where: str, table: list[FunctionKey] | None) -> TestRecord:
     entry = _object(value, where)
     _string(_require(entry, "nodeid", where), f"{where}.nodeid")
     _count(_require(entry, "instructions", where), f"{where}.instructions")
@@ -349,12 +489,16 @@ def _record(value: Any, where: str) -> TestRecord:
     for key in ("top_functions", "functions"):
         for index, function in enumerate(_array(entry.get(key, []), f"{where}.{key}")):
             _function(function, f"{where}.{key}[{index}]")
+    if "function_counts" in entry:
+        if "functions" in entry:
+            raise _Invalid(f"{where}: functions and function_counts: one or the other")
+        _function_counts(entry["function_counts"], f"{where}.function_counts", table)
     for index, line in enumerate(_array(entry.get("top_lines", []), f"{where}.top_lines")):
         _line(line, f"{where}.top_lines[{index}]")
     changes = _array(entry.get("function_changes", []), f"{where}.function_changes")
     for index, change in enumerate(changes):
         _function_change(change, f"{where}.function_changes[{index}]")
-    return TestRecord.from_json(entry)
+    return TestRecord.from_json(entry, table or ())
 
 
 def _function_change(value: Any, where: str) -> None:

@@ -73,6 +73,23 @@ def read_report(path: Path) -> dict[str, Any]:
     return data
 
 
+def functions_by_test(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Node id to every function that ran in the test, highest own count
+    first, each `{function, file, line, instructions}`: read through the
+    report's table of functions."""
+    table = report["functions"]
+    return {
+        test["nodeid"]: [
+            dict(zip(("function", "file", "line"), table[index], strict=True))
+            | {"instructions": count}
+            for index, count in zip(
+                test["function_counts"][::2], test["function_counts"][1::2], strict=True
+            )
+        ]
+        for test in report["tests"]
+    }
+
+
 def counts(report: dict[str, Any]) -> dict[str, int]:
     return {test["nodeid"]: test["instructions"] for test in report["tests"]}
 

@@ -10,7 +10,7 @@ import os
 import sys
 
 import pytest
-from conftest import read_report
+from conftest import functions_by_test, read_report
 
 from pytest_bytecount import measure
 from pytest_bytecount.measurement import FunctionCount
@@ -101,9 +101,9 @@ def test_the_report_keeps_the_hottest_lines_and_the_functions_that_matter(
         (line["instructions"] for line in lines), reverse=True
     )
     assert sum(line["instructions"] for line in lines) <= over["instructions"]
-    names = [f["function"] for f in over["functions"]]
-    assert names[:2] == ["spend", "test_over"]
-    assert sum(f["instructions"] for f in over["functions"]) == over["instructions"]
+    functions = functions_by_test(read_report(path))[over["nodeid"]]
+    assert [f["function"] for f in functions][:2] == ["spend", "test_over"]
+    assert sum(f["instructions"] for f in functions) == over["instructions"]
     # Read back by the command line tool like any report.
     json.loads(path.read_text())
     result = pytester.run(sys.executable, "-m", "pytest_bytecount", "show", str(path))
@@ -223,7 +223,9 @@ def test_a_baseline_names_the_functions_whose_own_counts_changed(
     ]
     before = next(
         f["instructions"]
-        for f in base["test_regression.py::test_total_regressed"]["functions"]
+        for f in functions_by_test(read_report(pytester.path / "base.json"))[
+            "test_regression.py::test_total_regressed"
+        ]
         if f["function"] == "parse"
     )
     assert change["before"] == before
@@ -253,7 +255,7 @@ def test_function_changes_match_by_name_and_use_lines_only_for_namesakes() -> No
     ]
     changes = function_changes(before, after)
     assert [(c.function, c.line, c.before, c.after, c.delta) for c in changes] == [
-        ("<listcomp>", 5, None, 76, 76),
+        ("<listcomp>", 5, 0, 76, 76),  # did not run in the baseline
         ("parse", 3, 50, 57, 7),
     ]
     gone = function_changes(before, after[:1])  # only parse ran
@@ -262,3 +264,70 @@ def test_function_changes_match_by_name_and_use_lines_only_for_namesakes() -> No
         ("parse", 57, 7),
         ("total", 0, -6),
     ]
+
+
+def test_a_baseline_listing_only_the_biggest_functions_says_nothing_of_the_others() -> None:
+    from pytest_bytecount.compare import UNLISTED, function_changes
+    from pytest_bytecount.render.failure import change_lines
+
+    # The baseline's entry of an earlier version: its test counted 1,000
+    # instructions, of which it listed the two biggest functions' 900.
+    before = [FunctionCount("parse", "p.py", 3, 600), FunctionCount("lex", "l.py", 1, 300)]
+    after = [
+        FunctionCount("parse", "p.py", 3, 600),  # unchanged: never named
+        FunctionCount("lex", "l.py", 1, 310),
+        FunctionCount("genexpr", "p.py", 9, 60),  # not listed then: who knows
+        FunctionCount("helper", "u.py", 2, 45),  # the one that grew, from 40
+    ]
+    changes = function_changes(before, after, before_total=1_000)
+    assert [(c.function, c.file, c.before, c.after) for c in changes] == [
+        ("lex", "l.py", 300, 310),
+        (UNLISTED, "", 100, 105),  # 60 + 45 now, and what the list left of 1,000
+    ]
+    assert [change.unlisted for change in changes] == [False, True]
+    assert change_lines(changes, indent="  ") == [
+        "  +10  lex  (l.py:1)",
+        "   +5  the functions the baseline does not list, together (an earlier "
+        "pytest-bytecount wrote the baseline and kept only each test's biggest "
+        "functions: write it again to name them)",
+    ]
+    # Every change together is the test's: 1,015 - 1,000.
+    assert sum(change.delta or 0 for change in changes) == 15
+    # A list that adds up to the test's count names every function that ran.
+    complete = function_changes(before, after, before_total=900)
+    assert [(c.function, c.before, c.after) for c in complete] == [
+        ("genexpr", 0, 60),
+        ("helper", 0, 45),
+        ("lex", 300, 310),
+    ]
+
+
+def test_function_changes_are_said_as_new_gone_or_moved() -> None:
+    from pytest_bytecount.compare import FunctionChange
+    from pytest_bytecount.render.failure import change_lines
+
+    changes = [
+        FunctionChange("grew", "a.py", 1, 10, 1_210),
+        FunctionChange("new", "a.py", 5, 0, 40),
+        FunctionChange("gone", "a.py", 9, 30, 0),
+        # In a report written by an earlier version: a function it found
+        # missing from the baseline, its change unknown.
+        FunctionChange("unknown", "a.py", 12, None, 7),
+    ]
+    assert change_lines(changes, indent="") == [
+        "+1,200  grew  (a.py:1)",
+        "   +40  new  (a.py:5)  (new: it did not run in the baseline)",
+        "   -30  gone  (a.py:9)  (it no longer runs)",
+        "     ?  unknown  (a.py:12)  (not listed in the baseline: change unknown)",
+    ]
+
+
+def test_two_code_objects_of_one_function_count_as_one() -> None:
+    from pytest_bytecount.compare import function_changes
+
+    # A module imported twice runs two code objects of each of its functions.
+    before = [FunctionCount("f", "m.py", 1, 10)]
+    after = [FunctionCount("f", "m.py", 1, 6), FunctionCount("f", "m.py", 1, 4)]
+    assert function_changes(before, after) == ()
+    moved = [FunctionCount("f", "m.py", 2, 6), FunctionCount("f", "m.py", 2, 4)]
+    assert function_changes(before, moved) == ()  # an edit above it: still f

@@ -379,6 +379,13 @@ def set_first_test(key: str, value: object) -> Callable[[dict[str, Any]], object
     return lambda report: report["tests"][0].__setitem__(key, value)
 
 
+def refer_past_the_table(report: dict[str, Any]) -> None:
+    """A test's function counts naming a function the table does not have."""
+    report["functions"] = report["functions"][:1]
+    report["tests"] = report["tests"][:1]
+    report["tests"][0]["function_counts"] = [1, 5]
+
+
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
@@ -437,6 +444,36 @@ def set_first_test(key: str, value: object) -> Callable[[dict[str, Any]], object
             edited(lambda report: report["tests"].append(report["tests"][0])),
             'tests: "test_suite.py::test_grows" appears more than once',
             id="duplicate",
+        ),
+        pytest.param(
+            edited(lambda report: report["functions"].__setitem__(0, ["f", "a.py"])),
+            "functions[0]: expected [name, file, line], got an array",
+            id="function-row-short",
+        ),
+        pytest.param(
+            edited(lambda report: report["functions"][0].__setitem__(2, "1")),
+            'functions[0][2]: expected a non-negative integer, got "1"',
+            id="function-line-a-string",
+        ),
+        pytest.param(
+            edited(lambda report: report["tests"][0]["function_counts"].append(0)),
+            "tests[0].function_counts: expected pairs of a function's index and its count",
+            id="function-counts-odd",
+        ),
+        pytest.param(
+            edited(refer_past_the_table),
+            "tests[0].function_counts[0]: no function 1 in a table of 1",
+            id="function-index-out-of-range",
+        ),
+        pytest.param(
+            edited(lambda report: report.pop("functions")),
+            "tests[0].function_counts: the report has no functions table to refer to",
+            id="no-function-table",
+        ),
+        pytest.param(
+            edited(set_first_test("functions", [])),
+            "tests[0]: functions and function_counts: one or the other",
+            id="both-function-lists",
         ),
     ],
 )

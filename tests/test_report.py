@@ -7,11 +7,16 @@ import os
 import stat
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import TAG, TESTS_DIR, counts_by_name, read_report
+from conftest import TAG, TESTS_DIR, counts_by_name, functions_by_test, read_report
 
 import pytest_bytecount
+from pytest_bytecount.measurement import FunctionCount
+from pytest_bytecount.report import TestRecord, build_report, json_text, load_report, write_json
+from pytest_bytecount.verdict import Status
 
 SUITE = """
 import pytest
@@ -75,7 +80,7 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
             "outcome",
             "top_functions",
             "top_lines",
-            "functions",
+            "function_counts",
             "unstable",
         }
         assert test["unstable"] is None
@@ -91,7 +96,7 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
         "outcome": "passed",
         "top_functions": None,
         "top_lines": tests["test_within"]["top_lines"],
-        "functions": tests["test_within"]["functions"],
+        "function_counts": tests["test_within"]["function_counts"],
         "unstable": None,
     }
     assert (tests["test_over"]["status"], tests["test_over"]["outcome"]) == ("over", "failed")
@@ -100,6 +105,15 @@ def test_the_report_has_every_key_of_schema_1(pytester: pytest.Pytester) -> None
     assert tests["test_fails"]["outcome"] == "failed"
     assert "work" in {f["function"] for f in tests["test_fixture"]["top_functions"]}
     assert tests["test_over"]["top_functions"][0]["file"] == "test_suite.py"
+    # Every function that ran, named once in the report's table, by file and line.
+    table = report["functions"]
+    assert table == sorted(table, key=lambda row: (row[1], row[2], row[0]))
+    assert len({tuple(row) for row in table}) == len(table)
+    functions = functions_by_test(report)
+    for test in tests.values():
+        named = functions[test["nodeid"]]
+        assert sum(f["instructions"] for f in named) == test["instructions"]
+        assert named[: len(test["top_functions"])] == test["top_functions"]
     assert report["totals"] == {
         "measured": 5,
         "over": 1,
@@ -232,3 +246,101 @@ def test_the_report_validates_against_the_published_json_schema(
         jsonschema.validate(report, schema)
     statuses = {t["status"] for t in read_report(pytester.path / "new.json")["tests"]}
     assert {"ok", "over", "new", "regressed"} <= statuses
+
+
+def record_of(nodeid: str, *functions: FunctionCount, **fields: Any) -> TestRecord:
+    instructions = sum(f.instructions for f in functions)
+    return TestRecord(
+        nodeid, instructions, None, Status.NEW, "passed", functions=functions, **fields
+    )
+
+
+PARSE = ("parse", "src/p.py", 3)
+LEX = ("lex", "src/l.py", 1)
+LAMBDA = ("parse.<locals>.<lambda>", "src/p.py", 5)
+
+
+def test_every_function_of_every_test_is_written_and_read_back(tmp_path: Path) -> None:
+    records = [
+        record_of("t.py::test_b", FunctionCount(*PARSE, 70), FunctionCount(*LEX, 30)),
+        # Two code objects of one function (a module imported twice) stay two.
+        record_of("t.py::test_a", FunctionCount(*LAMBDA, 9), FunctionCount(*LAMBDA, 2)),
+        record_of("t.py::test_c"),  # ran nothing that is counted
+    ]
+    report = build_report(records, plugin_version="1", hash_seed="0")
+    # Each function once, by file and line; each test refers to it by index.
+    assert report["functions"] == [list(LEX), list(PARSE), list(LAMBDA)]
+    tests = {test["nodeid"]: test for test in report["tests"]}
+    assert tests["t.py::test_b"]["function_counts"] == [1, 70, 0, 30]
+    assert tests["t.py::test_a"]["function_counts"] == [2, 9, 2, 2]
+    assert tests["t.py::test_c"]["function_counts"] == []
+    assert all("functions" not in test for test in report["tests"])
+    path = tmp_path / "r.json"
+    write_json(path, report)
+    loaded = load_report(path)
+    assert loaded.records == tuple(sorted(records, key=lambda r: r.nodeid))
+    assert all(record.functions_complete for record in loaded.records)
+    # Written again from what was read, the same file.
+    again = tmp_path / "again.json"
+    write_json(again, build_report(loaded.records, plugin_version="1", hash_seed="0"))
+    assert again.read_text() == path.read_text()
+
+
+def test_counts_and_table_rows_take_a_line_each_and_node_ids_one_a_line() -> None:
+    records = [record_of("t.py::test_b", FunctionCount(*PARSE, 70), FunctionCount(*LEX, 30))]
+    report = build_report(records, plugin_version="1", stale=["t.py::x", "t.py::y"])
+    text = json_text(report)
+    assert json.loads(text) == report
+    lines = text.splitlines()
+    assert '      "function_counts": [1, 70, 0, 30]' in lines
+    assert '    ["lex", "src/l.py", 1],' in lines
+    assert '    ["parse", "src/p.py", 3]' in lines
+    assert lines[lines.index('  "stale": [') + 1] == '    "t.py::x",'
+    # Everything else as json.dumps(indent=2) writes it.
+    del report["functions"], report["tests"][0]["function_counts"]
+    assert json_text(report) == json.dumps(report, indent=2) + "\n"
+
+
+def old_report(tmp_path: Path, *functions: FunctionCount, instructions: int) -> Path:
+    """A report of an earlier version: each entry lists some functions by name."""
+    record = TestRecord("t.py::test_a", instructions, None, Status.NEW, "passed")
+    entry = record.to_json() | {
+        "functions": [
+            {"function": f.function, "file": f.file, "line": f.line}
+            | {"instructions": f.instructions}
+            for f in functions
+        ]
+    }
+    report = build_report([], plugin_version="0", hash_seed="0")
+    del report["functions"]
+    report["tests"] = [entry]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(report, indent=2))
+    return path
+
+
+def test_a_report_that_kept_only_the_biggest_functions_is_read_as_such(tmp_path: Path) -> None:
+    path = old_report(
+        tmp_path, FunctionCount(*PARSE, 600), FunctionCount(*LEX, 300), instructions=1_000
+    )
+    loaded = load_report(path)
+    (record,) = loaded.records
+    assert record.functions == (FunctionCount(*PARSE, 600), FunctionCount(*LEX, 300))
+    assert not record.functions_complete
+    assert loaded.functions == {}  # none that names every function
+    now = [FunctionCount(*PARSE, 600), FunctionCount(*LEX, 300), FunctionCount(*LAMBDA, 125)]
+    (change,) = loaded.function_changes("t.py::test_a", now)
+    # Not "+125 parse.<locals>.<lambda>, new": what it ran then is unknown.
+    assert (change.unlisted, change.before, change.after) == (True, 100, 125)
+    assert loaded.function_changes("t.py::test_other", now) == ()
+
+
+def test_a_report_that_happened_to_keep_every_function_is_complete(tmp_path: Path) -> None:
+    path = old_report(
+        tmp_path, FunctionCount(*PARSE, 600), FunctionCount(*LEX, 300), instructions=900
+    )
+    loaded = load_report(path)
+    assert loaded.records[0].functions_complete
+    now = [FunctionCount(*PARSE, 600), FunctionCount(*LEX, 300), FunctionCount(*LAMBDA, 125)]
+    (change,) = loaded.function_changes("t.py::test_a", now)
+    assert (change.function, change.before, change.after) == (LAMBDA[0], 0, 125)

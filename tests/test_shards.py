@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from conftest import read_report
 
+from pytest_bytecount.report import load_report
+
 SUITE_A = """
 import pytest
 
@@ -268,3 +270,36 @@ def test_an_output_that_cannot_be_written_is_a_clear_error(suite: pytest.Pyteste
     # Read before it is written: the path is refused there, as clearly.
     assert "taken/bytecount.toml: cannot read the budgets file: " in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_merge_unites_the_shards_tables_of_functions_old_reports_too(
+    suite: pytest.Pytester,
+) -> None:
+    first, second = shard_reports(suite)
+    # The second shard as an earlier version wrote it: each entry naming
+    # only the biggest functions (here, its two biggest).
+    old = read_report(second)
+    table = old.pop("functions")
+    for test in old["tests"]:
+        counts = test.pop("function_counts")
+        test["functions"] = [
+            dict(zip(("function", "file", "line"), table[index], strict=True))
+            | {"instructions": count}
+            for index, count in zip(counts[:4:2], counts[1:4:2], strict=True)
+        ]
+    second.write_text(json.dumps(old))
+    done = cli(suite.path, "merge", "-o", "merged.json", str(first), str(second))
+    assert done.returncode == 0, done.stderr
+    merged = load_report(suite.path / "merged.json")
+    shards = [load_report(first), load_report(second)]
+    # Every entry with the functions its shard gave it, complete or not.
+    expected = {record.nodeid: record for shard in shards for record in shard.records}
+    assert {r.nodeid: r.functions for r in merged.records} == {
+        nodeid: record.functions for nodeid, record in expected.items()
+    }
+    complete = {r.nodeid: r.functions_complete for r in merged.records}
+    assert complete == {n: r.functions_complete for n, r in expected.items()}
+    assert any(complete.values())
+    assert not all(complete.values())
+    data = read_report(suite.path / "merged.json")
+    assert data["functions"] == sorted(data["functions"], key=lambda f: (f[1], f[2], f[0]))

@@ -69,10 +69,27 @@ def over_budget_message(
 
 def change_lines(changes: Sequence[FunctionChange], *, indent: str) -> list[str]:
     """`+312  parse_token  (src/parse.py:40)`, one line per function, the
-    deltas aligned; a function the baseline does not list says so."""
-    width = max((len(f"{change.delta:+,}") for change in changes), default=0)
+    deltas aligned; a function new since the baseline, or gone, says so, as
+    does the change of the functions a partial baseline does not list."""
+    cells = [f"{c.delta:+,}" if c.delta is not None else "?" for c in changes]
+    width = max((len(cell) for cell in cells), default=0)
     return [
-        f"{indent}{change.delta:>+{width},}  {change.function}  ({change.file}:{change.line})"
-        + ("  (not listed in the baseline)" if change.before is None else "")
-        for change in changes
+        f"{indent}{cell:>{width}}  {_named(change)}"
+        for cell, change in zip(cells, changes, strict=True)
     ]
+
+
+def _named(change: FunctionChange) -> str:
+    if change.unlisted:
+        return (
+            f"{change.function} (an earlier pytest-bytecount wrote the baseline and kept "
+            "only each test's biggest functions: write it again to name them)"
+        )
+    named = f"{change.function}  ({change.file}:{change.line})"
+    if change.before is None:  # in a report of an earlier version
+        return f"{named}  (not listed in the baseline: change unknown)"
+    if change.before == 0:
+        return f"{named}  (new: it did not run in the baseline)"
+    if change.after == 0:
+        return f"{named}  (it no longer runs)"
+    return named
