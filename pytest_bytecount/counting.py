@@ -3,6 +3,13 @@
 This module turns an engine's start/stop into measurements. One `Meter` per
 thread owns that thread's engine; spans on it nest, the outermost one starting
 and stopping the engine and the inner ones reading differences of its counts.
+
+A span opened as a `fallback` (the plugin's span around a test that also has
+the `bytecount` fixture, whose measurements replace the call's count) gives
+way to the first fixture span opened inside it: it is closed there and then,
+its count dropped, so that the fixture's span is an outermost one with its
+own settings (`stacks=True` among them) rather than the inner one of a span
+that records no call paths.
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ from .measurement import Measurement
 class Meter:
     """Opens and closes measured spans on one thread."""
 
-    __slots__ = ("_engine", "_gc_was_enabled", "_open")
+    __slots__ = ("_dropped", "_engine", "_fallback", "_gc_was_enabled", "_open")
 
     def __init__(self) -> None:
         self._engine: Engine | None = None
         self._open: list[tuple[Measurement, Hits | None]] = []
         self._gc_was_enabled = False
+        self._fallback: Measurement | None = None
+        self._dropped: Measurement | None = None
 
     @property
     def engine(self) -> Engine:
@@ -42,10 +51,25 @@ class Meter:
         keep_gc: bool = False,
         all_threads: bool = False,
         stacks: bool = False,
+        fallback: bool = False,
+        replaces_fallback: bool = False,
     ) -> Measurement:
-        """Open a span. Inside another span, the outer one's settings apply."""
+        """Open a span. Inside another span, the outer one's settings apply,
+        unless the outer one is a `fallback` and this one `replaces_fallback`
+        (see the module's docstring)."""
         engine = self.engine
         measurement = Measurement()
+        if (
+            replaces_fallback
+            and len(self._open) == 1
+            and self._open[0][0] is self._fallback is not None
+        ):
+            self._open.pop()
+            self._dropped, self._fallback = self._fallback, None
+            try:
+                engine.stop()
+            finally:
+                self._restore_gc()
         if self._open:
             self._open.append((measurement, engine.snapshot()))
             return measurement
@@ -61,10 +85,19 @@ class Meter:
             self._restore_gc()
             raise
         self._open.append((measurement, None))
+        self._fallback = measurement if fallback else None
         return measurement
+
+    def dropped(self, measurement: Measurement) -> bool:
+        """Whether `measurement`, a fallback, gave way to a fixture's span: it
+        has no count, and `end()` need not be called for it."""
+        return measurement is self._dropped
 
     def end(self, measurement: Measurement) -> Measurement:
         """Close the innermost span, which must be `measurement`'s."""
+        if measurement is self._dropped:
+            self._dropped = None
+            return measurement
         if not self._open or self._open[-1][0] is not measurement:
             raise RuntimeError("measurements must be closed innermost first")
         _, before = self._open.pop()
@@ -72,6 +105,7 @@ class Meter:
         if before is not None:
             measurement._fill(engine.snapshot().minus(before))
             return measurement
+        self._fallback = None
         try:
             hits = engine.stop()
         finally:
@@ -82,6 +116,7 @@ class Meter:
     def abort(self) -> None:
         """Close every open span after a failure, leaving the thread untraced."""
         was_open, self._open = bool(self._open), []
+        self._fallback = self._dropped = None
         if was_open and self._engine is not None:
             try:
                 self._engine.stop()

@@ -118,6 +118,7 @@ class Bytecount:
                 keep_gc=self._keep_gc,
                 all_threads=self._all_threads,
                 stacks=stacks or self._stacks,
+                replaces_fallback=True,
             )
         except CountingUnavailable as exc:
             reason = str(exc)

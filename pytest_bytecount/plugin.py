@@ -346,10 +346,10 @@ class BytecountPlugin:
                 before = len(fixture.measurements) if fixture is not None else 0
                 taken: list[Measurement] = []
                 self._measure(function, args, kwargs, state, taken)
-                if state.problem is not None or not taken:
-                    return
                 # A test measured with the fixture counts what its blocks measured.
                 blocks = fixture.measurements[before:] if fixture is not None else ()
+                if state.problem is not None or not (blocks or taken):
+                    return
                 counts.append(
                     sum(block.instructions for block in blocks) if blocks else taken[0].instructions
                 )
@@ -378,13 +378,20 @@ class BytecountPlugin:
                 keep_gc=self.settings.keep_gc,
                 all_threads=self.settings.all_threads,
                 stacks=self.settings.stacks,
+                # The fixture's measurements replace the call's count: its
+                # first span takes this one's place (counting.py).
+                fallback=state.fixture is not None,
             )
         except (CountingUnavailable, CountingFailed) as exc:
             state.problem = str(exc)
             return None
 
     def _close_span(self, state: _TestState, measurement: Measurement) -> bool:
-        """Whether the span closed with a count; if not, `state.problem` says why."""
+        """Whether the span closed with a count; if not, `state.problem` says
+        why, or it gave way to the fixture's spans."""
+        if self.meter.dropped(measurement):
+            self.meter.end(measurement)
+            return False
         try:
             self.meter.end(measurement)
         except (CountingFailed, RuntimeError) as exc:

@@ -5,6 +5,7 @@ others are still written, and runs that run no test print no section."""
 from __future__ import annotations
 
 import pytest
+from conftest import read_report
 
 TESTS = """
 def test_a():
@@ -62,3 +63,42 @@ def test_a_run_that_runs_no_test_prints_no_section(pytester: pytest.Pytester, op
     assert result.ret == pytest.ExitCode.OK
     assert "bytecount (" not in result.stdout.str()
     assert "stale budget" not in result.stdout.str()
+
+
+STACKS_UNDER_A_MARKER = """
+import pytest
+from conftest import read_report
+
+def slugify(title):
+    words = [word.lower() for word in title.split() if word.isalnum()]
+    return "-".join(word for word in words if word)
+
+@pytest.mark.max_instructions(10_000)
+def test_marked(bytecount):
+    with bytecount.measure(stacks=True) as m:
+        slugify("Counting the cost of Python")
+    assert m.has_call_paths
+    print("FOLDED", m.folded().splitlines())
+    print("COUNT", m.instructions)
+
+def test_unmarked(bytecount):
+    with bytecount.measure(stacks=True) as m:
+        slugify("Counting the cost of Python")
+    print("COUNT", m.instructions)
+"""
+
+
+def test_fixture_call_paths_are_recorded_in_a_measured_test(pytester: pytest.Pytester) -> None:
+    """A marker (or a budget, or --bytecount) measures the test's call; the
+    fixture's blocks replace that count, and keep their own settings."""
+    pytester.makepyfile(test_stacks=STACKS_UNDER_A_MARKER)
+    result = pytester.runpytest("-s", "--bytecount", "--bytecount-report=r.json")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["FOLDED *test_marked (test_stacks.py:8);slugify (test_stacks.py:4)*"]
+    )
+    counts = [int(line.split()[-1]) for line in result.outlines if line.startswith("COUNT")]
+    assert len(counts) == 2
+    assert counts[0] == counts[1] > 0
+    tests = read_report(pytester.path / "r.json")["tests"]
+    assert [test["instructions"] for test in tests] == counts
