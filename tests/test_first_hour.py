@@ -4,6 +4,8 @@ others are still written, and runs that run no test print no section."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import read_report
 
@@ -95,9 +97,9 @@ def test_fixture_call_paths_are_recorded_in_a_measured_test(pytester: pytest.Pyt
     result = pytester.runpytest("-s", "--bytecount", "--bytecount-report=r.json")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["FOLDED *test_marked (test_stacks.py:8);slugify (test_stacks.py:4)*"]
+        ["*FOLDED *test_marked (test_stacks.py:8);slugify (test_stacks.py:4)*"]
     )
-    counts = [int(line.split()[-1]) for line in result.outlines if line.startswith("COUNT")]
+    counts = [int(m[1]) for m in re.finditer(r"COUNT (\d+)", result.stdout.str())]
     assert len(counts) == 2
     assert counts[0] == counts[1] > 0
     tests = read_report(pytester.path / "r.json")["tests"]
