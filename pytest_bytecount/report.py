@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -256,32 +256,43 @@ def json_text(data: Any) -> str:
     which take one line each: a report lists thousands of function counts.
     Arrays of strings only (node ids) keep one a line."""
     parts: list[str] = []
-    _lay_out(data, "\n", parts)
+    _lay_out(data, "\n", parts, _encode)
     parts.append("\n")
-    return "".join(parts)
+    text = "".join(parts)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A node id from a file name that is not UTF-8 holds lone surrogates,
+        # which UTF-8 cannot hold: written as JSON escapes, read back as they were.
+        parts = []
+        _lay_out(data, "\n", parts, _encode_ascii)
+        parts.append("\n")
+        text = "".join(parts)
+    return text
 
 
-def _lay_out(value: Any, newline: str, parts: list[str]) -> None:
+def _lay_out(value: Any, newline: str, parts: list[str], encode: Callable[[Any], str]) -> None:
     if isinstance(value, dict) and value:
         inner = newline + "  "
         parts.append("{")
         for number, (key, item) in enumerate(value.items()):
-            parts.append(f"{',' if number else ''}{inner}{_encode(key)}: ")
-            _lay_out(item, inner, parts)
+            parts.append(f"{',' if number else ''}{inner}{encode(key)}: ")
+            _lay_out(item, inner, parts, encode)
         parts.append(newline + "}")
     elif isinstance(value, (list, tuple)) and value and not _on_one_line(value):
         inner = newline + "  "
         parts.append("[")
         for number, item in enumerate(value):
             parts.append(f"{',' if number else ''}{inner}")
-            _lay_out(item, inner, parts)
+            _lay_out(item, inner, parts, encode)
         parts.append(newline + "]")
     else:
-        parts.append(_encode(value))
+        parts.append(encode(value))
 
 
 #: One encoder for every value: `json.dumps` makes one a call.
 _encode: Final = json.JSONEncoder(ensure_ascii=False).encode
+_encode_ascii: Final = json.JSONEncoder(ensure_ascii=True).encode
 
 
 def _on_one_line(items: list[Any] | tuple[Any, ...]) -> bool:

@@ -4,6 +4,7 @@ others are still written, and runs that run no test print no section."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -104,3 +105,19 @@ def test_fixture_call_paths_are_recorded_in_a_measured_test(pytester: pytest.Pyt
     assert counts[0] == counts[1] > 0
     tests = read_report(pytester.path / "r.json")["tests"]
     assert [test["instructions"] for test in tests] == counts
+
+
+def test_a_test_file_whose_name_is_not_utf8_is_measured(pytester: pytest.Pytester) -> None:
+    """Its node id holds a lone surrogate (`os.fsdecode`): random is seeded
+    from it, and the report holds it as a JSON escape, read back as it was.
+    (pytest's own cache cannot write it: -p no:cacheprovider.)"""
+    name = os.fsdecode(b"test_\xff.py")
+    (pytester.path / name).write_text(TESTS)
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--bytecount", "--bytecount-report=r.json"
+    )
+    result.assert_outcomes(passed=2)
+    tests = read_report(pytester.path / "r.json")["tests"]
+    assert [test["nodeid"] for test in tests] == [f"{name}::test_a", f"{name}::test_b"]
+    assert all(test["instructions"] > 0 for test in tests)
+    assert "\\udcff" in (pytester.path / "r.json").read_text()
