@@ -12,12 +12,14 @@ its parent's index and the instructions run in its own frames).
 from __future__ import annotations
 
 import dis
+import io
 import os
+import tokenize
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress, pairwise
 from types import CodeType
-from typing import final
+from typing import Final, final
 
 from .engine.bytecode import EXTENDED_ARG, PREFIX_REPORTED_WITH_INSTRUCTION, reported_opname
 from .engine.paths import Path
@@ -42,10 +44,22 @@ def source_lines(file: str) -> list[str]:
     test could change the count of the next. No import either, for the same
     reason (first-use costs)."""
     try:
-        with open(file, encoding="utf-8", errors="replace") as source:
-            return source.read().splitlines()
+        with open(file, "rb") as source:
+            raw = source.read()
     except OSError:
         return []
+    # As the tokenizer reads it: the encoding its cookie names, and lines
+    # ended by \n, \r\n or \r only (str.splitlines() also ends them at form
+    # feeds and U+2028, which would shift every line after one).
+    try:
+        encoding = tokenize.detect_encoding(io.BytesIO(raw).readline)[0]
+        text = raw.decode(encoding, errors="replace")
+    except (SyntaxError, LookupError):
+        text = raw.decode("utf-8", errors="replace")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def source_of(file: str, line: int, cache: dict[str, list[str]] | None = None) -> str:
@@ -131,6 +145,15 @@ def relative_file(file: str, root: str | None = None) -> str:
     return file if relative.startswith(os.pardir) else relative
 
 
+#: A folded stack is one line, its frames split at `;`: in a frame's label,
+#: `;` becomes `:` and every character that ends a line (for
+#: `str.splitlines()`, which readers use) its escape, `\u2028`.
+LABEL_ESCAPES: Final = {
+    ord(";"): ":",
+    **{ord(c): ascii(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"},
+}
+
+
 def frame_label(code: CodeType, root: str | None = None) -> str:
     """`qualname (file:line)`, a frame of a folded stack."""
     name, file, line = function_key(code)
@@ -149,7 +172,7 @@ def stacks(paths: Sequence[Path], root: str | None = None) -> dict[str, int]:
             continue
         label = by_code.get(id(code))
         if label is None:
-            label = by_code[id(code)] = frame_label(code, root).replace(";", ":")
+            label = by_code[id(code)] = frame_label(code, root).translate(LABEL_ESCAPES)
         labels[index] = f"{labels[parent]};{label}" if labels[parent] else label
         if own:
             folded[labels[index]] = folded.get(labels[index], 0) + own

@@ -121,3 +121,53 @@ def test_a_test_file_whose_name_is_not_utf8_is_measured(pytester: pytest.Pyteste
     assert [test["nodeid"] for test in tests] == [f"{name}::test_a", f"{name}::test_b"]
     assert all(test["instructions"] > 0 for test in tests)
     assert "\\udcff" in (pytester.path / "r.json").read_text()
+
+
+FORM_FEED = (
+    "import pytest\n"
+    "\f\n"
+    "def work():\n"
+    "    total = 0  # a line after a form feed\f and one inside a comment\n"
+    "    for i in range(50):\n"
+    "        total += i\n"
+    "    return total\n"
+    "\n"
+    "@pytest.mark.max_instructions(10)\n"
+    "def test_dear():\n"
+    "    work()\n"
+)
+
+
+def test_source_lines_are_the_tokenizers_after_a_form_feed(pytester: pytest.Pytester) -> None:
+    (pytester.path / "test_ff.py").write_text(FORM_FEED)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_ff.py:6 *total += i"])
+    assert not any("test_ff.py:6 " in line and "for i in" in line for line in result.outlines)
+
+
+GENERATED = """
+import pytest
+
+SOURCE = "def made():\\n    return sum(range(10))\\n"
+namespace = {}
+exec(compile(SOURCE, "<generated\\u2028template;1>", "exec"), namespace)
+
+def test_generated():
+    namespace["made"]()
+"""
+
+
+def test_a_frame_label_with_a_line_break_keeps_folded_stacks_one_a_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_gen=GENERATED)
+    result = pytester.runpytest(
+        "--bytecount", "--bytecount-profile=prof", "--bytecount-html=page.html"
+    )
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "page.html").is_file()
+    folded = (pytester.path / "prof" / "test_gen.py__test_generated.folded").read_text()
+    lines = folded.splitlines()
+    assert len(lines) == 2, lines
+    assert "made (<generated\\u2028template:1>:1)" in lines[1]
