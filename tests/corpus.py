@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -300,6 +301,44 @@ def exception_swallowed_by_c(n: int = 5) -> int:
     return sum(getattr(_Lazy(k), "value", 0) for k in range(n))
 
 
+class _Finalized:
+    """An object whose death runs Python code: its `__del__`, and the
+    callback of the `WeakSet` it is in (asyncio keeps its tasks in one)."""
+
+    deaths = 0
+
+    def __del__(self) -> None:
+        _Finalized.deaths += 1
+
+
+_LIVE: weakref.WeakSet[_Finalized] = weakref.WeakSet()
+
+
+def finalizers_of_rebound_locals(n: int = 3) -> int:
+    """The last reference to an object is a local that an instruction
+    rebinds or deletes: the object dies in that instruction (a Python trace
+    function on 3.10 kept it alive in `f_locals` until the next event)."""
+    seen = 0
+    for _ in range(n):
+        item = _Finalized()
+        _LIVE.add(item)
+        seen += len(_LIVE)
+        item = None  # rebound
+    kept = _Finalized()
+    del kept  # deleted
+    cell = _Finalized()
+
+    def read() -> _Finalized | None:
+        return cell
+
+    cell = None  # a cell rebound
+    try:
+        raise KeyError(_Finalized())
+    except KeyError as error:  # deleted at the end of the handler
+        seen += len(error.args)
+    return seen + (read() is None)
+
+
 def _started_generator() -> Callable[[], Any]:
     """A generator created and started *before* the measured span, resumed in it."""
     g = _squares(10)
@@ -333,6 +372,7 @@ CORPUS: dict[str, Callable[[], Callable[[], Any]]] = {
         extended_arg,
         closures_and_classes,
         exception_swallowed_by_c,
+        finalizers_of_rebound_locals,
     )
 }
 CORPUS["generator_resumed_in_span"] = _started_generator

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dis
 import importlib.util
+import inspect
 import itertools
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import corpus
 import pytest
 
 from pytest_bytecount.engine.bytecode import next_instruction, reported_opname
+from pytest_bytecount.engine.settrace import STALE_LOCALS, rebound_locals
 
 #: Modules with every construct between them: async code, generators,
 #: comprehensions, pattern matching, exception groups, long functions
@@ -90,3 +92,31 @@ def test_instruction_boundaries_and_names_agree_with_dis(name: str, module: Code
                 assert name_reported == "EXTENDED_ARG"
         checked += len(instructions)
     assert checked > 100, name
+
+
+REBINDING = {"STORE_FAST", "DELETE_FAST", "STORE_DEREF", "DELETE_DEREF"}
+
+
+@pytest.mark.skipif(not STALE_LOCALS, reason="only 3.10's Python core needs them")
+@pytest.mark.parametrize(("name", "module"), [pytest.param(*s, id=s[0]) for s in sources()])
+def test_the_locals_instructions_rebind_agree_with_dis(name: str, module: CodeType) -> None:
+    found = 0
+    for code in code_objects(module):
+        expected: list[str | None] = [None] * len(code.co_code)
+        prefix = None
+        for instruction in dis.get_instructions(code):
+            if instruction.opname == "EXTENDED_ARG":
+                prefix = instruction.offset if prefix is None else prefix
+                continue
+            at, prefix = (instruction.offset if prefix is None else prefix), None
+            # A class body's free variables are not in its f_locals.
+            in_locals = code.co_flags & inspect.CO_OPTIMIZED or instruction.argval not in (
+                code.co_freevars
+            )
+            if instruction.opname in REBINDING and in_locals:
+                expected[at] = instruction.argval
+        names = rebound_locals(code)
+        assert (names or [None] * len(code.co_code)) == expected, code.co_name
+        assert names is None or any(names)
+        found += sum(name is not None for name in expected)
+    assert found > 10, name

@@ -41,12 +41,7 @@ def under(folded, frame):
         if stack.startswith(root + ";")
     }}
 
-BLIND = {blind!r}
-
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(name in BLIND, strict=True, reason="3.10 limit"))
-    for name in sorted(CORPUS)
-])
+@pytest.mark.parametrize("name", sorted(CORPUS))
 def test_paths_match_the_interpreter(name, analysed):
     factory = CORPUS[name]
     measured(factory(), stacks=False)  # warm; and, after analysis, by block without stacks
@@ -68,13 +63,11 @@ def test_call_paths_equal_the_interpreters_stacks_for_every_corpus_function(
     with_corpus: pytest.Pytester,
 ) -> None:
     from corpus import CORPUS
-    from test_exactness import BLIND_ON_310
 
-    with_corpus.makepyfile(test_paths=PATHS_TESTS.format(monitoring=MONITORING, blind=BLIND_ON_310))
+    with_corpus.makepyfile(test_paths=PATHS_TESTS.format(monitoring=MONITORING))
     result = with_corpus.runpytest_subprocess("-p", "no:cacheprovider")
     per_function = 2 if MONITORING else 1
-    blind = per_function * len(BLIND_ON_310)
-    result.assert_outcomes(passed=per_function * len(CORPUS) - blind, xfailed=blind)
+    result.assert_outcomes(passed=per_function * len(CORPUS))
 
 
 def fib(n: int) -> int:

@@ -184,6 +184,66 @@ def test_both_cores_record_the_same_call_paths(
     assert python == compiled
 
 
+#: Objects that die as a local holding their last reference is rebound or
+#: deleted, running a `__del__` or a weakref callback: asyncio's event loop
+#: does it to each finished task (its `WeakSet` of tasks), as here.
+DYING_OBJECTS = """
+import asyncio
+import weakref
+
+def test_asyncio_gather():
+    async def one(n):
+        await asyncio.sleep(0)
+        return n
+
+    async def main():
+        return await asyncio.gather(*(one(i) for i in range(3)))
+
+    asyncio.run(main())
+
+class Finalized:
+    def __del__(self):
+        sum(range(3))
+
+LIVE = weakref.WeakSet()
+
+def test_rebound():
+    for _ in range(3):
+        thing = Finalized()
+        LIVE.add(thing)
+        thing = None
+
+def test_deleted():
+    thing = Finalized()
+    del thing
+
+def test_cell_rebound():
+    thing = Finalized()
+    def read():
+        return thing
+    thing = None
+    assert read() is None
+
+def test_exception_name_deleted():
+    try:
+        raise KeyError(Finalized())
+    except KeyError as error:
+        assert error.args
+"""
+
+
+@needs_compiled
+def test_both_cores_count_what_a_dying_local_runs_identically(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On 3.10 the Python core used to miss it: the trampoline of a Python
+    # trace function kept the old value in f_locals, to die inside it.
+    pytester.makepyfile(test_dying=DYING_OBJECTS)
+    found = counts_with_each_core(pytester, monkeypatch, passed=5)
+    assert len(found["c"]) == 5
+    assert found["c"] == found["python"]
+
+
 #: Code that saves the trace function and puts it back, as doctest does,
 #: in the middle of a measured frame that goes on working afterwards.
 PUTS_BACK_THE_TRACER = '''

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-from conftest import MONITORING, PYTHON_TRACER, counts, read_report
+from conftest import MONITORING, counts, read_report
 from corpus import CORPUS
 
 #: Alone and beside another monitoring tool, by instruction and (3.12+) by block.
 PER_CORPUS_FUNCTION = 4 if MONITORING else 2
-
-#: The known limit of a Python trace function on 3.10 (docs/compatibility.rst):
-#: asyncio's event loop rebinds a local holding the last reference to a task's
-#: weakref; the callback it triggers (`WeakSet._remove`) runs untraced.
-BLIND_ON_310 = {"asyncio_event_loop"} if PYTHON_TRACER and sys.version_info < (3, 11) else set()
 
 EXACTNESS_TESTS = """
 import pytest
@@ -50,12 +43,7 @@ def call(fn):
     except Exception:
         pass  # the call form still records a call that raised
 
-BLIND = {blind!r}
-
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(name in BLIND, strict=True, reason="3.10 limit"))
-    for name in sorted(CORPUS)
-])
+@pytest.mark.parametrize("name", sorted(CORPUS))
 def test_call_form_matches_the_interpreter(bytecount, name, other_tool, method):
     factory = CORPUS[name]
     call(factory())  # warm: first-use costs (imports, caches) out of both counts
@@ -85,21 +73,16 @@ def counted_by_block(fn):
 def test_every_corpus_function_counts_exactly_what_the_interpreter_reports(
     with_corpus: pytest.Pytester,
 ) -> None:
-    with_corpus.makepyfile(
-        test_exact=EXACTNESS_TESTS.format(skew=0, monitoring=MONITORING, blind=BLIND_ON_310)
-    )
+    with_corpus.makepyfile(test_exact=EXACTNESS_TESTS.format(skew=0, monitoring=MONITORING))
     result = with_corpus.runpytest_subprocess("-p", "no:cacheprovider")
-    blind = PER_CORPUS_FUNCTION * len(BLIND_ON_310)
-    result.assert_outcomes(passed=PER_CORPUS_FUNCTION * len(CORPUS) - blind, xfailed=blind)
+    result.assert_outcomes(passed=PER_CORPUS_FUNCTION * len(CORPUS))
 
 
 @pytest.mark.parametrize("skew", [-1, 1])
 def test_one_instruction_more_or_less_would_be_caught(
     with_corpus: pytest.Pytester, skew: int
 ) -> None:
-    with_corpus.makepyfile(
-        test_exact=EXACTNESS_TESTS.format(skew=skew, monitoring=MONITORING, blind=set())
-    )
+    with_corpus.makepyfile(test_exact=EXACTNESS_TESTS.format(skew=skew, monitoring=MONITORING))
     result = with_corpus.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=PER_CORPUS_FUNCTION * len(CORPUS))
 

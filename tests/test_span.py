@@ -438,13 +438,6 @@ def test_a_code_object_reusing_the_address_of_an_excluded_one_is_counted(
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
-@pytest.mark.xfail(
-    sys.version_info[:2] == (3, 10) and PYTHON_TRACER,
-    strict=True,
-    reason="3.10 hands a Python trace function the frame's locals as a dict, which keeps a "
-    "rebound local's old object alive until the next trace event, inside the tracer, "
-    "where a finalizer or weakref callback it triggers is not traced",
-)
 def test_a_weakref_callback_triggered_by_rebinding_a_local_is_counted() -> None:
     from pytest_bytecount import measure
 
@@ -458,6 +451,38 @@ def test_a_weakref_callback_triggered_by_rebinding_a_local_is_counted() -> None:
         thing = Object()
         ref = weakref.ref(thing, callback)
         thing = None  # drops the last reference: the callback runs here
+        del ref
+
+    with measure() as m:
+        work()
+    assert "callback" in {f.function.rpartition(".")[2] for f in m.functions}
+
+
+@pytest.mark.xfail(
+    sys.version_info[:2] == (3, 10) and PYTHON_TRACER,
+    strict=True,
+    reason="3.10 hands a Python trace function the frame's locals as a dict: the enclosing "
+    "function's keeps a cell variable that an inner function rebound alive until its own next "
+    "trace event, inside the tracer, where a weakref callback it triggers is not traced",
+)
+def test_a_weakref_callback_triggered_by_a_nonlocal_rebinding_is_counted() -> None:
+    from pytest_bytecount import measure
+
+    def callback(ref: object) -> None:
+        sum(range(3))
+
+    class Object:
+        pass
+
+    def work() -> None:
+        thing: Object | None = Object()
+        ref = weakref.ref(thing, callback)
+
+        def drop() -> None:
+            nonlocal thing
+            thing = None  # drops the last reference: the callback runs here
+
+        drop()
         del ref
 
     with measure() as m:
