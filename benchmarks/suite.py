@@ -92,7 +92,9 @@ def run(root: Path, extra: list[str], tests: list[str], floor: bool = False) -> 
 
 def real_suite(package: str, directory: Path) -> tuple[Path, list[str]]:
     """The unpacked source distribution of `package` and its test paths."""
-    download = ("download", "--no-deps", "--no-binary", ":all:", "--quiet")
+    # The package from source, but not what builds it: `--no-binary :all:`
+    # would build its build backend, and that one's, from source too.
+    download = ("download", "--no-deps", "--no-binary", package, "--quiet")
     subprocess.run([*PIP, *download, "-d", str(directory), package], check=True)
     (archive,) = directory.glob("*.tar.gz")
     with tarfile.open(archive) as sdist:
