@@ -23,7 +23,7 @@ import pytest
 from . import __version__, hypothesis_tests
 from .attribution import source_of
 from .budgets import Budgets, BudgetsError, recording
-from .compare import FunctionChange, function_changes
+from .compare import FunctionChange
 from .counting import Meter, thread_meter
 from .determinism import hash_seed, hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
@@ -37,7 +37,6 @@ from .report import (
     TestRecord,
     build_report,
     interpreter_tag,
-    kept_functions,
     write_json,
 )
 from .selection import Collection
@@ -833,11 +832,13 @@ class BytecountPlugin:
                     ),
                 ),
             )
+        # Every function's own count: what a later compare needs to say exactly
+        # which functions changed.
         kept: tuple[FunctionCount, ...] = ()
         if self.settings.report_path is not None:
             kept = tuple(
                 replace(function, file=self._relative(function.file))
-                for function in kept_functions(measurement.functions, instructions)
+                for function in measurement.functions
             )
         return TestRecord(
             nodeid=nodeid,
@@ -857,15 +858,14 @@ class BytecountPlugin:
     def _function_changes(
         self, nodeid: str, status: Status, measurement: Measurement
     ) -> tuple[FunctionChange, ...]:
-        """With a baseline that lists this test's functions, for a regressed or
-        over-budget test: the functions whose own counts moved most."""
+        """With a baseline whose entry names this test's functions, for a
+        regressed or over-budget test: the functions whose own counts moved
+        most (against a report that kept only the biggest, the others
+        together)."""
         if self.baseline is None or status not in (Status.OVER, Status.REGRESSED):
             return ()
-        before = self.baseline.functions.get(nodeid)
-        if not before:
-            return ()
         after = [replace(f, file=self._relative(f.file)) for f in measurement.functions]
-        return function_changes(before, after)
+        return self.baseline.function_changes(nodeid, after)
 
     def _hottest_lines(self, measurement: Measurement) -> list[tuple[LineCount, str]]:
         """The hottest lines (files as the report shows them), each with the full

@@ -160,15 +160,6 @@ class TestRecord:
         )
 
 
-def kept_functions(
-    functions: tuple[FunctionCount, ...], instructions: int
-) -> tuple[FunctionCount, ...]:
-    """The functions a report entry keeps: every one. (`instructions` is
-    unused: reports of earlier versions kept only those with 1% of it, or
-    among the 20 highest, and then could not say what changed elsewhere.)"""
-    return functions
-
-
 def _function_json(function: FunctionCount) -> dict[str, Any]:
     return {
         "function": function.function,

@@ -138,14 +138,16 @@ DISTRIBUTIONS = [
 
 
 def summary_rows(stdout: list[str]) -> list[str]:
-    """The lines of the bytecount section of the terminal summary."""
+    """The lines of the bytecount section of the terminal summary, but for
+    those naming the files written (each run writes its own)."""
     header = re.compile(rf"^-+ bytecount \({re.escape(TAG)}\) -+$")
     start = next(i for i, line in enumerate(stdout) if header.match(line))
     rows = []
     for line in stdout[start + 1 :]:
         if line.startswith(("=", "-")):  # the next section
             break
-        rows.append(line)
+        if not line.startswith("wrote "):
+            rows.append(line)
     return rows
 
 
