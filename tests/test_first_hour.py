@@ -171,3 +171,21 @@ def test_a_frame_label_with_a_line_break_keeps_folded_stacks_one_a_line(
     lines = folded.splitlines()
     assert len(lines) == 2, lines
     assert "made (<generated\\u2028template:1>:1)" in lines[1]
+
+
+def test_a_test_that_deletes_sys_getframe_is_measured(pytester: pytest.Pytester) -> None:
+    """attrs' suite checks its fallback for interpreters without it."""
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_without_getframe(monkeypatch):
+            monkeypatch.delattr(sys, "_getframe")
+            monkeypatch.delattr(sys, "_current_frames")
+            assert not hasattr(sys, "_getframe")
+        """
+    )
+    result = pytester.runpytest("--bytecount", "--bytecount-report=r.json")
+    result.assert_outcomes(passed=1)
+    (test,) = read_report(pytester.path / "r.json")["tests"]
+    assert test["instructions"] > 0

@@ -28,9 +28,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import CodeType, FrameType
-from typing import Any, final
+from typing import Any, Final, final
 
 from .paths import CHILDREN, CODE, OWN, CallTree, Node, Path, lost_at
+
+#: Bound at import: a test may delete them from `sys` (attrs' suite does).
+_getframe: Final = sys._getframe
+_current_frames: Final = sys._current_frames
 
 #: What `results()` gives per code object, keyed by `id(code)`: the code, its
 #: counters (per byte offset: executions, or block entries at leaders), its
@@ -92,7 +96,7 @@ class PythonCore:
         # cannot be reused by another one during the span.
         seen: dict[int, CodeType] = {}
         get_ident = threading.get_ident
-        getframe = sys._getframe
+        getframe = _getframe
         # Whether INSTRUCTION events can skip the thread check, a third of
         # their cost: when every thread is counted, or when no other thread
         # can run counted code unseen (see begin()). Until then, and for good
@@ -121,7 +125,7 @@ class PythonCore:
                 return
             shared = {
                 id(frame.f_code)
-                for ident, top in sys._current_frames().items()
+                for ident, top in _current_frames().items()
                 if ident != thread
                 for frame in _stack(top)
             }

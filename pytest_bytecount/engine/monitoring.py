@@ -44,6 +44,9 @@ from .cores import Core
 from .hits import Hits
 from .unstable import SpanWatch
 
+#: Bound at import: a test may delete it from `sys` (attrs' suite does).
+_getframe: Final = sys._getframe
+
 TOOL_NAME: Final = "pytest-bytecount"
 #: Ids 0-2 belong to debuggers, coverage and profilers, 5 to optimizers; 3 and
 #: 4 are unassigned. Prefer those, fall back to 5, never take 0-2.
@@ -150,13 +153,13 @@ class MonitoringEngine(Engine):
             # it will return into) are counted from here on, too; with call
             # paths, they are the root's path, outermost first.
             known: set[int] = set()
-            frames = list(running_frames(sys._getframe(2), modules))
+            frames = list(running_frames(_getframe(2), modules))
             for frame in frames:
                 if id(frame.f_code) not in known:
                     known.add(id(frame.f_code))
                     discover(frame.f_code, frame.f_globals.get("__name__"))
             if stacks:
-                core.open_paths(*root_path(sys._getframe(2), modules))
+                core.open_paths(*root_path(_getframe(2), modules))
             running = False
             mon.register_callback(tool, events.PY_START, core.start)
             mon.register_callback(tool, events.PY_RESUME, core.resume)
@@ -178,7 +181,7 @@ class MonitoringEngine(Engine):
     def snapshot(self) -> Hits:
         if self._core is None:
             raise CountingFailed("snapshot() without start()")
-        hits = self._hits(self._core.results()).executed(sys._getframe(1))
+        hits = self._hits(self._core.results()).executed(_getframe(1))
         hits.set_paths(self._core.paths())
         hits.unstable = self._watch.reason(hits) if self._watch is not None else None
         return hits
@@ -211,7 +214,7 @@ class MonitoringEngine(Engine):
             raise CountingFailed(f"counting was interrupted: {self._problem}")
         hits = self._hits(results)
         self._analyse_busy_code(hits)
-        hits = hits.executed(sys._getframe(1))
+        hits = hits.executed(_getframe(1))
         hits.set_paths(core.paths())
         watch, self._watch = self._watch, None
         hits.unstable = watch.reason(hits) if watch is not None else None

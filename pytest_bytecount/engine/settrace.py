@@ -41,7 +41,7 @@ import inspect
 import sys
 import threading
 from types import CodeType, FrameType
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from ._pycore import Result
 from .base import (
@@ -56,6 +56,9 @@ from .cores import TraceCore
 from .hits import Hits
 from .paths import OWN, CallTree, Node, Path
 from .unstable import SpanWatch
+
+#: Bound at import: a test may delete it from `sys` (attrs' suite does).
+_getframe: Final = sys._getframe
 
 if TYPE_CHECKING:
     from _typeshed import TraceFunction
@@ -175,7 +178,7 @@ class SettraceEngine(Engine):
         # will return into) are counted from here on, too.
         self._running = []
         # Outermost first: with call paths, each one's node is its caller's child.
-        for frame in reversed(list(running_frames(sys._getframe(1), modules))):
+        for frame in reversed(list(running_frames(_getframe(1), modules))):
             self._running.append((frame, frame.f_trace, frame.f_trace_opcodes, frame.f_trace_lines))
             frame.f_trace = counting(frame, hits.counter_for(frame.f_code), frame.f_trace)  # type: ignore[assignment]  # typeshed: f_trace takes str events
             frame.f_trace_opcodes = True
@@ -197,11 +200,11 @@ class SettraceEngine(Engine):
         self._thread = threading.get_ident()
         self._watch = watch = SpanWatch(self._thread, modules)
         core = self._compiled(self._thread, False, discover, None, stacks)
-        running = list(running_frames(sys._getframe(2), modules))
+        running = list(running_frames(_getframe(2), modules))
         for frame in running:
             core.add(frame.f_code, None)  # a code object seen twice is kept once
         if stacks:
-            core.open_paths(*root_path(sys._getframe(2), modules))
+            core.open_paths(*root_path(_getframe(2), modules))
         core.install()
         self._core = core  # installed: stop() has something to undo
         self._running = [

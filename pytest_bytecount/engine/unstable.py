@@ -63,6 +63,9 @@ from typing import Final, NamedTuple
 from .base import ModuleFilter
 from .hits import Hits
 
+#: Bound at import: a test may delete it from `sys` (attrs' suite does).
+_current_frames: Final = sys._current_frames
+
 _LASTI: Final = operator.attrgetter("f_lasti")
 #: Packages whose threads serve the test runner, not the code under test.
 MACHINERY: Final = frozenset({"execnet", "xdist"})
@@ -292,7 +295,7 @@ class SpanWatch:
         """Every other thread's innermost frame. Holding them keeps them
         alive, so that no new frame can take one's place, and identity,
         before the span closes."""
-        frames = sys._current_frames()
+        frames = _current_frames()
         frames.pop(self._thread, None)
         return frames
 
