@@ -355,9 +355,8 @@ class BytecountPlugin:
         except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:  # noqa: BLE001
             # Not the test's outcome, which its first call decided; not a
             # warning either, which -W error would turn into one.
-            state.unrepeated = f"calling it again raised {type(exc).__name__}: {exc}".splitlines()[
-                0
-            ]
+            first_line = str(exc).partition("\n")[0]
+            state.unrepeated = f"calling it again raised {type(exc).__name__}: {first_line}"
             return
         finally:
             if fixture is not None:
