@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import codecs
+import os
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import TAG, read_report
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pytest_bytecount.budgets import Budgets
+from pytest_bytecount.budgets import DEFAULT_HEADER, Budgets, BudgetsError, recording
+from pytest_bytecount.report import TestRecord, build_report, write_json
+from pytest_bytecount.verdict import Status
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -287,10 +293,33 @@ BAD_FILES = [
         '"cpython-312" = 5\n',
         '"cpython-312" must be a table of budgets for one interpreter*not a number',
     ),
+    # Not syntax errors, and yet TOML no reader can hold (issue 18).
+    (
+        '["cpython-312"]\n"a" = ' + "[" * 50_000 + "]" * 50_000 + "\n",
+        "not valid TOML: arrays or inline tables nested too deeply",
+    ),
+    ('["cpython-312"]\n"a" = ' + "7" * 5_000 + "\n", "not valid TOML: a number too long to read"),
+    (
+        f'["cpython-312"]\n"a" = {2**63}\n',
+        f'["cpython-312"] "a": a budget must be below 2**63, got {2**63} (number)',
+    ),
+    (
+        f'["cpython-312"]\n"a" = {{ budget = {10**100} }}\n',
+        '["cpython-312"] "a": budget must be below 2**63, got an integer of 101 digits',
+    ),
+    (
+        '["cpython-312"]\n"a\\nb\\u2028c\\"" = -1\n',
+        '["cpython-312"] "a\\u000ab\\u2028c\\"": a budget must be a positive integer or an '
+        'inline table such as { budget = 1000, tolerance = "2%" }, got -1 (number)',
+    ),
+    (
+        '["cpython-312"]\n"a" = "' + "x" * 500 + '"\n',
+        "*, got '" + "x" * 56 + "... (string)",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("content", "message"), BAD_FILES)
+@pytest.mark.parametrize(("content", "message"), BAD_FILES, ids=lambda value: value[:40])
 def test_a_bad_budgets_file_stops_the_session_naming_file_and_key(
     suite: pytest.Pytester, content: str, message: str
 ) -> None:
@@ -301,6 +330,7 @@ def test_a_bad_budgets_file_stops_the_session_naming_file_and_key(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {path}: {message}"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert "INTERNALERROR" not in result.stderr.str() + result.stdout.str()
     assert path.read_text() == content
     assert not report.exists()
 
@@ -439,3 +469,208 @@ def test_any_node_ids_survive_a_write_and_a_read(
     read = Budgets.load(path)
     assert read.tables == written.tables
     assert read.render() == written.render()
+
+
+def test_a_budgets_file_starting_with_a_byte_order_mark_is_read(suite: pytest.Pytester) -> None:
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    path = suite.path / "bytecount.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))  # as some editors save it
+    result = suite.runpytest()
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["bytecount: *; 2 budgets in bytecount.toml, *"])
+    make_dearer(suite, "total = total + 0")
+    suite.runpytest().assert_outcomes(passed=1, failed=2)
+    # An update keeps the budgets and the header, and writes the file without the mark.
+    suite.runpytest("--bytecount-update").assert_outcomes(passed=3)
+    assert path.read_text(encoding="utf-8").startswith(DEFAULT_HEADER)
+
+
+# -- what `record` and `--bytecount-update` write, the loader reads -----------
+
+
+def a_report(path: Path, counts: dict[str, int], tag: str = TAG) -> Path:
+    """A report of passed tests without budgets, with these counts."""
+    records = [
+        TestRecord(nodeid, count, None, Status.NEW, "passed") for nodeid, count in counts.items()
+    ]
+    write_json(path, build_report(records, plugin_version="0", interpreter=(tag, "3.99.0")))
+    return path
+
+
+def record(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`pytest-bytecount record ARGS` in `cwd`."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_bytecount", "record", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        capture_output=True,
+        encoding="utf-8",
+        check=False,
+    )
+
+
+def test_record_leaves_a_test_whose_counts_vary_two_fold_without_a_budget(
+    suite: pytest.Pytester,
+) -> None:
+    varies, steady, near = "test_suite.py::test_small", "test_suite.py::test_big", "t.py::near"
+    a_report(suite.path / "a.json", {varies: 100, steady: 50, near: 1_000})
+    a_report(suite.path / "b.json", {varies: 300, steady: 50, near: 1_999})
+    done = record(suite.path, "--budgets", "rec.toml", "a.json", "b.json")
+    assert done.returncode == 0, done.stderr
+    # Budgets must be below 100% apart to be covered by a tolerance: 1,000 to
+    # 1,999 is; 100 to 300 is not, and gets no budget rather than one the
+    # loader would refuse ("200%").
+    path = suite.path / "rec.toml"
+    loaded = Budgets.load(path)
+    assert loaded.table(TAG) == {steady: 50, near: 1_999}
+    assert loaded.tolerances[TAG] == {near: "99.9%"}
+    assert "200%" not in path.read_text()
+    # So the file works: a second record over it, and pytest with it.
+    done = record(suite.path, "--budgets", "rec.toml", "a.json", "b.json")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    suite.makeini("[pytest]\nbytecount_budgets = rec.toml\n")
+    result = suite.runpytest()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # test_big is dearer than 50
+    result.stdout.fnmatch_lines(["*; 2 budgets in rec.toml, *"])
+
+
+def test_recording_tells_why_it_leaves_a_test_out() -> None:
+    records = [
+        TestRecord("t::varies", count, None, Status.NEW, "passed") for count in (100, 200)
+    ] + [
+        TestRecord("t::huge", 2**63, None, Status.NEW, "passed"),
+        TestRecord("t_\udcff.py::t", 5, None, Status.NEW, "passed"),
+        TestRecord("t::fine", 2**63 - 1, None, Status.NEW, "passed"),
+    ]
+    recorded = recording(records)
+    assert recorded.counts == {"t::fine": 2**63 - 1}
+    assert recorded.refused == {
+        "t::varies": "its counts 100 to 200 differ by 100%; a tolerance must be below 100%",
+        "t::huge": "its count 9,223,372,036,854,775,808 is above the largest budget, 2**63 - 1",
+        "t_\udcff.py::t": "its node id holds characters that UTF-8 cannot encode",
+    }
+    assert recorded.spreads == {}
+
+
+recorded_counts = st.lists(
+    st.tuples(
+        st.sampled_from(["a.py::t", "a.py::u[1]", "b.py::v", "c.py::w[\u2028]", "\udcff::x"]),
+        st.integers(1, 2**64) | st.integers(1, 10_000),
+        st.sampled_from(["passed", "failed", "skipped"]),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    recorded_counts,
+    st.sampled_from(["", '["cpython-312"]\n"b.py::v" = { budget = 9, tolerance = "50%" }\n']),
+)
+def test_anything_recording_gives_is_written_and_read_back(
+    tmp_path_factory: pytest.TempPathFactory, found: list[tuple[str, int, str]], before: str
+) -> None:
+    path = tmp_path_factory.mktemp("recorded") / "bytecount.toml"
+    path.write_text(before)
+    recorded = recording(
+        TestRecord(nodeid, count, None, Status.NEW, outcome) for nodeid, count, outcome in found
+    )
+    Budgets.load(path).updated(
+        "cpython-312", recorded.counts, tolerances=recorded.tolerances
+    ).write()
+    loaded = Budgets.load(path)
+    assert {n: c for n, c in loaded.table("cpython-312").items() if n in recorded.counts} == (
+        recorded.counts
+    )
+    assert not set(recorded.refused) & set(recorded.counts)
+    assert set(recorded.counts) | set(recorded.refused) == {
+        nodeid for nodeid, _, outcome in found if outcome == "passed"
+    }
+
+
+tolerances = st.sampled_from(["0%", "2%", "2.5", " 3 % ", "99.9%", "0.5%", "1e1"]) | st.builds(
+    lambda tenths: f"{tenths / 10:g}%", st.integers(0, 999)
+)
+comments = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), max_size=20).map(
+    lambda text: f"# {text}"
+)
+#: A header as the loader reads it: from the first comment line on.
+comment_lines = st.just([]) | st.builds(
+    lambda first, rest: [first, *rest], comments, st.lists(comments | st.just(""), max_size=3)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["cpython-310", "cpython-312", "pypy310", "a b\n\u2028c"]),
+        st.dictionaries(
+            node_ids, st.tuples(st.integers(1, 2**63 - 1), st.none() | tolerances), max_size=8
+        ),
+        max_size=3,
+    ),
+    comment_lines,
+)
+# A line separator ends no line in TOML, and a line after it is no comment.
+@example(tables={}, header=["# a\u2028b", "# c"])
+def test_any_budgets_tolerances_and_header_survive_a_write_and_a_read(
+    tmp_path_factory: pytest.TempPathFactory,
+    tables: dict[str, dict[str, tuple[int, str | None]]],
+    header: list[str],
+) -> None:
+    path = tmp_path_factory.mktemp("roundtrip") / "bytecount.toml"
+    written = Budgets(
+        path,
+        {tag: {n: budget for n, (budget, _) in table.items()} for tag, table in tables.items()},
+        "\n".join(header) + "\n",
+        {
+            tag: {n: own for n, (_, own) in table.items() if own is not None}
+            for tag, table in tables.items()
+            if any(own is not None for _, own in table.values())
+        },
+    )
+    written.write()
+    read = Budgets.load(path)
+    assert (read.tables, read.tolerances) == (written.tables, written.tolerances)
+    assert read.render() == written.render()
+
+
+budgets_files = st.builds(
+    lambda tables: Budgets(Path("unused"), tables),
+    st.dictionaries(
+        st.sampled_from(["cpython-310", "cpython-312"]),
+        st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), st.integers(1, 9), min_size=1),
+        max_size=2,
+    ),
+)
+
+
+@given(budgets_files, budgets_files)
+def test_the_changes_from_one_budgets_to_another_make_the_one_the_other(
+    old: Budgets, new: Budgets
+) -> None:
+    assert old.apply(*old.changes_to(new)) == new
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="[]{}=\"'#.,-_ \n\t\\abtu0123456789%\r\u2028\ufeff", max_size=80)
+    | st.binary(max_size=40).map(lambda data: data.decode("latin-1"))
+)
+def test_any_bad_budgets_file_is_one_line_naming_the_file(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    path = tmp_path_factory.mktemp("bad") / "bytecount.toml"
+    path.write_text(f'["cpython-312"]\n{text}', encoding="utf-8")
+    try:
+        loaded = Budgets.load(path)
+    except BudgetsError as exc:
+        message = str(exc)
+        assert message.startswith(f"{path}: ")
+        assert len(message.splitlines()) == 1, message
+    else:
+        # What loads, writes back as it was read.
+        loaded.updated("cpython-312", {}).write()
+        assert Budgets.load(path) == loaded
