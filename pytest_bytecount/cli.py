@@ -12,10 +12,10 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from . import __version__
-from .budgets import Budgets, BudgetsError, recording
+from .budgets import Budgets, BudgetsError, recording, write_merged
 from .compare import ChangeKind, compare, hash_seed_warning
 from .render import summary
 from .render.compare import render_json, render_markdown, render_text
@@ -28,6 +28,8 @@ OK: Final = 0
 REGRESSED: Final = 1
 BAD_INPUT: Final = 2
 FORMATS: Final = ("text", "markdown", "json")
+
+T = TypeVar("T")
 
 
 class InputError(Exception):
@@ -184,10 +186,10 @@ def _loaded(paths: Sequence[Path]) -> list[LoadedReport]:
     return reports
 
 
-def _written(path: Path, write: Callable[[], None]) -> None:
+def _written(path: Path, write: Callable[[], T]) -> T:
     """Run `write`; a file that cannot be written is bad input, not a traceback."""
     try:
-        write()
+        return write()
     except OSError as exc:
         raise InputError(f"{path}: cannot write it: {exc.strerror or exc}") from None
 
@@ -208,14 +210,15 @@ def _merge(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     reports = _loaded(args.reports)
     tag = reports[0].tag
-    budgets = Budgets.load(args.budgets)
+    budgets = Budgets.load(args.budgets)  # a bad file is refused before anything is written
     recorded = recording(record for report in reports for record in report.records)
     prune = stale_over(reports) if args.prune else []
-    updated = budgets.updated(tag, recorded.counts, remove=prune, tolerances=recorded.tolerances)
-    changed = updated.render() != budgets.render() or not args.budgets.exists()
-    if changed:
-        _written(args.budgets, updated.write)
-    before = budgets.table(tag)
+    changes = budgets.changes(tag, recorded.counts, remove=prune, tolerances=recorded.tolerances)
+    # Applied under the file's lock to the file as it is then: a pytest
+    # --bytecount-update or another record writing meanwhile keeps its budgets.
+    written = _written(args.budgets, lambda: write_merged(args.budgets, [changes]))
+    changed = written.written
+    before = written.before.table(tag)
     new = sum(1 for nodeid in recorded.counts if nodeid not in before)
     moved = sum(
         1
@@ -234,6 +237,10 @@ def _record(args: argparse.Namespace) -> int:
             f"  varied between runs: {nodeid}  {low:,} to {high:,}, "
             f"budget {high:,} with tolerance {recorded.tolerances[nodeid]}"
         )
+    for nodeid, reason in sorted(recorded.refused.items()):
+        # A node id UTF-8 cannot encode is one reason: print it escaped.
+        shown = nodeid.encode("utf-8", "backslashreplace").decode("utf-8")
+        print(f"  not budgeted: {shown}: {reason}")
     return OK
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from . import __version__, hypothesis_tests
 from .attribution import source_of
-from .budgets import Budgets, BudgetsError, recording
+from .budgets import Budgets, BudgetsError, recording, write_merged
 from .compare import FunctionChange
 from .counting import Meter, thread_meter
 from .determinism import hash_seed, hash_seed_warning, seed_random
@@ -596,16 +596,25 @@ class BytecountPlugin:
     def _update_budgets(self) -> str:
         recorded = recording(self.records.values())
         prune = self.stale if self.collection.whole_suite_selected() else ()
-        updated = self.budgets.updated(
+        # This run's changes to what it read at its start, applied under the
+        # file's lock to the file as it is now: runs writing at once (two
+        # pytest processes, tox -p) keep each other's budgets.
+        changes = self.budgets.changes(
             self.tag, recorded.counts, remove=prune, tolerances=recorded.tolerances
         )
-        before = self.budget_table
-        changed = sum(before.get(nodeid) != count for nodeid, count in recorded.counts.items())
-        pruned = sum(nodeid in before for nodeid in prune)
-        if updated.render() == self.budgets.render() and self.budgets.path.exists():
-            return f"unchanged, {_plural(len(recorded.counts), 'budget')} recorded as they were"
-        updated.write()
-        return f"{len(recorded.counts):,} recorded, {changed:,} new or changed, {pruned:,} pruned"
+        written = write_merged(self.settings.budgets_path, [changes])
+        left_out = "".join(
+            f"; not budgeted: {nodeid!r}: {why}" for nodeid, why in sorted(recorded.refused.items())
+        )
+        if not written.written:
+            return (
+                f"unchanged, {_plural(len(recorded.counts), 'budget')} recorded as they were"
+                + left_out
+            )
+        return (
+            f"{len(recorded.counts):,} recorded, {len(changes.counts):,} new or changed, "
+            f"{len(changes.removed):,} pruned" + left_out
+        )
 
     def _write_report(self) -> str:
         assert self.settings.report_path is not None

@@ -526,6 +526,11 @@ def test_record_leaves_a_test_whose_counts_vary_two_fold_without_a_budget(
     assert loaded.table(TAG) == {steady: 50, near: 1_999}
     assert loaded.tolerances[TAG] == {near: "99.9%"}
     assert "200%" not in path.read_text()
+    assert done.stdout.splitlines()[1:] == [
+        f"  varied between runs: {near}  1,000 to 1,999, budget 1,999 with tolerance 99.9%",
+        f"  not budgeted: {varies}: its counts 100 to 300 differ by 200%; "
+        "a tolerance must be below 100%",
+    ]
     # So the file works: a second record over it, and pytest with it.
     done = record(suite.path, "--budgets", "rec.toml", "a.json", "b.json")
     assert done.returncode == 0, done.stderr
