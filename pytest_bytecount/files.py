@@ -52,10 +52,10 @@ _cleaned: Final[set[str]] = set()
 
 
 def write_atomically(path: Path, text: str, *, durable: bool = False) -> None:
-    """Write `text` (UTF-8, `\\n` line ends) to `path` through a temporary
-    file and `os.replace`: readers see the old file or the new one. A
-    symlink at `path` is written through to its target; an existing file
-    keeps its mode. `durable` also flushes the text to disk before the
+    """Write `text` (UTF-8, `\\n` line ends, a lone surrogate as its escape)
+    to `path` through a temporary file and `os.replace`: readers see the old
+    file or the new one. A symlink at `path` is written through to its
+    target; an existing file keeps its mode. `durable` also flushes the text to disk before the
     rename, so that a crash of the machine cannot leave an empty file."""
     target = resolved(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,11 @@ def write_atomically(path: Path, text: str, *, durable: bool = False) -> None:
     try:
         if mode is not None:
             _set_mode(handle, temporary, mode)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+        # backslashreplace: a node id from a file name that is not UTF-8
+        # holds lone surrogates; a page or a profile shows them as `\udcff`.
+        with os.fdopen(
+            handle, "w", encoding="utf-8", errors="backslashreplace", newline="\n"
+        ) as stream:
             handle = -1  # the stream owns it now
             stream.write(text)
             if durable:

@@ -114,9 +114,16 @@ def test_a_test_file_whose_name_is_not_utf8_is_measured(pytester: pytest.Pyteste
     name = os.fsdecode(b"test_\xff.py")
     (pytester.path / name).write_text(TESTS)
     result = pytester.runpytest(
-        "-p", "no:cacheprovider", "--bytecount", "--bytecount-report=r.json"
+        "-p",
+        "no:cacheprovider",
+        "--bytecount",
+        "--bytecount-report=r.json",
+        "--bytecount-html=page.html",
+        "--bytecount-profile=prof",
     )
     result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK  # every file written
+    assert "\\udcff" in (pytester.path / "page.html").read_text()
     tests = read_report(pytester.path / "r.json")["tests"]
     assert [test["nodeid"] for test in tests] == [f"{name}::test_a", f"{name}::test_b"]
     assert all(test["instructions"] > 0 for test in tests)
