@@ -13,6 +13,30 @@ from conftest import functions_by_test, read_report
 
 from pytest_bytecount.engine.cores import compiled_core
 
+#: What makes Hypothesis load its "ci" profile (derandomize=True, no
+#: database) by itself: the tests here start from its default profile.
+HYPOTHESIS_CI_VARIABLES = (
+    "CI",
+    "__TOX_ENVIRONMENT_VARIABLE_ORIGINAL_CI",
+    "TF_BUILD",
+    "bamboo.buildKey",
+    "BUILDKITE",
+    "CIRCLECI",
+    "CIRRUS_CI",
+    "CODEBUILD_BUILD_ID",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "HEROKU_TEST_RUN_ID",
+    "TEAMCITY_VERSION",
+)
+
+
+@pytest.fixture(autouse=True)
+def not_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in HYPOTHESIS_CI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 PROPERTIES = """
 import json
 
