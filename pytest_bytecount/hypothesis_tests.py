@@ -4,8 +4,11 @@ Left alone, a `@given` test draws its examples from a generator that
 Hypothesis seeds from the operating system at each run, replays examples
 saved in its database by earlier runs, and times itself: a deadline per
 example and a health check for slow data generation, either of which can
-fail a test that tracing slows down, and statistics it formats from those
-times. Its count then changes every run.
+fail a test that tracing slows down. Its count then changes every run. And
+Hypothesis's engine, which draws the examples, does more or less work as
+its caches on disk (`.hypothesis/`) and in the process are cold or warm:
+the plugin counts the test's body over its examples, not the engine
+(`BytecountPlugin._measure`).
 
 With `bytecount_hypothesis = repeatable` (the default), a measured `@given`
 test runs, for the length of that test only, with a copy of its own
@@ -16,8 +19,7 @@ Hypothesis's own option does), which also means `database=None`;
 pytest plugin replaces a test's settings the same way, per test, for
 parametrized tests; the original settings are put back when the test is
 over, so an unmeasured test, or the next run without the plugin, is left as
-it was. And the statistics that Hypothesis's pytest plugin formats from its
-timings (`--hypothesis-show-statistics`) are handed over after the span.
+it was.
 
 A choice of the user's is kept: `@seed(...)` fixes the examples itself, so
 its test stays repeatable; `--hypothesis-seed` and `derandomize=False` set
