@@ -1,6 +1,6 @@
 """What makes a span's count differ next run, as the engine can see it.
 
-A `SpanWatch` looks for two things, neither at any cost per instruction.
+A `SpanWatch` looks for three things, none at any cost per instruction.
 
 **Another thread running Python code.** Its instructions are not counted,
 but what it does can change what the counted thread does: a lock free or
