@@ -34,8 +34,7 @@ Hypothesis is imported only where a test module already did.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import pytest
@@ -57,11 +56,14 @@ class Prepared:
     #: Whether its examples are measured one by one (a `@given` test), or
     #: its whole call (a stateful test).
     by_example: bool = True
-    _restore: list[Callable[[], None]] = field(default_factory=list)
+    #: The test function whose settings were replaced, and its own, to put back.
+    _function: Any = None
+    _settings: Any = None
 
     def undo(self) -> None:
-        while self._restore:
-            self._restore.pop()()
+        if self._function is not None:
+            self._function._hypothesis_internal_use_settings = self._settings
+            self._function = None
 
 
 def _is_stateful_test(item: pytest.Item) -> bool:
@@ -71,7 +73,7 @@ def _is_stateful_test(item: pytest.Item) -> bool:
     return getattr(function, "__module__", None) == "hypothesis.stateful"
 
 
-def is_hypothesis_test(item: pytest.Item) -> bool:
+def _is_given_test(item: pytest.Item) -> bool:
     hypothesis = sys.modules.get("hypothesis")
     if hypothesis is None or not isinstance(item, pytest.Function):
         return False
@@ -90,7 +92,7 @@ def prepare(item: pytest.Item, mode: str) -> Prepared | None:
             ),
             by_example=False,
         )
-    if not is_hypothesis_test(item):
+    if not _is_given_test(item):
         return None
     if mode == LEAVE:
         return Prepared(
@@ -104,7 +106,7 @@ def prepare(item: pytest.Item, mode: str) -> Prepared | None:
     assert isinstance(item, pytest.Function)
     function = getattr(item.obj, "__func__", item.obj)
     own = function._hypothesis_internal_use_settings
-    prepared = Prepared()
+    prepared = Prepared(_function=function, _settings=own)
     user_seed = getattr(function, "_hypothesis_internal_use_seed", None)
     forced = getattr(core, "global_force_seed", None)
     default = settings.default
@@ -128,9 +130,4 @@ def prepare(item: pytest.Item, mode: str) -> Prepared | None:
         changes["derandomize"] = True
         changes["database"] = None
     function._hypothesis_internal_use_settings = settings(own, **changes)
-
-    def restore() -> None:
-        function._hypothesis_internal_use_settings = own
-
-    prepared._restore.append(restore)
     return prepared

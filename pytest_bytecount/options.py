@@ -9,6 +9,7 @@ from typing import Final
 
 import pytest
 
+from . import hypothesis_tests
 from .engine import choose_core
 from .verdict import parse_tolerance
 
@@ -150,7 +151,7 @@ class Settings:
             profile_dir=_output_path(config, "profile", "a directory"),
             html_path=_output_path(config, "html", "a file path"),
             github=_github(config),
-            hypothesis=_choice(config, "bytecount_hypothesis", ("repeatable", "leave")),
+            hypothesis=_choice(config, "bytecount_hypothesis", hypothesis_tests.MODES),
             repeat=repeat,
         )
 
@@ -229,6 +230,7 @@ def _flag(config: pytest.Config, name: str) -> bool:
 
 
 def _choice(config: pytest.Config, name: str, choices: tuple[str, ...]) -> str:
+    """An ini key that takes one of `choices` (any case); a bad value names the key."""
     value = str(config.getini(name)).strip().lower()
     if value not in choices:
         expected = ", ".join(choices[:-1]) + f" or {choices[-1]}"
@@ -252,9 +254,7 @@ def _repeat(config: pytest.Config) -> int:
 
 
 def _github(config: pytest.Config) -> bool:
-    value = str(config.getini("bytecount_github")).strip().lower()
-    if value not in ("auto", "on", "off"):
-        raise pytest.UsageError(f"bytecount_github: expected auto, on or off, got {value!r}")
+    value = _choice(config, "bytecount_github", ("auto", "on", "off"))
     if value == "auto":
         return os.environ.get("GITHUB_ACTIONS") == "true"
     return value == "on"

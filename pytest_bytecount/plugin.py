@@ -296,23 +296,13 @@ class BytecountPlugin:
         the process are cold or warm (`hypothesis_tests.py`)."""
         handle = _examples_of(function, state)
         if handle is None:
-            measurement = self._open_span(state)
-            try:
-                return function(*args, **kwargs)
-            finally:
-                if measurement is not None and self._close_span(state, measurement):
-                    taken.append(measurement)
+            return self._in_span(function, args, kwargs, state, taken)
         inner = handle.inner_test
         examples: list[Measurement] = []
 
         @functools.wraps(inner)
         def measured_example(*args: object, **kwargs: object) -> object:
-            measurement = self._open_span(state)
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                if measurement is not None and self._close_span(state, measurement):
-                    examples.append(measurement)
+            return self._in_span(inner, args, kwargs, state, examples)
 
         # Hypothesis documents `inner_test` as the place for plugins to wrap
         # the test's body; functools.wraps keeps the digest its seeds and
@@ -327,6 +317,23 @@ class BytecountPlugin:
                 for example in examples[:1]:
                     state.problem = self._check_reached(inner, example)
                 taken.append(Measurement.total_of(examples))
+
+    def _in_span(
+        self,
+        call: Callable[..., object],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        state: _TestState,
+        taken: list[Measurement],
+    ) -> object:
+        """`call(*args, **kwargs)` in a span of its own, whose measurement is
+        added to `taken` when it closes with a count (also when `call` raises)."""
+        measurement = self._open_span(state)
+        try:
+            return call(*args, **kwargs)
+        finally:
+            if measurement is not None and self._close_span(state, measurement):
+                taken.append(measurement)
 
     def _repeat_calls(
         self,
