@@ -85,6 +85,10 @@ class SettraceEngine(Engine):
         self._live: list[bool] = []
         self._watch: SpanWatch | None = None
         self._tree: CallTree | None = None
+        # 3.10: per code object counted in any span of this engine (kept
+        # alive, so that its id stays unique), the locals its instructions
+        # rebind: read from its bytecode once, not once per span.
+        self._rebound: dict[int, tuple[CodeType, list[str | None] | None]] = {}
 
     def start(
         self, modules: ModuleFilter, *, all_threads: bool = False, stacks: bool = False
@@ -104,8 +108,7 @@ class SettraceEngine(Engine):
         live = self._live = [True]  # emptied at stop(): the span is over
         tree = self._tree = CallTree() if stacks else None
 
-        # 3.10: per counted code object, the locals its instructions rebind.
-        rebound: dict[int, list[str | None] | None] = {}
+        rebound = self._rebound
 
         def counting(
             frame: FrameType, counter: list[int], chained: TraceFunction | None
@@ -113,11 +116,10 @@ class SettraceEngine(Engine):
             names = None
             if STALE_LOCALS:
                 code = frame.f_code
-                key = id(code)
-                if key in rebound:
-                    names = rebound[key]
-                else:
-                    names = rebound[key] = rebound_locals(code)
+                known = rebound.get(id(code))
+                if known is None:
+                    known = rebound[id(code)] = (code, rebound_locals(code))
+                names = known[1]
             if tree is None:
                 return _FrameCounter(counter, chained, live, names)
             node = tree.child(caller(frame), frame.f_code)
