@@ -586,16 +586,21 @@ class BytecountPlugin:
         interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
         if self.settings.update and not self.settings.disabled and not interrupted:
             self._write(session, "budgets file", self.settings.budgets_path, self._update_budgets)
-        if self.settings.report_path is not None:
-            self._write(
-                session, "--bytecount-report", self.settings.report_path, self._write_report
-            )
-        if self.settings.profile_dir is not None:
-            self._write(
-                session, "--bytecount-profile", self.settings.profile_dir, self._write_profiles
-            )
-        if self.settings.html_path is not None:
-            self._write(session, "--bytecount-html", self.settings.html_path, self._write_html)
+        outputs = (
+            ("--bytecount-report", self.settings.report_path, self._write_report),
+            ("--bytecount-profile", self.settings.profile_dir, self._write_profiles),
+            ("--bytecount-html", self.settings.html_path, self._write_html),
+        )
+        # A run stopped before it measured anything (a collection error,
+        # --collect-only) has no counts: an empty report would read as a
+        # suite whose tests all went away, so its files are left as they are.
+        nothing_ran = not self.records and (interrupted or self.config.option.collectonly)
+        for what, path, write in outputs:
+            if path is not None and nothing_ran:
+                shown = _shown_path(path, self.config)
+                self.written.append(f"did not write {shown}: no test ran")
+            elif path is not None:
+                self._write(session, what, path, write)
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY", "")
         if self.settings.github and summary_file and self.records:
             self._write(session, "GITHUB_STEP_SUMMARY", Path(summary_file), self._write_job_summary)

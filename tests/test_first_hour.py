@@ -68,6 +68,28 @@ def test_a_run_that_runs_no_test_prints_no_section(pytester: pytest.Pytester, op
     assert "stale budget" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("stop", ["a collection error", "--collect-only"])
+def test_a_run_stopped_before_any_test_leaves_its_files_as_they_were(
+    pytester: pytest.Pytester, stop: str
+) -> None:
+    pytester.makepyfile(test_suite=TESTS)
+    pytester.runpytest("--bytecount", "--bytecount-report=r.json").assert_outcomes(passed=2)
+    before = (pytester.path / "r.json").read_bytes()
+    options = ["--bytecount-update", "--bytecount-report=r.json", "--bytecount-html=page.html"]
+    if stop == "--collect-only":
+        options.append(stop)
+    else:
+        pytester.makepyfile(test_broken="import a_module_that_is_not_there\n")
+    result = pytester.runpytest(*options)
+    # Not a report of no tests, which a later compare would read as every
+    # test gone: the last run's report stays.
+    assert (pytester.path / "r.json").read_bytes() == before
+    assert not (pytester.path / "page.html").exists()
+    result.stdout.fnmatch_lines(
+        ["did not write r.json: no test ran", "did not write page.html: no test ran"]
+    )
+
+
 STACKS_UNDER_A_MARKER = """
 import pytest
 from conftest import read_report
