@@ -9,7 +9,7 @@ from typing import Final
 
 import pytest
 
-from . import hypothesis_tests
+from . import history, hypothesis_tests
 from .engine import choose_core
 from .verdict import parse_tolerance
 
@@ -37,8 +37,18 @@ HELP_TOLERANCE: Final = (
     "(e.g. 2%, 2.5, 0.5%); default 0%: counts are exact"
 )
 HELP_COMPARE: Final = (
-    "compare counts with an earlier report of the same interpreter; tests that grew "
-    "beyond the tolerance are regressions and the session exits non-zero"
+    "compare counts with an earlier report of the same interpreter, a file or a saved "
+    "run's name; alone (put it after the test paths), the latest run saved by "
+    "--bytecount-autosave. Tests that grew beyond the tolerance are regressions and the "
+    "session exits non-zero"
+)
+HELP_AUTOSAVE: Final = (
+    "keep this run's report in the run history, .bytecount/ under the rootdir, named by "
+    "number, interpreter, time and git commit"
+)
+HELP_AUTOSAVE_KEEP: Final = (
+    "how many saved runs of each interpreter --bytecount-autosave keeps (default 50); "
+    "older ones are removed"
 )
 HELP_THREADS: Final = (
     "which threads' instructions are counted: 'test' (the test's own thread, the "
@@ -81,7 +91,15 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--bytecount-tolerance", metavar="PCT", default=None, help=HELP_TOLERANCE.replace("%", "%%")
     )
-    group.addoption("--bytecount-compare", metavar="PATH", default=None, help=HELP_COMPARE)
+    group.addoption(
+        "--bytecount-compare",
+        metavar="REPORT",
+        nargs="?",
+        const=True,
+        default=None,
+        help=HELP_COMPARE,
+    )
+    group.addoption("--bytecount-autosave", action="store_true", default=False, help=HELP_AUTOSAVE)
     group.addoption("--bytecount-explain", action="store_true", default=False, help=HELP_EXPLAIN)
     group.addoption("--bytecount-profile", metavar="DIR", default=None, help=HELP_PROFILE)
     group.addoption("--bytecount-html", metavar="PATH", default=None, help=HELP_HTML)
@@ -97,6 +115,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("bytecount_seed_random", HELP_SEED_RANDOM, default="true")
     parser.addini("bytecount_github", HELP_GITHUB, default="auto")
     parser.addini("bytecount_hypothesis", HELP_HYPOTHESIS, default="repeatable")
+    parser.addini("bytecount_autosave", HELP_AUTOSAVE, default="false")
+    parser.addini("bytecount_autosave_keep", HELP_AUTOSAVE_KEEP, default=str(history.KEEP))
 
 
 @dataclass(frozen=True)
@@ -121,6 +141,10 @@ class Settings:
     hypothesis: str
     #: Warm calls compared after each measured call (0: none).
     repeat: int
+    #: Where --bytecount-autosave keeps runs, and how many of each interpreter.
+    history_dir: Path
+    autosave: bool
+    autosave_keep: int
 
     @property
     def stacks(self) -> bool:
@@ -132,6 +156,7 @@ class Settings:
         update = bool(config.getoption("bytecount_update"))
         explain = bool(config.getoption("bytecount_explain"))
         repeat = _repeat(config)
+        history_dir = config.rootpath / history.DIRECTORY
         _check_core_choice()
         return cls(
             # Recording budgets for a suite, explaining the selected tests
@@ -143,7 +168,7 @@ class Settings:
             keep_gc=_flag(config, "bytecount_gc"),
             update=update,
             tolerance=_tolerance(config),
-            compare_path=_compare_path(config),
+            compare_path=_compare_path(config, history_dir),
             budgets_path=_budgets_path(config),
             all_threads=_all_threads(config),
             seed_random=_flag(config, "bytecount_seed_random"),
@@ -153,6 +178,10 @@ class Settings:
             github=_github(config),
             hypothesis=_choice(config, "bytecount_hypothesis", hypothesis_tests.MODES),
             repeat=repeat,
+            history_dir=history_dir,
+            autosave=bool(config.getoption("bytecount_autosave"))
+            or _flag(config, "bytecount_autosave"),
+            autosave_keep=_autosave_keep(config),
         )
 
 
@@ -205,13 +234,47 @@ def _tolerance(config: pytest.Config) -> float:
         raise pytest.UsageError(f"{where}: {exc}") from None
 
 
-def _compare_path(config: pytest.Config) -> Path | None:
-    option = config.getoption("bytecount_compare")
-    if option is None:
+def _compare_path(config: pytest.Config, history_dir: Path) -> Path | None:
+    """The report to compare with: a file; else a saved run of that name;
+    with no value, the latest saved run of the running interpreter."""
+    option: str | bool | None = config.getoption("bytecount_compare")
+    if option is None or config.getoption("bytecount_disable"):
         return None
+    if option is True:
+        from .report import interpreter_tag
+
+        tag = interpreter_tag()
+        run = history.latest(history_dir, tag)
+        if run is None:
+            raise pytest.UsageError(
+                f"--bytecount-compare: no run of {tag} saved in {history_dir} to compare with; "
+                "save one with --bytecount-autosave, or name a report"
+            )
+        return run.path
+    assert isinstance(option, str)
     if not option.strip():
         raise pytest.UsageError("--bytecount-compare: expected a report path, got ''")
-    return Path(option).expanduser().absolute()
+    path = Path(option).expanduser().absolute()
+    if path.is_dir():
+        raise pytest.UsageError(
+            f"--bytecount-compare: {option} is a directory, not a report; to compare with "
+            "the latest saved run, put --bytecount-compare after the test paths"
+        )
+    if path.exists() or not history.runs(history_dir):
+        return path  # a file, or what the loader will say is missing
+    try:
+        return history.find(history_dir, option).path
+    except history.HistoryError as exc:
+        raise pytest.UsageError(f"--bytecount-compare: no file {option}, and {exc}") from None
+
+
+def _autosave_keep(config: pytest.Config) -> int:
+    value = str(config.getini("bytecount_autosave_keep")).strip()
+    if not value.isdigit() or int(value) < 1:
+        raise pytest.UsageError(
+            f"bytecount_autosave_keep: expected a number of runs, 1 or more, got {value!r}"
+        )
+    return int(value)
 
 
 def _budgets_path(config: pytest.Config) -> Path:

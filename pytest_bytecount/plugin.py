@@ -37,6 +37,7 @@ from .report import (
     TestRecord,
     build_report,
     interpreter_tag,
+    json_text,
     write_json,
 )
 from .selection import Collection
@@ -159,6 +160,9 @@ class BytecountPlugin:
         #: What the session wrote, and could not, a line each, for the summary.
         self.written: list[str] = []
         self.write_errors: list[str] = []
+        #: After --bytecount-update wrote the budgets file: the tests it recorded
+        #: and the stale budgets it pruned, for the summary.
+        self.updated: tuple[frozenset[str], frozenset[str]] | None = None
         self._warned = False
         self._test_hooks: _TestHooks | None = None
         self._shown_files: dict[str, str] = {}
@@ -586,10 +590,12 @@ class BytecountPlugin:
         interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
         if self.settings.update and not self.settings.disabled and not interrupted:
             self._write(session, "budgets file", self.settings.budgets_path, self._update_budgets)
+        saved_runs = self.settings.history_dir if self.settings.autosave else None
         outputs = (
             ("--bytecount-report", self.settings.report_path, self._write_report),
             ("--bytecount-profile", self.settings.profile_dir, self._write_profiles),
             ("--bytecount-html", self.settings.html_path, self._write_html),
+            ("--bytecount-autosave", saved_runs, self._autosave),
         )
         # A run stopped before it measured anything (a collection error,
         # --collect-only) has no counts: an empty report would read as a
@@ -615,6 +621,7 @@ class BytecountPlugin:
             self.tag, recorded.counts, remove=prune, tolerances=recorded.tolerances
         )
         written = write_merged(self.settings.budgets_path, [changes])
+        self.updated = (frozenset(recorded.counts), changes.removed)
         left_out = "".join(
             f"; not budgeted: {nodeid!r}: {why}" for nodeid, why in sorted(recorded.refused.items())
         )
@@ -628,9 +635,10 @@ class BytecountPlugin:
             f"{len(changes.removed):,} pruned" + left_out
         )
 
-    def _write_report(self) -> str:
-        assert self.settings.report_path is not None
-        data = build_report(
+    @functools.cached_property
+    def _report(self) -> dict[str, Any]:
+        """The report of the run, built once at its end for each file it goes to."""
+        return build_report(
             list(self.records.values()),
             plugin_version=__version__,
             stale=self.stale,
@@ -638,8 +646,24 @@ class BytecountPlugin:
             hash_seed=self.hash_seed,
             budgets_seen=self.collection.seen(self.budget_table),
         )
-        write_json(self.settings.report_path, data)
+
+    def _write_report(self) -> str:
+        assert self.settings.report_path is not None
+        write_json(self.settings.report_path, self._report)
         return _plural(len(self.records), "test")
+
+    def _autosave(self) -> str:
+        from . import history
+
+        run, pruned = history.save(
+            self.settings.history_dir,
+            json_text(self._report),
+            tag=self.tag,
+            commit=history.git_commit(self.config.rootpath),
+            keep=self.settings.autosave_keep,
+        )
+        removed = f"; {_plural(pruned, 'older run')} of {self.tag} removed" if pruned else ""
+        return f"saved run {run.name}, {_plural(len(self.records), 'test')}{removed}"
 
     def _write_profiles(self) -> str:
         from .render.profiles import SPEEDSCOPE_FILE, file_names, speedscope
