@@ -23,7 +23,10 @@ HELP_EXCLUDE: Final = (
     "module name globs (e.g. asyncio.*) whose frames are not counted; "
     "their callees are. pytest, pluggy and pytest_bytecount are never counted"
 )
-HELP_GC: Final = "keep the garbage collector running inside measured spans (default: paused)"
+HELP_GC: Final = (
+    "the garbage collector inside measured spans: false (the default: paused), true "
+    "(running) or collect (paused, after a full collection before each test's span)"
+)
 HELP_SEED_RANDOM: Final = (
     "seed the global random generator at the start of each measured test with a value "
     "derived from its node id (default: true; never while pytest-randomly seeds it)"
@@ -79,6 +82,9 @@ HELP_REPEAT: Final = (
 )
 HELP_BUDGETS: Final = "the budgets file, relative to the rootdir (default: bytecount.toml)"
 DEFAULT_BUDGETS: Final = "bytecount.toml"
+#: An ini flag's words, any case, as pytest reads its own.
+TRUE_WORDS: Final = ("true", "yes", "on", "1")
+FALSE_WORDS: Final = ("false", "no", "off", "0")
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -128,6 +134,8 @@ class Settings:
     report_path: Path | None
     exclude: tuple[str, ...]
     keep_gc: bool
+    #: A full collection before each test's span (`bytecount_gc = collect`).
+    collect_gc: bool
     update: bool
     tolerance: float
     compare_path: Path | None
@@ -165,7 +173,8 @@ class Settings:
             disabled=bool(config.getoption("bytecount_disable")),
             report_path=_output_path(config, "report", "a file path"),
             exclude=_exclude_globs(config),
-            keep_gc=_flag(config, "bytecount_gc"),
+            keep_gc=_gc_mode(config) == "true",
+            collect_gc=_gc_mode(config) == "collect",
             update=update,
             tolerance=_tolerance(config),
             compare_path=_compare_path(config, history_dir),
@@ -285,11 +294,21 @@ def _budgets_path(config: pytest.Config) -> Path:
 def _flag(config: pytest.Config, name: str) -> bool:
     """An ini flag, read as pytest reads its own; a bad value names the key."""
     value = str(config.getini(name)).strip()
-    if value.lower() in ("true", "yes", "on", "1"):
+    if value.lower() in TRUE_WORDS:
         return True
-    if value.lower() in ("false", "no", "off", "0"):
+    if value.lower() in FALSE_WORDS:
         return False
     raise pytest.UsageError(f"{name}: expected true or false, got {value!r}")
+
+
+def _gc_mode(config: pytest.Config) -> str:
+    """`bytecount_gc`: `true` (the collector runs), `false` or `collect`."""
+    value = str(config.getini("bytecount_gc")).strip().lower()
+    if value == "collect":
+        return value
+    if value in TRUE_WORDS or value in FALSE_WORDS:
+        return "true" if value in TRUE_WORDS else "false"
+    raise pytest.UsageError(f"bytecount_gc: expected true, false or collect, got {value!r}")
 
 
 def _choice(config: pytest.Config, name: str, choices: tuple[str, ...]) -> str:

@@ -8,6 +8,7 @@ One `BytecountPlugin` is created in `pytest_configure`, kept under a
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import itertools
 import os
@@ -381,6 +382,11 @@ class BytecountPlugin:
             )
 
     def _open_span(self, state: _TestState) -> Measurement | None:
+        if self.settings.collect_gc:
+            # Garbage of earlier work freed now, not whenever the collector
+            # happens to run: a weakly keyed cache then holds the same entries
+            # at every span's start, run after run (docs/determinism.rst).
+            gc.collect()
         try:
             return self.meter.begin(
                 self.modules,

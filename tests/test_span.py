@@ -107,6 +107,59 @@ def test_the_garbage_collector_is_paused_in_spans_unless_bytecount_gc(
     pytester.runpytest().assert_outcomes(passed=3)
 
 
+#: A weakly keyed cache, as cloudpickle keeps one of code objects: whether an
+#: entry for garbage of earlier work is still there at a span's start depends
+#: on when the collector last ran, unless the plugin collects first.
+WEAK_CACHE = """
+import gc
+import weakref
+
+import pytest
+
+cache = weakref.WeakValueDictionary()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def collector_back_on():
+    yield
+    gc.enable()  # pytester runs this in our process
+
+
+class Node:
+    def __init__(self):
+        self.me = self  # cyclic: only the collector frees it
+
+
+def test_leaves_garbage():
+    gc.disable()  # so that nothing but the plugin collects it
+    cache["key"] = Node()
+
+
+@pytest.mark.max_instructions(10_000)
+def test_finds_the_cache_as_the_collector_left_it():
+    assert ("key" in cache) is EXPECTED
+"""
+
+
+@pytest.mark.parametrize(("mode", "kept"), [("false", True), ("collect", False)])
+def test_bytecount_gc_collect_frees_garbage_before_each_span(
+    pytester: pytest.Pytester, mode: str, kept: bool
+) -> None:
+    pytester.makeini(f"[pytest]\nbytecount_gc = {mode}\n")
+    pytester.makepyfile(WEAK_CACHE.replace("EXPECTED", str(kept)))
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_a_bad_bytecount_gc_names_the_values_it_takes(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nbytecount_gc = sometimes\n")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: bytecount_gc: expected true, false or collect, got 'sometimes'"]
+    )
+
+
 #: Cyclic garbage whose finalizer runs Python code, made just before a span
 #: (after a collection, and with the collector's first threshold raised until
 #: the measured work starts, so that it is surely still there when the span
