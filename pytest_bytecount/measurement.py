@@ -124,21 +124,22 @@ class Measurement:
         # it. The opcode names are worked out only when asked for: most
         # measurements (one per test) are read for their total and functions.
         ran: list[tuple[CodeType, list[int]]] = []
-        functions: list[FunctionCount] = []
-        instructions = 0
+        owns: list[int] = []
         for key, counter in hits.counters.items():
             own = sum(counter)
             if not own:  # a frame that was running but did nothing more
                 continue
-            code = hits.codes[key]
-            ran.append((code, counter))
-            instructions += own
-            name = getattr(code, "co_qualname", code.co_name)
-            functions.append(FunctionCount(name, code.co_filename, code.co_firstlineno, own))
+            ran.append((hits.codes[key], counter))
+            owns.append(own)
+        names = attribution.function_names([code for code, _ in ran])
+        functions = [
+            FunctionCount(name, code.co_filename, code.co_firstlineno, own)
+            for (code, _), name, own in zip(ran, names, owns, strict=True)
+        ]
         self._ran = ran
         self._unstable = hits.unstable
         self._paths, self._paths_lost = hits.paths, hits.paths_lost
-        self._set(instructions, functions)
+        self._set(sum(owns), functions)
 
     def _set(self, instructions: int, functions: list[FunctionCount]) -> None:
         if self._paths is not None:
@@ -232,7 +233,8 @@ class Measurement:
 
     def folded(self) -> str:
         """Folded stacks: one `frame;frame;frame count` line per call path,
-        outermost frame first, each frame `qualname (file:line)`; the counts
+        outermost frame first, each frame `qualname (file:line)`, or
+        `Point.__init__ (generated code)` for code made from a string; the counts
         are the instructions run in the innermost frame and sum to
         `instructions`. What flamegraph.pl, inferno and speedscope read.
         Needs call paths: `measure(stacks=True)`."""

@@ -6,11 +6,10 @@ with their execution counts (`dis` with counts), then the hottest call paths
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from types import CodeType
 
-from ..attribution import instructions_by_line, source_of
+from ..attribution import instructions_by_line, is_generated, relative_file, source_of
 
 
 def render(
@@ -21,7 +20,8 @@ def render(
     lines: int = 10,
 ) -> str:
     """The text of `explain()`: a headline, then the `lines` hottest lines,
-    files shown relative to the current directory when under it."""
+    files shown relative to the current directory when under it; a line of
+    generated code says so, and whose it is."""
     hottest = list(by_line.items())[:lines]
     if not hottest:
         return "0 instructions executed\n"
@@ -38,8 +38,10 @@ def render(
     for ((file, line), count), ran_here in zip(hottest, shown, strict=True):
         source = source_of(file, line, sources)
         out.append("")
-        out.append(f"{count:>{count_width},}  {_shown(file)}:{line}  {source}".rstrip())
-        several = len({r.function for r in ran_here}) > 1  # a lambda, a comprehension
+        out.append(f"{count:>{count_width},}  {relative_file(file)}:{line}  {source}".rstrip())
+        # Several functions on one line (a lambda, a comprehension), or a
+        # line of generated code, which says nothing of whose it is.
+        several = len({r.function for r in ran_here}) > 1 or is_generated(file)
         function = None
         for r in ran_here:
             if several and r.function != function:
@@ -48,15 +50,6 @@ def render(
             row = f"{r.count:>{width},}  {r.opname:<{name_width}}  {r.argrepr}"
             out.append(" " * (count_width + 2) + row.rstrip())
     return "\n".join(out) + "\n"
-
-
-def _shown(file: str) -> str:
-    """`file` relative to the current directory when under it."""
-    try:
-        relative = os.path.relpath(file)
-    except ValueError:  # another drive on Windows
-        return file
-    return file if relative.startswith(os.pardir) else relative
 
 
 def render_paths(hottest: Sequence[tuple[str, int]], instructions: int) -> str:

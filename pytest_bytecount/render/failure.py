@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from ..attribution import where
 from ..compare import FunctionChange
 from ..determinism import UNSTABLE_HINT
 from ..measurement import FunctionCount, LineCount, Measurement
@@ -45,7 +46,7 @@ def over_budget_message(
     if functions:
         text.append("functions that spent the most (own instructions):")
         text.extend(
-            f"  {f.instructions:>10,}  {f.function}  ({f.file}:{f.line})" for f in functions
+            f"  {f.instructions:>10,}  {f.function}  ({where(f.file, f.line)})" for f in functions
         )
     if lines:
         shown = [(line, f"{line.file}:{line.line}", source) for line, source in lines]
@@ -85,7 +86,7 @@ def _named(change: FunctionChange) -> str:
             f"{change.function} (an earlier pytest-bytecount wrote the baseline and kept "
             "only each test's biggest functions: write it again to name them)"
         )
-    named = f"{change.function}  ({change.file}:{change.line})"
+    named = f"{change.function}  ({where(change.file, change.line)})"
     if change.before is None:  # in a report of an earlier version
         return f"{named}  (not listed in the baseline: change unknown)"
     if change.before == 0:
