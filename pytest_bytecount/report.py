@@ -16,7 +16,9 @@ biggest functions of the test, by name.
 from __future__ import annotations
 
 import json
+import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,6 +40,19 @@ TOP_LINES: Final = 10
 OUTCOMES: Final = ("passed", "failed", "skipped", "error")
 #: A bad value is quoted in the error message up to this many characters.
 QUOTE_LIMIT: Final = 40
+#: A test's node id, which says which entry is bad, up to this many.
+NODEID_LIMIT: Final = 160
+#: The largest count a report holds: TOML's integers, which budgets made
+#: from a report are written as, are 64-bit, and floats hold it closely
+#: enough that the percentages of a change stay finite.
+MAX_COUNT: Final = 2**63 - 1
+#: Characters an error message escapes, so that it stays one line whatever
+#: the file holds: controls, line and paragraph separators, surrogates.
+UNSHOWN: Final = frozenset({"Cc", "Zl", "Zp", "Cs"})
+#: `interpreter.version`, as the plugin writes it.
+VERSION: Final = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+#: The keys of `totals`; each, where present, a count.
+TOTALS: Final = ("measured", "over", "improved", "new", "ok", "regressed", "instructions")
 
 
 @final
@@ -352,7 +367,11 @@ class LoadedReport:
 
 
 def load_report(path: Path) -> LoadedReport:
-    """Read and check a report written by `--bytecount-report`; `ReportError` if bad."""
+    """Read and check a report written by `--bytecount-report`; `ReportError`,
+    in one line naming the file, the entry (a test's by its node id) and
+    what is wrong, if bad. Counts are integers from 0 to 2**63 - 1 and
+    tolerances percentages from 0 to below 100, so that nothing read can
+    overflow a float or make a budget TOML cannot hold."""
     try:
         return _parse(_read_json(path), path)
     except _Invalid as exc:
@@ -379,14 +398,35 @@ def _read_json(path: Path) -> Any:
     except OSError as exc:
         raise _Invalid(f"cannot read it: {exc.strerror or exc}") from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_json_object, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
         raise _Invalid(
             f"not a JSON report: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
-    except (ValueError, RecursionError) as exc:
-        # Integers too long to convert, or nesting too deep for the parser.
-        raise _Invalid(f"not a JSON report: {exc}") from None
+    except RecursionError:
+        raise _Invalid("not a JSON report: arrays or objects nested too deeply") from None
+    except ValueError:
+        # An integer longer than Python converts from text (4,300 digits).
+        raise _Invalid("not a JSON report: a number too long to read") from None
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of the document; a key written twice is refused, where
+    `json` would keep the last one silently (a merge conflict resolved by
+    hand, say)."""
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Invalid(f"not a JSON report: the key {_quote(key)} twice in one object")
+            seen.add(key)
+    return found
+
+
+def _json_constant(name: str) -> Any:
+    """`NaN`, `Infinity` and `-Infinity`, which Python writes but JSON has not."""
+    raise _Invalid(f"not a JSON report: {name} is not a JSON number")
 
 
 def _parse(document: Any, path: Path) -> LoadedReport:
@@ -398,7 +438,12 @@ def _parse(document: Any, path: Path) -> LoadedReport:
         raise _Invalid(f"{found}, expected {_quote(SCHEMA)}: not a pytest-bytecount report")
     interpreter = _object(_require(document, "interpreter", ""), "interpreter")
     tag = _string(_require(interpreter, "tag", "interpreter"), "interpreter.tag")
+    if not (tag and tag.isprintable()):
+        # It names the budgets table `record` writes, and appears in messages.
+        raise _Invalid(f'interpreter.tag: expected a tag such as "cpython-312", got {_quote(tag)}')
     version = _string(_require(interpreter, "version", "interpreter"), "interpreter.version")
+    if not VERSION.fullmatch(version):
+        raise _Invalid(f'interpreter.version: expected one such as "3.12.1", got {_quote(version)}')
     entries = _array(_require(document, "tests", ""), "tests")
     table = _function_table(document.get("functions"))
     records = tuple(_record(entry, f"tests[{index}]", table) for index, entry in enumerate(entries))
@@ -407,14 +452,23 @@ def _parse(document: Any, path: Path) -> LoadedReport:
     for index, nodeid in enumerate(stale):
         _string(nodeid, f"stale[{index}]")
     hash_seed = document.get("hash_seed")
-    if hash_seed is not None:
-        _string(hash_seed, "hash_seed")
+    if hash_seed is not None and not (
+        isinstance(hash_seed, str) and hash_seed and hash_seed.isprintable()
+    ):
+        # Not only digits: Python takes PYTHONHASHSEED=+5 too, which the run wrote.
+        raise _Invalid(f'hash_seed: expected "random" or a number, got {_quote(hash_seed)}')
     tolerance = _require(document, "tolerance", "")
     _percent_value(tolerance, "tolerance")
     seen = document.get("budgets_seen")
     if seen is not None:
         for index, nodeid in enumerate(_array(seen, "budgets_seen")):
             _string(nodeid, f"budgets_seen[{index}]")
+    counted = document.get("totals")
+    if counted is not None:
+        counted = _object(counted, "totals")
+        for key in TOTALS:
+            if key in counted:
+                _count(counted[key], f"totals.{key}")
     return LoadedReport(
         path,
         tag,
@@ -464,11 +518,15 @@ def _function_counts(value: Any, where: str, table: list[FunctionKey] | None) ->
 
 def _record(value: Any, where: str, table: list[FunctionKey] | None) -> TestRecord:
     entry = _object(value, where)
-    _string(_require(entry, "nodeid", where), f"{where}.nodeid")
+    nodeid = _string(_require(entry, "nodeid", where), f"{where}.nodeid")
+    # From here on the entry is named by its test as well as by its place.
+    where = f"{where} ({_quote(nodeid, NODEID_LIMIT)})"
     _count(_require(entry, "instructions", where), f"{where}.instructions")
     limit = _require(entry, "limit", where)
-    if limit is not None and not (_is_int(limit) and limit > 0):
-        raise _Invalid(f"{where}.limit: expected a positive integer or null, got {_quote(limit)}")
+    if limit is not None and not (_is_int(limit) and 0 < limit <= MAX_COUNT):
+        raise _Invalid(
+            f"{where}.limit: expected a positive integer below 2**63 or null, got {_quote(limit)}"
+        )
     source = _require(entry, "budget_source", where)
     if source is not None:
         _choice(source, [s.value for s in LimitSource], f"{where}.budget_source")
@@ -536,11 +594,12 @@ def _check_unique(records: Iterable[TestRecord]) -> None:
     seen: set[str] = set()
     for record in records:
         if record.nodeid in seen:
-            raise _Invalid(f"tests: {_quote(record.nodeid)} appears more than once")
+            raise _Invalid(f"tests: {_quote(record.nodeid, NODEID_LIMIT)} appears more than once")
         seen.add(record.nodeid)
 
 
 def _percent_value(value: Any, where: str) -> None:
+    # NaN compares false both ways, and JSON's parser refuses it anyway.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
         raise _Invalid(f"{where}: expected a percentage from 0 to below 100, got {_quote(value)}")
 
@@ -570,8 +629,8 @@ def _string(value: Any, where: str) -> str:
 
 
 def _count(value: Any, where: str) -> int:
-    if not (_is_int(value) and value >= 0):
-        raise _Invalid(f"{where}: expected a non-negative integer, got {_quote(value)}")
+    if not (_is_int(value) and 0 <= value <= MAX_COUNT):
+        raise _Invalid(f"{where}: expected a non-negative integer below 2**63, got {_quote(value)}")
     return int(value)
 
 
@@ -585,11 +644,25 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _quote(value: Any) -> str:
-    """A value as it was written in the file, shortened."""
+def _quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A value as it was written in the file, shortened, with every
+    character that could end a line or hide escaped: a message stays one line."""
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):
         return "an array"
     text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
+    if _is_int(value) and len(text) > limit:
+        return f"an integer of {len(text.lstrip('-')):,} digits"
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """`text` with every character that could end a line or hide escaped as
+    `\\uXXXX` (`str.splitlines` ends lines at more than `\\n`): an error
+    message stays one line whatever it quotes."""
+    return "".join(
+        f"\\u{ord(char):04x}" if unicodedata.category(char) in UNSHOWN else char for char in text
+    )

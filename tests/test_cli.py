@@ -422,22 +422,38 @@ def refer_past_the_table(report: dict[str, Any]) -> None:
         ),
         pytest.param(
             edited(set_first_test("instructions", True)),
-            "tests[0].instructions: expected a non-negative integer, got true",
+            'tests[0] ("test_suite.py::test_grows").instructions: expected a non-negative '
+            "integer below 2**63, got true",
             id="instructions-bool",
         ),
         pytest.param(
             edited(set_first_test("instructions", -1)),
-            "tests[0].instructions: expected a non-negative integer, got -1",
+            'tests[0] ("test_suite.py::test_grows").instructions: expected a non-negative '
+            "integer below 2**63, got -1",
             id="instructions-negative",
         ),
         pytest.param(
+            edited(set_first_test("instructions", 10**400)),
+            'tests[0] ("test_suite.py::test_grows").instructions: expected a non-negative '
+            "integer below 2**63, got an integer of 401 digits",
+            id="instructions-too-big-for-a-float",
+        ),
+        pytest.param(
+            edited(set_first_test("limit", 2**63)),
+            'tests[0] ("test_suite.py::test_grows").limit: expected a positive integer below '
+            f"2**63 or null, got {2**63}",
+            id="limit-too-big-for-toml",
+        ),
+        pytest.param(
             edited(set_first_test("status", "great")),
-            'tests[0].status: expected one of ok, over, improved, new, regressed, got "great"',
+            'tests[0] ("test_suite.py::test_grows").status: expected one of ok, over, improved, '
+            'new, regressed, got "great"',
             id="bad-status",
         ),
         pytest.param(
             edited(set_first_test("budget_source", "pyproject")),
-            'tests[0].budget_source: expected one of marker, file, got "pyproject"',
+            'tests[0] ("test_suite.py::test_grows").budget_source: expected one of marker, '
+            'file, got "pyproject"',
             id="bad-budget-source",
         ),
         pytest.param(
@@ -452,27 +468,31 @@ def refer_past_the_table(report: dict[str, Any]) -> None:
         ),
         pytest.param(
             edited(lambda report: report["functions"][0].__setitem__(2, "1")),
-            'functions[0][2]: expected a non-negative integer, got "1"',
+            'functions[0][2]: expected a non-negative integer below 2**63, got "1"',
             id="function-line-a-string",
         ),
         pytest.param(
             edited(lambda report: report["tests"][0]["function_counts"].append(0)),
-            "tests[0].function_counts: expected pairs of a function's index and its count",
+            'tests[0] ("test_suite.py::test_grows").function_counts: expected pairs of a '
+            "function's index and its count",
             id="function-counts-odd",
         ),
         pytest.param(
             edited(refer_past_the_table),
-            "tests[0].function_counts[0]: no function 1 in a table of 1",
+            'tests[0] ("test_suite.py::test_grows").function_counts[0]: no function 1 in a '
+            "table of 1",
             id="function-index-out-of-range",
         ),
         pytest.param(
             edited(lambda report: report.pop("functions")),
-            "tests[0].function_counts: the report has no functions table to refer to",
+            'tests[0] ("test_suite.py::test_grows").function_counts: the report has no '
+            "functions table to refer to",
             id="no-function-table",
         ),
         pytest.param(
             edited(set_first_test("functions", [])),
-            "tests[0]: functions and function_counts: one or the other",
+            'tests[0] ("test_suite.py::test_grows"): functions and function_counts: one or the '
+            "other",
             id="both-function-lists",
         ),
     ],
