@@ -33,12 +33,14 @@ from .fixture import Bytecount
 from .measurement import FunctionCount, LineCount, Measurement
 from .options import Settings, add_options
 from .report import (
+    MAX_COUNT,
     TOP_FUNCTIONS,
     TOP_LINES,
     TestRecord,
     build_report,
     interpreter_tag,
     json_text,
+    one_line,
     write_json,
 )
 from .selection import Collection
@@ -1016,28 +1018,38 @@ def _plain_test_function(item: pytest.Item) -> Callable[..., object] | None:
     return function if callable(function) else None
 
 
+#: How much of a bad marker argument the test's error shows, and from how
+#: many digits on an int is shown by their number.
+SHOWN_LENGTH: Final = 60
+SHOWN_DIGITS: Final = 20
+
+
 def marker_limit(item: pytest.Item) -> Limit | None:
-    """The closest `max_instructions` marker's limit; fails the test if malformed."""
+    """The closest `max_instructions` marker's limit; fails the test if
+    malformed, in one line naming the marker and the value. The limit is
+    below 2**63, as every count in a report is."""
     marker = item.get_closest_marker(MARKER)
     if marker is None:
         return None
     args, kwargs = marker.args, dict(marker.kwargs)
     tolerance = kwargs.pop("tolerance", None)
     if kwargs:
-        got = "keyword arguments " + ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+        got = "keyword arguments " + ", ".join(
+            f"{key}={_shown(value)}" for key, value in kwargs.items()
+        )
     elif not args:
         got = "no argument"
     elif len(args) > 1:
-        got = f"{len(args)} arguments {args!r}"
+        got = f"{len(args)} arguments ({', '.join(_shown(arg) for arg in args)})"
     elif isinstance(args[0], bool) or not isinstance(args[0], int):
-        got = f"{args[0]!r} ({type(args[0]).__name__})"
-    elif args[0] <= 0:
-        got = f"{args[0]!r}"
+        got = f"{_shown(args[0])} ({type(args[0]).__name__})"
+    elif not 0 < args[0] <= MAX_COUNT:
+        got = _shown(args[0])
     else:
-        return Limit(args[0], LimitSource.MARKER, _marker_tolerance(tolerance))
+        return Limit(int(args[0]), LimitSource.MARKER, _marker_tolerance(tolerance))
     pytest.fail(
-        f"@pytest.mark.{MARKER} takes one positive int (the instruction limit) and an "
-        f'optional tolerance="2%", got {got}',
+        f"@pytest.mark.{MARKER} takes one positive int below 2**63 (the instruction limit) "
+        f'and an optional tolerance="2%", got {got}',
         pytrace=False,
     )
 
@@ -1046,12 +1058,38 @@ def _marker_tolerance(value: object) -> float | None:
     """The marker's `tolerance=`: "2%", "2.5" or a number, as --bytecount-tolerance."""
     if value is None:
         return None
+    if isinstance(value, str):
+        try:
+            return parse_tolerance(value)
+        except ValueError:
+            pass
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 100:
+        return float(value)
+    # Not failed in the except clause: pytest would show the ValueError as well.
+    pytest.fail(
+        f"@pytest.mark.{MARKER}(tolerance=...): expected a percentage from 0% to below 100% "
+        f'such as "2%" or 0.5, got {_shown(value)}',
+        pytrace=False,
+    )
+
+
+def _shown(value: object) -> str:
+    """`repr(value)` for an error message: cut short, in one line, an int of
+    many digits by their number (Python prints none of over 4,300), and a
+    value whose `repr` fails by its type."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**SHOWN_DIGITS:
+        size = abs(value)
+        digits = size.bit_length() * 1233 >> 12  # log10(2) from below: at most a few short
+        while size >= 10**digits:
+            digits += 1
+        return f"an int of {digits:,} digits"
     try:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ValueError(f"expected a percentage such as 2% or 0.5, got {value!r}")
-        return parse_tolerance(str(value))
-    except ValueError as exc:
-        pytest.fail(f"@pytest.mark.{MARKER}(tolerance=...): {exc}", pytrace=False)
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - any failure of the user's repr is reported the same
+        text = f"<{type(value).__name__} object, its repr failed>"
+    if len(text) > SHOWN_LENGTH:
+        text = text[: SHOWN_LENGTH - 3] + "..."
+    return one_line(text)
 
 
 def _load_budgets(settings: Settings) -> Budgets:
