@@ -254,7 +254,10 @@ class BytecountPlugin:
             # Doctests and custom items: the span is the item's runtest(),
             # not the other plugins' pytest_runtest_call around it.
             runtest = item.runtest
-            item.runtest = self._measured(runtest, state)  # type: ignore[method-assign,assignment]
+            # pytest-asyncio runs an async `@given` test this way: its
+            # examples are still measured one by one.
+            examples = _examples_of(getattr(item, "obj", None), state)
+            item.runtest = self._measured(runtest, state, examples)  # type: ignore[method-assign,assignment]
             try:
                 return (yield)
             finally:
@@ -262,27 +265,30 @@ class BytecountPlugin:
         # The span is exactly the call of the test function: not what pytest
         # runs around it, even standard-library helpers it calls.
         assert isinstance(item, pytest.Function)
-        item.obj = self._measured(function, state)
+        item.obj = self._measured(function, state, _examples_of(function, state))
         try:
             return (yield)
         finally:
             item.obj = function
 
     def _measured(
-        self, function: Callable[..., object], state: _TestState
+        self, function: Callable[..., object], state: _TestState, examples: Any
     ) -> Callable[..., object]:
+        """`function` measured: the whole call, or, given the Hypothesis
+        handle `examples` of a `@given` test, the examples it runs."""
+
         @functools.wraps(function)
         def measured_test_function(*args: object, **kwargs: object) -> object:
             taken: list[Measurement] = []
             try:
-                result = self._measure(function, args, kwargs, state, taken)
+                result = self._measure(function, args, kwargs, state, taken, examples)
             finally:
                 if state.problem is None and taken:
                     state.call_measurement = taken[0]
-                    if _examples_of(function, state) is None:  # else checked per example
+                    if examples is None:  # else checked per example
                         state.problem = self._check_reached(function, taken[0])
             if self.settings.repeat and state.problem is None:
-                self._repeat_calls(function, args, kwargs, state)
+                self._repeat_calls(function, args, kwargs, state, examples)
             return result
 
         return measured_test_function
@@ -294,22 +300,37 @@ class BytecountPlugin:
         kwargs: dict[str, object],
         state: _TestState,
         taken: list[Measurement],
+        handle: Any,
     ) -> object:
         """Call the test once, measured, and add its measurement to `taken`
         (also when the test raises): the whole call, or, for a Hypothesis
-        test, the sum over its examples of the test's own body. Hypothesis's
-        engine around them, which generates the examples, is not the code
-        under test, and does more or less work as its caches on disk and in
-        the process are cold or warm (`hypothesis_tests.py`)."""
-        handle = _examples_of(function, state)
+        test (`handle`, its `.hypothesis`), the sum over its examples of the
+        test's own body. Hypothesis's engine around them, which generates the
+        examples, is not the code under test, and does more or less work as
+        its caches on disk and in the process are cold or warm
+        (`hypothesis_tests.py`)."""
         if handle is None:
             return self._in_span(function, args, kwargs, state, taken)
         inner = handle.inner_test
         examples: list[Measurement] = []
+        measured_example: Callable[..., object]
+        if inspect.iscoroutinefunction(inner):
+            # An async test's body is a coroutine that pytest-asyncio runs
+            # in its loop, for each example: the span is that run.
+            @functools.wraps(inner)
+            async def measured_example(*args: object, **kwargs: object) -> object:
+                measurement = self._open_span(state)
+                try:
+                    return await inner(*args, **kwargs)
+                finally:
+                    if measurement is not None and self._close_span(state, measurement):
+                        examples.append(measurement)
 
-        @functools.wraps(inner)
-        def measured_example(*args: object, **kwargs: object) -> object:
-            return self._in_span(inner, args, kwargs, state, examples)
+        else:
+
+            @functools.wraps(inner)
+            def measured_example(*args: object, **kwargs: object) -> object:
+                return self._in_span(inner, args, kwargs, state, examples)
 
         # Hypothesis documents `inner_test` as the place for plugins to wrap
         # the test's body; functools.wraps keeps the digest its seeds and
@@ -348,6 +369,7 @@ class BytecountPlugin:
         args: tuple[object, ...],
         kwargs: dict[str, object],
         state: _TestState,
+        examples: Any,
     ) -> None:
         """--bytecount-repeat=N: the test called N more times, warm, each
         call measured as the first was; unstable if the N counts differ."""
@@ -358,7 +380,7 @@ class BytecountPlugin:
             for _ in range(self.settings.repeat):
                 before = len(fixture.measurements) if fixture is not None else 0
                 taken: list[Measurement] = []
-                self._measure(function, args, kwargs, state, taken)
+                self._measure(function, args, kwargs, state, taken, examples)
                 # A test measured with the fixture counts what its blocks measured.
                 blocks = fixture.measurements[before:] if fixture is not None else ()
                 if state.problem is not None or not (blocks or taken):
@@ -971,7 +993,7 @@ class _TestHooks:
         return (yield from self.plugin.make_report(item, call))
 
 
-def _examples_of(function: Callable[..., object], state: _TestState) -> Any:
+def _examples_of(function: object, state: _TestState) -> Any:
     """The Hypothesis handle of a `@given` test, whose examples are measured
     one by one; None for other tests."""
     if state.hypothesis is None or not state.hypothesis.by_example:

@@ -272,3 +272,50 @@ def test_a_stateful_test_is_counted_whole_and_marked(pytester: pytest.Pytester) 
     (test,) = read_report(pytester.path / "r.json")["tests"]
     assert test["instructions"] > 0
     assert test["unstable"].startswith("a Hypothesis stateful test is counted whole")
+
+
+ASYNC_PROPERTIES = """
+import asyncio
+
+import pytest
+from hypothesis import given, strategies as st
+
+def depth(value):
+    if isinstance(value, list):
+        return 1 + max((depth(item) for item in value), default=0)
+    return 0
+
+async def deep(value):
+    await asyncio.sleep(0)
+    return depth(value)
+
+@pytest.mark.asyncio
+@given(st.recursive(st.integers(), st.lists, max_leaves=20))
+async def test_async_depth(value):
+    assert await deep(value) >= 0
+"""
+
+
+def test_an_async_given_test_under_pytest_asyncio_counts_its_examples(
+    pytester: pytest.Pytester,
+) -> None:
+    """pytest-asyncio runs an async `@given` test through its item's
+    `runtest()`: its examples are measured one by one all the same, not the
+    engine around them, and repeat from a cold `.hypothesis/` to a warm one."""
+    pytest.importorskip("pytest_asyncio")
+    pytester.makepyfile(test_async_props=ASYNC_PROPERTIES)
+    counts = []
+    for name in ("cold.json", "warm.json"):
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "--bytecount", f"--bytecount-report={name}"
+        )
+        result.assert_outcomes(passed=1)
+        report = read_report(pytester.path / name)
+        (test,) = report["tests"]
+        assert test["unstable"] is None
+        counts.append(test["instructions"])
+        listed = functions_by_test(report)[test["nodeid"]]
+        assert {"test_async_depth", "deep", "depth"} <= {f["function"] for f in listed}
+        assert [f for f in listed if f"{os.sep}hypothesis{os.sep}" in f["file"]] == []
+    assert counts[0] == counts[1] > 0
+    assert (pytester.path / ".hypothesis").is_dir()

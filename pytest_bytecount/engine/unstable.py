@@ -65,6 +65,7 @@ from .hits import Hits
 
 #: Bound at import: a test may delete it from `sys` (attrs' suite does).
 _current_frames: Final = sys._current_frames
+_getframe: Final = sys._getframe
 
 _LASTI: Final = operator.attrgetter("f_lasti")
 #: Packages whose threads serve the test runner, not the code under test.
@@ -230,6 +231,9 @@ class SpanWatch:
                 return
         elif name == SELECTORS[0] and code.co_filename.endswith(SELECTORS[1]):
             self._selector = True
+            # A loop that was running before the span began (a span inside
+            # a coroutine: an async Hypothesis example) is found below.
+            self._event_loop = self._event_loop or _in_event_loop()
         elif name == ASYNCIO_LOOP[0] and code.co_filename.endswith(ASYNCIO_LOOP[1]):
             self._event_loop = True
         timing = _timing(code)
@@ -302,6 +306,17 @@ class SpanWatch:
     def _is_machinery(self, module: object) -> bool:
         name = module if isinstance(module, str) else ""
         return name.partition(".")[0] in MACHINERY or self._modules.excludes(name)
+
+
+def _in_event_loop() -> bool:
+    """Whether an asyncio loop's round (`ASYNCIO_LOOP`) is on this thread's stack."""
+    frame: FrameType | None = _getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == ASYNCIO_LOOP[0] and code.co_filename.endswith(ASYNCIO_LOOP[1]):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _frames(frame: FrameType | None) -> list[FrameType]:
