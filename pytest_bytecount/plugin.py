@@ -1065,13 +1065,15 @@ def marker_limit(item: pytest.Item) -> Limit | None:
         got = f"{len(args)} arguments ({', '.join(_shown(arg) for arg in args)})"
     elif isinstance(args[0], bool) or not isinstance(args[0], int):
         got = f"{_shown(args[0])} ({type(args[0]).__name__})"
-    elif not 0 < args[0] <= MAX_COUNT:
+    elif args[0] <= 0:
         got = _shown(args[0])
+    elif args[0] > MAX_COUNT:
+        got = f"{_shown(args[0])}, above the largest limit, 2**63 - 1"
     else:
         return Limit(int(args[0]), LimitSource.MARKER, _marker_tolerance(tolerance))
     pytest.fail(
-        f"@pytest.mark.{MARKER} takes one positive int below 2**63 (the instruction limit) "
-        f'and an optional tolerance="2%", got {got}',
+        f"@pytest.mark.{MARKER} takes one positive int (the instruction limit) and an "
+        f'optional tolerance="2%", got {got}',
         pytrace=False,
     )
 

@@ -676,7 +676,7 @@ def test_a_good_marker_gives_its_limit(
 @pytest.mark.parametrize(
     ("args", "kwargs", "shown"),
     [
-        ((BIG,), {}, f"got {BIG}"),
+        ((BIG,), {}, f"got {BIG}, above the largest limit, 2**63 - 1"),
         ((10**400,), {}, "got an int of 401 digits"),
         ((10**5000,), {"tolerance": "2%"}, "got an int of 5,001 digits"),
         ((BrokenRepr(),), {}, "got <BrokenRepr object, its repr failed> (BrokenRepr)"),
