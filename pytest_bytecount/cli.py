@@ -19,6 +19,7 @@ from .budgets import Budgets, BudgetsError, recording, write_merged
 from .compare import ChangeKind, compare, hash_seed_warning
 from .render import summary
 from .render.compare import render_json, render_markdown, render_text
+from .render.text import escape_controls, natural_key
 from .report import LoadedReport, ReportError, load_report, write_json
 from .shards import MergeError, merge, one_interpreter, stale_over
 from .verdict import parse_tolerance
@@ -48,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _record(args)
         return _show(args)
     except (ReportError, InputError, MergeError, BudgetsError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        # A node id or path in the message is shown on the one line.
+        print(f"{PROG}: error: {escape_controls(str(exc))}", file=sys.stderr)
         return BAD_INPUT
 
 
@@ -156,7 +158,7 @@ def _compare(args: argparse.Namespace) -> int:
         old.hash_seed, new.hash_seed, old_name=str(old.path), new_name=str(new.path)
     )
     if warning is not None:
-        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+        print(f"{PROG}: warning: {escape_controls(warning)}", file=sys.stderr)
     changes = compare(old.counts, new.counts, tolerance)
     if args.format == "markdown":
         output = render_markdown(
@@ -178,11 +180,11 @@ def _loaded(paths: Sequence[Path]) -> list[LoadedReport]:
     first = reports[0]
     for report in reports[1:]:
         if report.version != first.version:
-            print(
-                f"{PROG}: warning: {first.path} was made with Python {first.version} and "
-                f"{report.path} with {report.version}: counts may differ between them",
-                file=sys.stderr,
+            warning = (
+                f"{first.path} was made with Python {first.version} and "
+                f"{report.path} with {report.version}: counts may differ between them"
             )
+            print(f"{PROG}: warning: {escape_controls(warning)}", file=sys.stderr)
     return reports
 
 
@@ -200,7 +202,8 @@ def _merge(args: argparse.Namespace) -> int:
     _written(args.output, lambda: write_json(args.output, data))
     tests, stale = data["totals"]["measured"], len(data["stale"])
     print(
-        f"merged {len(reports)} reports of {data['interpreter']['tag']} into {args.output}: "
+        f"merged {len(reports)} reports of {escape_controls(data['interpreter']['tag'])} "
+        f"into {args.output}: "
         f"{tests:,} test{'' if tests == 1 else 's'}, "
         f"{stale:,} stale budget{'' if stale == 1 else 's'}"
     )
@@ -228,27 +231,29 @@ def _record(args: argparse.Namespace) -> int:
     pruned = sum(1 for nodeid in prune if nodeid in before)
     count = len(recorded.counts)
     print(
-        f"recorded {count:,} budget{'' if count == 1 else 's'} of {tag} in {args.budgets}: "
+        f"recorded {count:,} budget{'' if count == 1 else 's'} of {escape_controls(tag)} "
+        f"in {args.budgets}: "
         f"{new:,} new, {moved:,} changed, {pruned:,} pruned"
         + ("" if changed else " (file unchanged)")
     )
     for nodeid, (low, high) in sorted(recorded.spreads.items()):
         print(
-            f"  varied between runs: {nodeid}  {low:,} to {high:,}, "
+            f"  varied between runs: {escape_controls(nodeid)}  {low:,} to {high:,}, "
             f"budget {high:,} with tolerance {recorded.tolerances[nodeid]}"
         )
     for nodeid, reason in sorted(recorded.refused.items()):
-        # A node id UTF-8 cannot encode is one reason: print it escaped.
-        shown = nodeid.encode("utf-8", "backslashreplace").decode("utf-8")
-        print(f"  not budgeted: {shown}: {reason}")
+        # A node id UTF-8 cannot encode is one reason: escaped, it prints.
+        print(f"  not budgeted: {escape_controls(nodeid)}: {reason}")
     return OK
 
 
 def _show(args: argparse.Namespace) -> int:
     report = load_report(args.report)
     verbosity: int = args.verbose - args.quiet
-    lines = summary.render(report.records, stale=report.stale, verbosity=verbosity)
-    print(_separator(f"bytecount ({report.tag})"))
+    # The report lists its tests by node id as strings: `[100]` after `[1000]`.
+    records = sorted(report.records, key=lambda record: natural_key(record.nodeid))
+    lines = summary.render(records, stale=report.stale, verbosity=verbosity)
+    print(_separator(f"bytecount ({escape_controls(report.tag)})"))
     for line in lines:
         print(line.text)
     return OK

@@ -799,6 +799,7 @@ class BytecountPlugin:
         if not self.records and not any(terminalreporter.stats.get(key) for key in ran):
             return  # --collect-only, --fixtures, everything deselected: nothing to say
         from .render import summary  # here: a run that measured nothing prints nothing
+        from .render.text import escape_controls
 
         records = list(self.records.values())
         terminalreporter.write_sep("-", f"bytecount ({self.tag})")
@@ -807,6 +808,7 @@ class BytecountPlugin:
             stale=self.stale,
             verbosity=self.config.get_verbosity(),
             budgets_file=_shown_path(self.settings.budgets_path, self.config),
+            update=summary.Update(*self.updated) if self.updated is not None else None,
         )
         for line in lines:
             markup = {line.colour: True} if line.colour else {}
@@ -817,16 +819,19 @@ class BytecountPlugin:
             for command in annotation_lines(records, self._github_locations()):
                 terminalreporter.write_line(command)
         for nodeid, reason in self.paths_lost.items():
-            terminalreporter.write_line(f"call paths not kept: {nodeid}: {reason}", yellow=True)
+            terminalreporter.write_line(
+                f"call paths not kept: {escape_controls(nodeid)}: {reason}", yellow=True
+            )
         for nodeid, reason in self.unrepeated.items():
             terminalreporter.write_line(
-                f"--bytecount-repeat could not check {nodeid}: {reason}", yellow=True
+                f"--bytecount-repeat could not check {escape_controls(nodeid)}: {reason}",
+                yellow=True,
             )
         if self.explanations and self.settings.explain:
             terminalreporter.write_sep("-", "bytecount explain")
             for nodeid, text in self.explanations.items():
                 terminalreporter.write_line("")
-                terminalreporter.write_line(nodeid, bold=True)
+                terminalreporter.write_line(escape_controls(nodeid), bold=True)
                 for line_text in text.rstrip("\n").splitlines():
                     terminalreporter.write_line(f"  {line_text}" if line_text else "")
 

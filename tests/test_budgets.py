@@ -200,6 +200,60 @@ def test_stale_budgets_are_listed_and_pruned_only_by_a_whole_suite_update(
     assert set(budgets(suite)[TAG]) == {"test_suite.py::test_small", "test_suite.py::test_big"}
 
 
+def test_an_update_run_summary_shows_what_it_recorded_and_pruned(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--bytecount-update")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "3 measured · 2 recorded",
+            "RECORDED  test_suite.py::test_small  *",
+            "RECORDED  test_suite.py::test_big  *",
+            "wrote bytecount.toml: 2 recorded, 2 new or changed, 0 pruned",
+        ]
+    )
+    result.stdout.no_fnmatch_line("NEW *")
+    result.stdout.no_fnmatch_line("*without budget*")
+
+    # A budget set too low (over it, forgiven) and one too high (improved),
+    # and a stale one: all three written over, and said so.
+    path = suite.path / "bytecount.toml"
+    table = budgets(suite)[TAG]
+    text = path.read_text().replace(
+        f'"test_suite.py::test_big" = {table["test_suite.py::test_big"]}',
+        '"test_suite.py::test_big" = 10',
+    )
+    text = text.replace(
+        f'"test_suite.py::test_small" = {table["test_suite.py::test_small"]}',
+        f'"test_suite.py::test_small" = {table["test_suite.py::test_small"] * 2}',
+    )
+    path.write_text(text + '"test_suite.py::test_removed" = 99\n')
+    result = suite.runpytest("--bytecount-update")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "3 measured · 2 recorded · 1 stale budget pruned",
+            "RECORDED  test_suite.py::test_big  * (was 10)  +*%  (bytecount.toml)",
+            "RECORDED  test_suite.py::test_small  * (was *)  -50.0%  (bytecount.toml)",
+            "pruned stale budget: test_suite.py::test_removed",
+            "wrote bytecount.toml: 2 recorded, 2 new or changed, 1 pruned",
+        ]
+    )
+    for line in ("*over budget*", "*improved*", "*prune with --bytecount-update*", "ratchet *"):
+        result.stdout.no_fnmatch_line(line)
+    assert budgets(suite)[TAG] == table
+
+    # An update of part of the suite keeps a stale budget, and says why.
+    path.write_text(path.read_text() + '"test_suite.py::test_removed" = 99\n')
+    result = suite.runpytest("--bytecount-update", "-k", "small")
+    result.stdout.fnmatch_lines(
+        [
+            "1 measured · 1 recorded · 1 stale budget",
+            "stale budget: test_suite.py::test_removed  "
+            "(kept: only an update of the whole suite prunes)",
+        ]
+    )
+
+
 def test_a_partial_run_does_not_call_other_files_budgets_stale(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_other="def test_elsewhere():\n    pass\n")
     suite.runpytest("--bytecount-update").assert_outcomes(passed=4)

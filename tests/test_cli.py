@@ -13,7 +13,7 @@ import shutil
 import string
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from conftest import TAG, counts, read_report
 import pytest_bytecount
 from pytest_bytecount.cli import main
 from pytest_bytecount.compare import ChangeKind, compare
-from pytest_bytecount.render.compare import render_markdown
+from pytest_bytecount.render.compare import MOST_MARKDOWN_BYTES, render_markdown
 from pytest_bytecount.render.numbers import signed_percent
 
 SUITE = """
@@ -169,11 +169,13 @@ def test_the_tolerance_turns_a_small_regression_into_a_pass(
     assert cli(pytester.path, "compare", "base.json", "slightly.json").returncode == 1
     result = cli(pytester.path, "compare", "base.json", "slightly.json", "--tolerance", "1%")
     assert result.returncode == 0
-    assert result.stdout == "0 regressed · 0 improved · 0 new · 0 removed · 7 unchanged\n"
+    assert result.stdout == (
+        "0 regressed · 0 improved · 0 new · 0 removed · 1 within tolerance · 6 unchanged\n"
+    )
     verbose = cli(pytester.path, "compare", "-v", "--tolerance=1", "base.json", "slightly.json")
     rows = [line.split() for line in verbose.stdout.splitlines()]
     delta = new - old
-    expected = ["UNCHANGED", "test_suite.py::test_grows", f"{old:,}", "->", f"{new:,}"]
+    expected = ["WITHIN", "TOLERANCE", "test_suite.py::test_grows", f"{old:,}", "->", f"{new:,}"]
     assert [*expected, f"+{delta}", signed_percent(delta * 100 / old)] in rows
 
 
@@ -335,6 +337,7 @@ def test_json_format_gives_every_test_its_change_and_the_totals(
         "delta": None,
         "percent": None,
         "kind": "new",
+        "within_tolerance": False,
     }
 
 
@@ -717,3 +720,137 @@ def test_version_and_usage_errors_come_from_argparse(pytester: pytest.Pytester) 
     bad_format = cli(pytester.path, "compare", "a.json", "b.json", "--format", "html")
     assert bad_format.returncode == 2
     assert "invalid choice: 'html'" in bad_format.stderr
+
+
+# -- node ids, tolerance and size: crafted reports ------------------------------
+
+
+def crafted(base: Path, path: Path, tests: dict[str, int], *, stale: Sequence[str] = ()) -> str:
+    """A copy of the real `base` report holding `tests` (node id to count),
+    each entry a copy of its first test's, and `stale`; its path."""
+    report = read_report(base)
+    first = report["tests"][0]
+    report["tests"] = [
+        {**first, "nodeid": nodeid, "instructions": count} for nodeid, count in tests.items()
+    ]
+    report["stale"] = list(stale)
+    path.write_text(json.dumps(report), encoding="utf-8")
+    return str(path)
+
+
+#: Node ids a custom item or a crafted report may hold, and how each is shown:
+#: on its line, whatever line break it holds, so that none starts a line
+#: GitHub Actions would read as a workflow command.
+HOSTILE = {
+    "t.py::t[a\n::error title=x::pwned]": r"t.py::t[a\n::error title=x::pwned]",
+    "t.py::t[b\r\n::warning::x]": r"t.py::t[b\r\n::warning::x]",
+    "t.py::t[c\u2028::notice::y\u2029]": r"t.py::t[c\u2028::notice::y\u2029]",
+    "t.py::t[d\x85\x0b\x0c\x1c\x1d\x1e]": r"t.py::t[d\x85\x0b\x0c\x1c\x1d\x1e]",
+    "t.py::t[e\x1b[2J\t]": r"t.py::t[e\x1b[2J\t]",
+}
+
+
+def test_node_ids_are_printed_with_their_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str], base: Path, tmp_path: Path
+) -> None:
+    old = crafted(base, tmp_path / "old.json", dict.fromkeys(HOSTILE, 100))
+    new = crafted(base, tmp_path / "new.json", dict.fromkeys(HOSTILE, 110), stale=[*HOSTILE])
+    capsys.readouterr()  # what the fixture's pytest run printed
+    for args, named in (
+        (["show", new], len(HOSTILE)),
+        (["compare", old, new], len(HOSTILE)),
+        (["compare", old, new, "--format=markdown"], len(HOSTILE)),
+        (["record", "--budgets", str(tmp_path / "bytecount.toml"), old, new], len(HOSTILE)),
+        # Two counts of one test: the error names the first.
+        (["merge", "-o", str(tmp_path / "merged.json"), old, new], 1),
+    ):
+        main(args)
+        out, err = capsys.readouterr()
+        lines = (out + err).splitlines()
+        assert all(line.isprintable() for line in lines), (args, lines)
+        assert not any(line.startswith("::") for line in lines), (args, lines)
+        assert sum(shown in out + err for shown in HOSTILE.values()) == named, (args, lines)
+        if args[0] == "record":
+            assert "  varied between runs: t.py::t[a\\n::error title=x::pwned]  100 to 110, " in out
+    # `show` lists each test and each stale budget on a line of its own.
+    main(["show", new])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 + 2 * len(HOSTILE)
+
+
+def test_a_change_within_the_tolerance_says_so(
+    capsys: pytest.CaptureFixture[str], base: Path, tmp_path: Path
+) -> None:
+    old = crafted(base, tmp_path / "old.json", {"t.py::moved": 1000, "t.py::same": 50})
+    new = crafted(base, tmp_path / "new.json", {"t.py::moved": 1141, "t.py::same": 50})
+    capsys.readouterr()  # what the fixture's pytest run printed
+
+    assert main(["compare", "-v", "--tolerance", "14.1%", old, new]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "WITHIN TOLERANCE  t.py::moved  1,000 -> 1,141  +141  +14.1%",
+        "UNCHANGED         t.py::same      50 ->    50",
+        "0 regressed · 0 improved · 0 new · 0 removed · 1 within tolerance · 1 unchanged",
+    ]
+
+    assert main(["compare", "--tolerance", "14.1%", old, new, "--format=markdown"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "No changes in instruction counts beyond the tolerance (14.1%): "
+        "1 test within tolerance, 1 unchanged."
+    )
+    assert main(["compare", "--tolerance", "1%", old, new, "--format=markdown"]) == 1
+    assert "**1 regressed** · 0 improved · 0 new · 0 removed · 1 unchanged (tolerance 1%)" in (
+        capsys.readouterr().out.splitlines()
+    )
+
+    # JSON keeps its kinds and totals, and adds whether a change is within it.
+    assert main(["compare", "--tolerance", "14.1%", old, new, "--format=json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [(c["nodeid"], c["kind"], c["within_tolerance"]) for c in document["changes"]] == [
+        ("t.py::moved", "unchanged", True),
+        ("t.py::same", "unchanged", False),
+    ]
+    assert document["totals"]["unchanged"] == 2
+
+
+def test_show_orders_numbered_node_ids_by_their_numbers(
+    capsys: pytest.CaptureFixture[str], base: Path, tmp_path: Path
+) -> None:
+    numbered = ["t.py::t[1000]", "t.py::t[100]", "t.py::t[10]", "t.py::t[2]"]
+    report = crafted(
+        base,
+        tmp_path / "r.json",
+        dict.fromkeys(sorted(numbered), 5),
+        stale=["t.py::g[10]", "t.py::g[9]"],
+    )
+    capsys.readouterr()  # what the fixture's pytest run printed
+    assert main(["show", report]) == 0
+    rows = [line.split()[1] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows == [
+        "t.py::t[2]",
+        "t.py::t[10]",
+        "t.py::t[100]",
+        "t.py::t[1000]",
+        "budget:",
+        "budget:",
+    ]
+    assert main(["show", report]) == 0
+    stale = [line for line in capsys.readouterr().out.splitlines() if line.startswith("stale")]
+    assert [line.split()[2] for line in stale] == ["t.py::g[9]", "t.py::g[10]"]
+
+
+def test_a_huge_markdown_comparison_is_cut_with_a_count_of_the_rows_left_out(
+    capsys: pytest.CaptureFixture[str], base: Path, tmp_path: Path
+) -> None:
+    nodeids = [f"tests/test_{'x' * 80}.py::test_{n}" for n in range(5000)]
+    old = crafted(base, tmp_path / "old.json", dict.fromkeys(nodeids, 1000))
+    new = crafted(base, tmp_path / "new.json", dict.fromkeys(nodeids, 2000))
+    capsys.readouterr()  # what the fixture's pytest run printed
+    assert main(["compare", old, new, "--format=markdown"]) == 1
+    out = capsys.readouterr().out
+    assert len(out.encode("utf-8")) <= MOST_MARKDOWN_BYTES
+    shown = sum(1 for line in out.splitlines() if line.startswith("| :red_circle: regressed |"))
+    assert 0 < shown < 5000
+    assert out.endswith(f"\n\n_{5000 - shown:,} more rows left out to keep this under 256 KiB._\n")
+    # The text format is not cut.
+    assert main(["compare", old, new]) == 1
+    assert len(capsys.readouterr().out.splitlines()) == 5001

@@ -198,5 +198,5 @@ def test_a_huge_job_summary_is_cut_with_a_count_of_the_rows_left_out() -> None:
     shown = sum(1 for line in text.splitlines() if line.startswith("| new |"))
     assert 0 < shown < 5000
     assert text.rstrip().endswith(
-        f"_{5000 - shown:,} more rows left out to keep the summary under 1 MiB._"
+        f"_{5000 - shown:,} more rows left out to keep this under 256 KiB._"
     )

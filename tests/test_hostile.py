@@ -791,3 +791,40 @@ def test_generators_and_coroutines_started_before_a_span_count_only_what_runs_in
     marked = "test_suspended.py::test_marked_resumes_a_generator_from_a_fixture"
     spent = own_counts(read_report(with_corpus.path / "r.json"), marked)
     assert spent["squares"] == int((with_corpus.path / "one-step.txt").read_text())
+
+
+NODE_IDS_WITH_LINE_BREAKS = """
+import pytest
+
+@pytest.mark.parametrize("n", [1, 2], ids=["a\\n::error title=x::pwned", "b\\u2028::notice::c"])
+@pytest.mark.max_instructions(5)
+def test_p(n):
+    sum(range(n * 10))
+"""
+
+
+def test_node_ids_with_line_breaks_are_shown_escaped_in_the_summary_and_annotations(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Node ids as a custom item can make them: pytest's own id escaping off.
+    pytester.makeini(
+        "[pytest]\ndisable_test_id_escaping_and_forfeit_all_rights_to_community_support = true\n"
+    )
+    pytester.makepyfile(test_ids=NODE_IDS_WITH_LINE_BREAKS)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    start = next(i for i, line in enumerate(result.outlines) if f"bytecount ({TAG})" in line)
+    end = next(i for i in range(start + 1, len(result.outlines)) if result.outlines[i][0] == "=")
+    section = result.outlines[start + 1 : end]
+    # Only the plugin's own annotations start with `::`: none a node id began.
+    assert [line.split(" ")[0] for line in section if line.startswith("::")] == ["::error"] * 2
+    first, second = (
+        r"test_ids.py::test_p[a\n::error title=x::pwned]",
+        r"test_ids.py::test_p[b\u2028::notice::c]",
+    )
+    assert section[1].startswith(f"OVER      {first}  ")
+    assert section[2].startswith(f"OVER      {second}  ")
+    assert section[3].startswith(f"::error file=test_ids.py,line=3,title=bytecount::{first}: ")
+    assert section[4].startswith(f"::error file=test_ids.py,line=3,title=bytecount::{second}: ")

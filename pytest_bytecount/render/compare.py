@@ -8,10 +8,35 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from ..compare import Change, ChangeKind, count_line, tally
+from ..compare import Change, ChangeKind, tally
 from .numbers import signed_percent
+from .text import escape_controls
 
 MISSING: Final = "—"
+#: GitHub refuses a job summary over 1 MiB; a Markdown table, for a job
+#: summary or a PR comment, stays well under.
+MOST_MARKDOWN_BYTES: Final = 256 * 1024
+#: The label of a test whose count moved, but not beyond the tolerance.
+WITHIN_TOLERANCE: Final = "within tolerance"
+
+
+def within_tolerance(change: Change) -> bool:
+    """Whether `change` is a count that moved, but not beyond the tolerance
+    (its kind is `unchanged`, as JSON and the totals have always said)."""
+    return change.kind is ChangeKind.UNCHANGED and bool(change.delta)
+
+
+def totals_line(changes: Sequence[Change]) -> str:
+    """`1 regressed · 2 improved · 3 new · 1 removed · 10 unchanged`, with
+    `· 2 within tolerance` before `unchanged` when counts moved within it
+    (those are then not counted as unchanged)."""
+    counted = tally(changes)
+    within = sum(1 for change in changes if within_tolerance(change))
+    unchanged = counted.pop(ChangeKind.UNCHANGED.value) - within
+    if within:
+        counted[WITHIN_TOLERANCE] = within
+    counted[ChangeKind.UNCHANGED.value] = unchanged
+    return " · ".join(f"{count:,} {kind}" for kind, count in counted.items())
 
 
 def render_text(changes: Sequence[Change], *, verbose: bool = False) -> str:
@@ -26,15 +51,16 @@ def render_text(changes: Sequence[Change], *, verbose: bool = False) -> str:
             f"{new:>{widths[3]}}  {delta:>{widths[4]}}  {percent:>{widths[5]}}"
         )
         lines.append(line.rstrip())
-    lines.append(count_line(changes))
+    lines.append(totals_line(changes))
     return "\n".join(lines) + "\n"
 
 
 def _text_cells(change: Change) -> tuple[str, str, str, str, str, str]:
-    show_delta = change.kind is not ChangeKind.UNCHANGED or bool(change.delta)
+    within = within_tolerance(change)
+    show_delta = change.kind is not ChangeKind.UNCHANGED or within
     return (
-        change.kind.name,
-        change.nodeid,
+        WITHIN_TOLERANCE.upper() if within else change.kind.name,
+        escape_controls(change.nodeid),
         _number(change.old),
         _number(change.new),
         _signed(change.delta) if show_delta else "",
@@ -54,17 +80,23 @@ MARKS: Final = {
 def render_markdown(
     changes: Sequence[Change], *, old_label: str, new_label: str, tolerance: float
 ) -> str:
-    """A GitHub-flavoured Markdown fragment for a job summary or a PR comment."""
+    """A GitHub-flavoured Markdown fragment for a job summary or a PR
+    comment, cut to `MOST_MARKDOWN_BYTES` with a line saying how many rows
+    were left out."""
     lines = [f"### bytecount: {_code(new_label)} against {_code(old_label)}", ""]
     rows = [change for change in changes if change.kind is not ChangeKind.UNCHANGED]
     if not rows:
-        unchanged = len(changes)
+        within = sum(1 for change in changes if within_tolerance(change))
+        unchanged = len(changes) - within
+        if within:
+            tests = f"{within:,} {_tests(within)} {WITHIN_TOLERANCE}, {unchanged:,} unchanged"
+        else:
+            tests = f"{unchanged:,} {_tests(unchanged)} unchanged"
         lines.append(
-            f"No changes in instruction counts beyond the tolerance ({tolerance:g}%): "
-            f"{unchanged:,} test{'' if unchanged == 1 else 's'} unchanged."
+            f"No changes in instruction counts beyond the tolerance ({tolerance:g}%): {tests}."
         )
         return "\n".join(lines) + "\n"
-    counted = count_line(changes)
+    counted = totals_line(changes)
     if any(change.kind is ChangeKind.REGRESSED for change in rows):
         # Bold the regressions: they are what fails the job.
         regressed, rest = counted.split(" · ", 1)
@@ -81,7 +113,27 @@ def render_markdown(
             _percent(change.percent),
         )
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return capped("\n".join(lines) + "\n")
+
+
+def capped(text: str) -> str:
+    """Markdown `text` whole, or its first lines and a line saying how many
+    table rows were left out, under `MOST_MARKDOWN_BYTES`."""
+    if len(text.encode("utf-8")) <= MOST_MARKDOWN_BYTES:
+        return text
+    # Lines as Markdown ends them (not str.splitlines()'s, U+2028 among them).
+    lines = text.removesuffix("\n").split("\n")
+    kept: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        size += len(line.encode("utf-8")) + 1
+        if size > MOST_MARKDOWN_BYTES - 200:  # room for the closing line
+            left = sum(1 for rest in lines[index:] if rest.startswith("| "))
+            cap = f"{MOST_MARKDOWN_BYTES // 1024} KiB"
+            kept += ["", f"_{left:,} more rows left out to keep this under {cap}._"]
+            break
+        kept.append(line)
+    return "\n".join(kept) + "\n"
 
 
 def render_json(changes: Sequence[Change], tolerance: float) -> str:
@@ -96,12 +148,18 @@ def render_json(changes: Sequence[Change], tolerance: float) -> str:
                 "delta": change.delta,
                 "percent": change.percent,
                 "kind": change.kind.value,
+                # Added after "kind", whose values stay as they were.
+                "within_tolerance": within_tolerance(change),
             }
             for change in changes
         ],
         "totals": tally(changes),
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _tests(count: int) -> str:
+    return "test" if count == 1 else "tests"
 
 
 def _number(value: int | None) -> str:
@@ -128,9 +186,10 @@ def _code(text: str, *, in_table: bool = False) -> str:
     Inside a code span backslash escapes do not work, so a backtick is kept
     by a fence longer than any run of backticks in the text. In a table, GFM
     splits cells before parsing code spans and lets `\\|` stand for a pipe
-    even there. A line break would end the table row, so it is shown escaped.
+    even there. A line break would end the table row, so it is shown
+    escaped, with every other control character.
     """
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    text = escape_controls(text)
     if in_table:
         # Rare (pytest escapes backslashes in ids): one backslash too many is
         # shown rather than a broken table.

@@ -15,14 +15,16 @@ from typing import Final
 
 from ..compare import Change, ChangeKind, compare
 from ..report import TestRecord
-from ..verdict import Status, change_percent
-from .compare import render_markdown
+from ..verdict import LimitSource, Status, change_percent
+from .compare import MOST_MARKDOWN_BYTES, render_markdown
 from .numbers import signed_percent
+from .text import escape_controls
 
 #: Annotations of one kind printed before the rest are only counted.
 MOST_ANNOTATIONS: Final = 10
-#: GitHub refuses a step summary over 1 MiB; the table stays well under.
-MOST_SUMMARY_BYTES: Final = 256 * 1024
+#: GitHub refuses a step summary over 1 MiB; the table is cut well under,
+#: as `compare --format markdown` cuts it.
+MOST_SUMMARY_BYTES: Final = MOST_MARKDOWN_BYTES
 TITLE: Final = "bytecount"
 
 #: Where a test is defined: file (as the annotation names it) and line.
@@ -70,21 +72,21 @@ def annotation_lines(records: Sequence[TestRecord], locations: Mapping[str, Loca
 
 def _message(record: TestRecord) -> str:
     count = record.instructions
+    # Escaped as everywhere else; escape_data would keep a line break in it.
+    nodeid = escape_controls(record.nodeid)
     if record.status is Status.REGRESSED and record.baseline is not None:
         return (
-            f"{record.nodeid}: {count:,} instructions, up from {record.baseline:,} in the "
+            f"{nodeid}: {count:,} instructions, up from {record.baseline:,} in the "
             f"baseline{_percent(count, record.baseline)}"
         )
     assert record.limit is not None, "over budget or improved without a limit"
     limit = record.limit.instructions
     if record.status is Status.IMPROVED:
         return (
-            f"{record.nodeid}: {count:,} instructions, under its budget of {limit:,}"
+            f"{nodeid}: {count:,} instructions, under its budget of {limit:,}"
             f"{_percent(count, limit)}: ratchet it down with --bytecount-update"
         )
-    return f"{record.nodeid}: {count:,} instructions, over its limit of {limit:,}" + _percent(
-        count, limit
-    )
+    return f"{nodeid}: {count:,} instructions, over its limit of {limit:,}" + _percent(count, limit)
 
 
 def _percent(count: int, reference: int) -> str:
@@ -100,7 +102,7 @@ def job_summary(
 ) -> str:
     """The run's table for `$GITHUB_STEP_SUMMARY`, in `compare --format
     markdown`'s layout: against the baseline report where there is one, else
-    each test against its limit."""
+    each test against its limit; cut, as that is, under `MOST_SUMMARY_BYTES`."""
     counts = {record.nodeid: record.instructions for record in records}
     if baseline is not None:
         changes = compare(baseline, counts, tolerance)
@@ -108,12 +110,20 @@ def job_summary(
     else:
         changes = sorted((_against_limit(r) for r in records), key=_order)
         old_label = "budgets"
-    text = render_markdown(changes, old_label=old_label, new_label="this run", tolerance=tolerance)
-    return _capped(text)
+    return render_markdown(changes, old_label=old_label, new_label="this run", tolerance=tolerance)
 
 
 def _against_limit(record: TestRecord) -> Change:
     limit = record.limit.instructions if record.limit is not None else None
+    if (
+        record.status is Status.OK
+        and record.limit is not None
+        and record.limit.source is LimitSource.MARKER
+        and record.instructions <= record.limit.instructions
+    ):
+        # Under a marker's cap is not "within tolerance" of it: counted as
+        # unchanged (no row shows an unchanged test's old count).
+        limit = record.instructions
     kind = {
         Status.OVER: ChangeKind.REGRESSED,
         Status.REGRESSED: ChangeKind.REGRESSED,
@@ -126,21 +136,3 @@ def _against_limit(record: TestRecord) -> Change:
 
 def _order(change: Change) -> tuple[int, str]:
     return list(ChangeKind).index(change.kind), change.nodeid
-
-
-def _capped(text: str) -> str:
-    """`text` whole, or its first rows and a line saying how many were left
-    out, under `MOST_SUMMARY_BYTES`."""
-    if len(text.encode("utf-8")) <= MOST_SUMMARY_BYTES:
-        return text
-    lines = text.splitlines()
-    kept: list[str] = []
-    size = 0
-    for index, line in enumerate(lines):
-        size += len(line.encode("utf-8")) + 1
-        if size > MOST_SUMMARY_BYTES - 200:  # room for the closing line
-            left = sum(1 for rest in lines[index:] if rest.startswith("| "))
-            kept += ["", f"_{left:,} more rows left out to keep the summary under 1 MiB._"]
-            break
-        kept.append(line)
-    return "\n".join(kept) + "\n"
