@@ -39,7 +39,10 @@ def hash_seed() -> str:
     value = None if sys.flags.ignore_environment else os.environ.get("PYTHONHASHSEED")
     if value is None or value.strip() in ("", "random"):
         return "random"
-    return value.strip()
+    try:
+        return str(int(value))  # as Python read it: `+5` and ` 5` are 5
+    except ValueError:
+        return value.strip()  # not a seed Python starts with; shown as given
 
 
 def hash_seed_warning() -> str:

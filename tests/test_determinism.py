@@ -146,7 +146,8 @@ def test_without_a_hash_seed_the_header_says_what_varies_and_how_to_fix_it(
         ["bytecount: PYTHONHASHSEED is not set*sets of strings*PYTHONHASHSEED=0*"]
     )
     assert read_report(report)["hash_seed"] == "random"
-    monkeypatch.setenv("PYTHONHASHSEED", "123")
+    # Written as Python reads it, so that the schema's pattern holds.
+    monkeypatch.setenv("PYTHONHASHSEED", "+123")
     result = pytester.runpytest_subprocess("--bytecount", f"--bytecount-report={report}")
     result.stdout.no_fnmatch_line("*PYTHONHASHSEED*")
     assert read_report(report)["hash_seed"] == "123"
