@@ -1,5 +1,6 @@
-"""`pytest-bytecount compare|show|merge|record`: reports read back outside
-pytest.
+"""`pytest-bytecount compare|show|merge|record|list`: reports read back
+outside pytest. A report is named by its file, or by the name of a run
+saved with `--bytecount-autosave` (`history.py`).
 
 Exit codes: 0 fine, 1 regressions found (`compare`), 2 bad input, which is
 reported in one line on stderr, never with a traceback.
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, TypeVar
 
-from . import __version__
+from . import __version__, history
 from .budgets import Budgets, BudgetsError, recording, write_merged
 from .compare import ChangeKind, compare, hash_seed_warning
 from .render import summary
@@ -47,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _merge(args)
         if args.command == "record":
             return _record(args)
+        if args.command == "list":
+            return _list(args)
         return _show(args)
     except (ReportError, InputError, MergeError, BudgetsError) as exc:
         # A node id or path in the message is shown on the one line.
@@ -62,9 +65,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Every command that reads reports takes saved runs' names as well.
+    saved = argparse.ArgumentParser(add_help=False)
+    saved.add_argument(
+        "--history",
+        metavar="DIR",
+        type=Path,
+        default=Path(history.DIRECTORY),
+        help=(
+            "where runs saved by --bytecount-autosave are, to name them instead of files "
+            f"(default: {history.DIRECTORY} in the current directory)"
+        ),
+    )
 
     compare_ = commands.add_parser(
         "compare",
+        parents=[saved],
         help="per-test changes between two reports; exit 1 on regressions",
         description=(
             "Compare the counts of two reports of the same interpreter, regressions first. "
@@ -91,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser(
         "show",
+        parents=[saved],
         help="print a report as the terminal summary would",
         description="Print a report as pytest's terminal summary shows it.",
     )
@@ -105,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
 
     merge_ = commands.add_parser(
         "merge",
+        parents=[saved],
         help="combine the reports of a suite's shards into one",
         description=(
             "Combine the reports of shards of one suite (CI jobs of a matrix, pytest-split, "
@@ -119,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
 
     record = commands.add_parser(
         "record",
+        parents=[saved],
         help="write budgets from reports, as --bytecount-update would",
         description=(
             "Write the budgets of the reports' interpreter into the budgets file, as "
@@ -140,6 +159,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop the budgets the reports judge stale (their tests no longer exist)",
     )
+    commands.add_parser(
+        "list",
+        parents=[saved],
+        help="the runs saved by --bytecount-autosave",
+        description=(
+            "List the runs that pytest --bytecount-autosave saved, oldest first: the name "
+            "by which compare, show, merge and record take each, its tests and instructions."
+        ),
+    )
     return parser
 
 
@@ -148,7 +176,7 @@ def _compare(args: argparse.Namespace) -> int:
         tolerance = parse_tolerance(args.tolerance)
     except ValueError as exc:
         raise InputError(f"--tolerance: {exc}") from None
-    old, new = load_report(args.old), load_report(args.new)
+    old, new = _load(args.old, args), _load(args.new, args)
     if old.tag != new.tag:
         raise InputError(
             f"{old.path} holds counts of {old.tag} and {new.path} of {new.tag}: "
@@ -173,9 +201,9 @@ def _compare(args: argparse.Namespace) -> int:
     return REGRESSED if regressed else OK
 
 
-def _loaded(paths: Sequence[Path]) -> list[LoadedReport]:
+def _loaded(paths: Sequence[Path], args: argparse.Namespace) -> list[LoadedReport]:
     """Every report read and checked, all of one interpreter."""
-    reports = [load_report(path) for path in paths]
+    reports = [_load(path, args) for path in paths]
     one_interpreter(reports)
     first = reports[0]
     for report in reports[1:]:
@@ -197,7 +225,7 @@ def _written(path: Path, write: Callable[[], T]) -> T:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    reports = _loaded(args.reports)
+    reports = _loaded(args.reports, args)
     data = merge(reports, plugin_version=__version__)
     _written(args.output, lambda: write_json(args.output, data))
     tests, stale = data["totals"]["measured"], len(data["stale"])
@@ -211,7 +239,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    reports = _loaded(args.reports)
+    reports = _loaded(args.reports, args)
     tag = reports[0].tag
     budgets = Budgets.load(args.budgets)  # a bad file is refused before anything is written
     recorded = recording(record for report in reports for record in report.records)
@@ -248,7 +276,7 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    report = load_report(args.report)
+    report = _load(args.report, args)
     verbosity: int = args.verbose - args.quiet
     # The report lists its tests by node id as strings: `[100]` after `[1000]`.
     records = sorted(report.records, key=lambda record: natural_key(record.nodeid))
@@ -256,6 +284,37 @@ def _show(args: argparse.Namespace) -> int:
     print(_separator(f"bytecount ({escape_controls(report.tag)})"))
     for line in lines:
         print(line.text)
+    return OK
+
+
+def _load(path: Path, args: argparse.Namespace) -> LoadedReport:
+    """The report at `path`; else the saved run that `path` names."""
+    directory: Path = args.history
+    if not path.exists() and history.runs(directory):
+        try:
+            path = history.find(directory, str(path)).path
+        except history.HistoryError as exc:
+            raise InputError(f"no file {path}, and {exc}") from None
+    return load_report(path)
+
+
+def _list(args: argparse.Namespace) -> int:
+    """The saved runs, oldest first: name, tests and instructions."""
+    directory: Path = args.history
+    saved = history.runs(directory)
+    if not saved:
+        print(f"no saved runs in {directory} (pytest --bytecount-autosave saves them)")
+        return OK
+    width = max(len(run.name) for run in saved)
+    print(f"{'run':<{width}}  {'tests':>7}  {'instructions':>15}")
+    for run in saved:
+        try:
+            report = load_report(run.path)
+        except ReportError as exc:
+            print(f"{run.name:<{width}}  unreadable: {exc}")
+            continue
+        total = sum(record.instructions for record in report.records)
+        print(f"{run.name:<{width}}  {len(report.records):>7,}  {total:>15,}")
     return OK
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SUBCOMMANDS = ("compare", "show", "merge", "record")
+SUBCOMMANDS = ("compare", "show", "merge", "record", "list")
 
 
 def test_pytest_help_lists_every_option_and_ini_key(pytester: pytest.Pytester) -> None:

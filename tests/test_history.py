@@ -152,3 +152,32 @@ def test_find_names_a_run_by_a_prefix_only_it_has(tmp_path: Path) -> None:
     with pytest.raises(history.HistoryError, match="'000' names 3 saved runs"):
         history.find(tmp_path, "000")
     assert history.latest(tmp_path, "cpython-312") == history.find(tmp_path, "2")
+
+
+def test_the_command_line_tool_lists_saved_runs_and_takes_their_names(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_bytecount.cli import main
+
+    pytester.makepyfile(test_suite=SUITE.replace("N", "20"))
+    pytester.runpytest("--bytecount", "--bytecount-autosave").assert_outcomes(passed=2)
+    pytester.makepyfile(test_suite=SUITE.replace("N", "40"))
+    pytester.runpytest("--bytecount", "--bytecount-autosave").assert_outcomes(passed=2)
+    first, second = (path.stem for path in saved(pytester.path))
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["run", "tests", "instructions"]
+    assert [line.split()[:2] for line in lines[1:]] == [[first, "2"], [second, "2"]]
+    # By number, by name: test_big grew between the two.
+    assert main(["compare", "1", second]) == 1
+    assert "test_suite.py::test_big" in capsys.readouterr().out
+    assert main(["show", "2"]) == 0
+    assert f"bytecount ({TAG})" in capsys.readouterr().out
+    assert main(["show", "3"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("pytest-bytecount: error: no file 3, and no saved run '3' in ")
+    assert len(error.splitlines()) == 1
+    # Elsewhere: the history is named.
+    assert main(["list", "--history", str(pytester.path / "nowhere")]) == 0
+    assert capsys.readouterr().out.startswith("no saved runs in ")
