@@ -138,11 +138,6 @@ def tally(changes: Iterable[Change]) -> dict[str, int]:
     return counted
 
 
-def count_line(changes: Iterable[Change]) -> str:
-    """`1 regressed · 2 improved · 3 new · 1 removed · 10 unchanged`."""
-    return " · ".join(f"{count:,} {kind}" for kind, count in tally(changes).items())
-
-
 # -- within a test: which functions changed -------------------------------------
 
 
