@@ -79,13 +79,21 @@ def source_of(file: str, line: int, cache: dict[str, list[str]] | None = None) -
 GENERATED: Final = "generated code"
 
 
+#: Pseudo-file names of code that has a source elsewhere, whatever words
+#: they hold (`<doctest pkg.generated_api.f[0]>`).
+NOT_GENERATED: Final = ("<doctest ", "<frozen ", "<stdin")
+
+
 def is_generated(file: str) -> bool:
     """Whether code of this file name was made from a string at run time
     (`exec`, `eval`, `compile`: `<string>`, what dataclasses and namedtuple
     use; `<attrs generated methods m.C>` and the like): there is no file to
     read. `<frozen ...>`, `<doctest ...>` and `<stdin>` are not."""
     return file == "<string>" or (
-        file.startswith("<") and file.endswith(">") and ("generated" in file or "-gen-" in file)
+        file.startswith("<")
+        and file.endswith(">")
+        and not file.startswith(NOT_GENERATED)
+        and ("generated" in file or "-gen-" in file)
     )
 
 
@@ -153,13 +161,14 @@ class _GeneratedMethods:
     called: no Python code runs that an outer span would count.
     """
 
-    __slots__ = ("_modules", "_names", "_prune_at")
+    __slots__ = ("_last_import", "_modules", "_names", "_prune_at")
 
     def __init__(self) -> None:
         self._names: dict[int, tuple[weakref.ref[CodeType], str | None]] = {}
         self._prune_at = 256
         # The modules in sys.modules at the last visit.
         self._modules: dict[int, weakref.ref[ModuleType]] = {}
+        self._last_import: tuple[int, str | None] = (0, None)
 
     def names(self, codes: Iterable[CodeType]) -> list[str]:
         codes = list(codes)
@@ -187,6 +196,11 @@ class _GeneratedMethods:
         modules = sys.modules
         if type(modules) is not dict:
             return False
+        # Imports add keys at the end: the same size and last key, checked
+        # in constant time, mean none since (a span that makes a dataclass
+        # pays this, not a look at every module).
+        if (len(modules), next(reversed(modules), None)) == self._last_import:
+            return False
         known = self._modules
         for module in list(modules.values()):
             if issubclass(type(module), ModuleType):
@@ -202,6 +216,7 @@ class _GeneratedMethods:
                 if issubclass(type(module), ModuleType):
                     modules[id(module)] = weakref.ref(module)
         self._modules = modules
+        self._last_import = (len(sys.modules), next(reversed(sys.modules), None))
         if len(self._names) >= self._prune_at:
             self._names = {
                 key: known for key, known in self._names.items() if known[0]() is not None

@@ -49,6 +49,7 @@ class Meter:
         modules: ModuleFilter,
         *,
         keep_gc: bool = False,
+        collect_gc: bool = False,
         all_threads: bool = False,
         stacks: bool = False,
         fallback: bool = False,
@@ -56,7 +57,7 @@ class Meter:
     ) -> Measurement:
         """Open a span. Inside another span, the outer one's settings apply,
         unless the outer one is a `fallback` and this one `replaces_fallback`
-        (see the module's docstring)."""
+        (see the module's docstring). `collect_gc`: a full collection first."""
         engine = self.engine
         measurement = Measurement()
         if (
@@ -73,6 +74,11 @@ class Meter:
         if self._open:
             self._open.append((measurement, engine.snapshot()))
             return measurement
+        if collect_gc:
+            # Garbage of earlier work freed now, outside any span, not
+            # whenever the collector happens to run: a weakly keyed cache
+            # holds the same entries at every span's start, run after run.
+            gc.collect()
         self._gc_was_enabled = gc.isenabled()
         if not keep_gc:
             # Paused, the collector never runs on its own inside the span, so

@@ -26,6 +26,7 @@ class Bytecount:
 
     __slots__ = (
         "_all_threads",
+        "_collect_gc",
         "_depth",
         "_disabled",
         "_keep_gc",
@@ -44,6 +45,7 @@ class Bytecount:
         *,
         keep_gc: bool,
         disabled: bool,
+        collect_gc: bool = False,
         all_threads: bool = False,
         stacks: bool = False,
         root: str | None = None,
@@ -52,6 +54,7 @@ class Bytecount:
         self._root = root  # files in folded() are shown relative to it
         self._modules = modules
         self._keep_gc = keep_gc
+        self._collect_gc = collect_gc
         self._all_threads = all_threads
         # Call paths for every measurement: --bytecount-profile, -html, -explain.
         self._stacks = stacks
@@ -116,6 +119,7 @@ class Bytecount:
             measurement = self._meter.begin(
                 self._modules,
                 keep_gc=self._keep_gc,
+                collect_gc=self._collect_gc,
                 all_threads=self._all_threads,
                 stacks=stacks or self._stacks,
                 replaces_fallback=True,

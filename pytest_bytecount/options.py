@@ -25,7 +25,7 @@ HELP_EXCLUDE: Final = (
 )
 HELP_GC: Final = (
     "the garbage collector inside measured spans: false (the default: paused), true "
-    "(running) or collect (paused, after a full collection before each test's span)"
+    "(running) or collect (paused, after a full collection before each span)"
 )
 HELP_SEED_RANDOM: Final = (
     "seed the global random generator at the start of each measured test with a value "
@@ -134,7 +134,7 @@ class Settings:
     report_path: Path | None
     exclude: tuple[str, ...]
     keep_gc: bool
-    #: A full collection before each test's span (`bytecount_gc = collect`).
+    #: A full collection before each span (`bytecount_gc = collect`).
     collect_gc: bool
     update: bool
     tolerance: float
@@ -165,6 +165,7 @@ class Settings:
         explain = bool(config.getoption("bytecount_explain"))
         repeat = _repeat(config)
         history_dir = config.rootpath / history.DIRECTORY
+        gc_mode = _gc_mode(config)
         _check_core_choice()
         return cls(
             # Recording budgets for a suite, explaining the selected tests
@@ -173,8 +174,8 @@ class Settings:
             disabled=bool(config.getoption("bytecount_disable")),
             report_path=_output_path(config, "report", "a file path"),
             exclude=_exclude_globs(config),
-            keep_gc=_gc_mode(config) == "true",
-            collect_gc=_gc_mode(config) == "collect",
+            keep_gc=gc_mode == "true",
+            collect_gc=gc_mode == "collect",
             update=update,
             tolerance=_tolerance(config),
             compare_path=_compare_path(config, history_dir),

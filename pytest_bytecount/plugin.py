@@ -8,7 +8,6 @@ One `BytecountPlugin` is created in `pytest_configure`, kept under a
 from __future__ import annotations
 
 import functools
-import gc
 import inspect
 import itertools
 import os
@@ -406,15 +405,11 @@ class BytecountPlugin:
             )
 
     def _open_span(self, state: _TestState) -> Measurement | None:
-        if self.settings.collect_gc:
-            # Garbage of earlier work freed now, not whenever the collector
-            # happens to run: a weakly keyed cache then holds the same entries
-            # at every span's start, run after run (docs/determinism.rst).
-            gc.collect()
         try:
             return self.meter.begin(
                 self.modules,
                 keep_gc=self.settings.keep_gc,
+                collect_gc=self.settings.collect_gc,
                 all_threads=self.settings.all_threads,
                 stacks=self.settings.stacks,
                 # The fixture's measurements replace the call's count: its
@@ -562,6 +557,7 @@ class BytecountPlugin:
             self.meter,
             self.modules,
             keep_gc=self.settings.keep_gc,
+            collect_gc=self.settings.collect_gc,
             all_threads=self.settings.all_threads,
             disabled=self.settings.disabled,
             stacks=self.settings.stacks,

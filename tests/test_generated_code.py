@@ -292,3 +292,18 @@ def test_the_names_are_the_same_in_every_process(pytester: pytest.Pytester) -> N
     first = frames()
     assert "Point.__init__ (generated code)" in first
     assert frames() == first
+
+
+@pytest.mark.parametrize(
+    ("file", "generated"),
+    [
+        ("<string>", True),
+        ("<attrs generated methods shapes.Card>", True),
+        ("<doctest test_generated.txt[0]>", False),
+        ("<doctest pkg.generated_api.f[0]>", False),
+        ("<frozen generated>", False),
+        ("src/generated/parser.py", False),
+    ],
+)
+def test_only_code_made_from_a_string_is_generated(file: str, generated: bool) -> None:
+    assert attribution.is_generated(file) is generated

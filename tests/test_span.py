@@ -120,9 +120,11 @@ cache = weakref.WeakValueDictionary()
 
 
 @pytest.fixture(autouse=True, scope="module")
-def collector_back_on():
+def collector_as_it_was():
+    was = gc.isenabled()
     yield
-    gc.enable()  # pytester runs this in our process
+    if was:
+        gc.enable()  # pytester runs this in our process
 
 
 class Node:
@@ -138,6 +140,13 @@ def test_leaves_garbage():
 @pytest.mark.max_instructions(10_000)
 def test_finds_the_cache_as_the_collector_left_it():
     assert ("key" in cache) is EXPECTED
+
+
+def test_a_fixture_block_finds_it_the_same_way(bytecount):
+    cache["again"] = Node()
+    with bytecount.measure():
+        found = "again" in cache
+    assert found is EXPECTED
 """
 
 
@@ -147,7 +156,7 @@ def test_bytecount_gc_collect_frees_garbage_before_each_span(
 ) -> None:
     pytester.makeini(f"[pytest]\nbytecount_gc = {mode}\n")
     pytester.makepyfile(WEAK_CACHE.replace("EXPECTED", str(kept)))
-    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
 
 
 def test_a_bad_bytecount_gc_names_the_values_it_takes(pytester: pytest.Pytester) -> None:
