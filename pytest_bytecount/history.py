@@ -145,7 +145,9 @@ def git_commit(root: Path) -> str | None:
         head = _git(root, "rev-parse", "--short=10", "HEAD")
         if head is None:
             return None
-        status = _git(root, "status", "--porcelain", "--untracked-files=no")
+        # Without optional locks: a status that refreshes the index takes
+        # index.lock, and the user's own git command would fail meanwhile.
+        status = _git(root, "--no-optional-locks", "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("-dirty" if status else "")

@@ -39,11 +39,13 @@ HELP_TOLERANCE: Final = (
     "how far a count may exceed its recorded budget or baseline, in percent "
     "(e.g. 2%, 2.5, 0.5%); default 0%: counts are exact"
 )
+#: `--bytecount-compare=latest`: the latest run --bytecount-autosave saved.
+LATEST: Final = "latest"
 HELP_COMPARE: Final = (
     "compare counts with an earlier report of the same interpreter, a file or a saved "
-    "run's name; alone (put it after the test paths), the latest run saved by "
-    "--bytecount-autosave. Tests that grew beyond the tolerance are regressions and the "
-    "session exits non-zero"
+    f"run's name; '{LATEST}' (or the option alone, after the test paths): the latest run "
+    "saved by --bytecount-autosave. Tests that grew beyond the tolerance are regressions "
+    "and the session exits non-zero"
 )
 HELP_AUTOSAVE: Final = (
     "keep this run's report in the run history, .bytecount/ under the rootdir, named by "
@@ -250,7 +252,7 @@ def _compare_path(config: pytest.Config, history_dir: Path) -> Path | None:
     option: str | bool | None = config.getoption("bytecount_compare")
     if option is None or config.getoption("bytecount_disable"):
         return None
-    if option is True:
+    if option is True or option == LATEST:
         from .report import interpreter_tag
 
         tag = interpreter_tag()
@@ -265,10 +267,13 @@ def _compare_path(config: pytest.Config, history_dir: Path) -> Path | None:
     if not option.strip():
         raise pytest.UsageError("--bytecount-compare: expected a report path, got ''")
     path = Path(option).expanduser().absolute()
-    if path.is_dir():
+    if path.is_dir() or path.suffix == ".py" or "::" in option:
+        # A bare --bytecount-compare before a test path (or in addopts,
+        # which goes before them all) takes the path as its value.
         raise pytest.UsageError(
-            f"--bytecount-compare: {option} is a directory, not a report; to compare with "
-            "the latest saved run, put --bytecount-compare after the test paths"
+            f"--bytecount-compare: {option} is a test path, not a report; to compare with "
+            f"the latest saved run, write --bytecount-compare={LATEST} (always, in addopts) "
+            "or put --bytecount-compare after the test paths"
         )
     if path.exists() or not history.runs(history_dir):
         return path  # a file, or what the loader will say is missing

@@ -600,6 +600,12 @@ class BytecountPlugin:
             f"bytecount: {self.tag}, counting with {engine.name} (core: {engine.core}); {budgets}, "
             f"tolerance {self.settings.tolerance:g}%; {seeding}"
         ]
+        if self.baseline is not None and self.settings.compare_path is not None:
+            # Which run a bare --bytecount-compare took, said before any verdict.
+            shown = _shown_path(self.settings.compare_path, config)
+            lines.append(
+                f"bytecount: comparing with {shown} ({len(self.baseline.records):,} tests)"
+            )
         if self.hash_seed == "random":
             lines.append(f"bytecount: {hash_seed_warning()}")
         return lines
@@ -628,6 +634,13 @@ class BytecountPlugin:
         # suite whose tests all went away, so its files are left as they are.
         nothing_ran = not self.records and (interrupted or self.config.option.collectonly)
         for what, path, write in outputs:
+            if what == "--bytecount-autosave" and path is not None:
+                why_not = self._not_saved(interrupted)
+                if why_not is not None:
+                    self.written.append(
+                        f"did not save a run in {_shown_path(path, self.config)}: {why_not}"
+                    )
+                    continue
             if path is not None and nothing_ran:
                 shown = _shown_path(path, self.config)
                 self.written.append(f"did not write {shown}: no test ran")
@@ -677,6 +690,17 @@ class BytecountPlugin:
         assert self.settings.report_path is not None
         write_json(self.settings.report_path, self._report)
         return _plural(len(self.records), "test")
+
+    def _not_saved(self, interrupted: bool) -> str | None:
+        """Why this run is not one to keep in the history, which a bare
+        --bytecount-compare would then take as the latest: or None."""
+        if self.settings.disabled:
+            return "counting was disabled"
+        if interrupted:
+            return "the run was interrupted"
+        if not self.records:
+            return "no test was measured"
+        return None
 
     def _autosave(self) -> str:
         from . import history

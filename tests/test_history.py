@@ -6,8 +6,10 @@ names, and old runs are pruned past `bytecount_autosave_keep`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,54 @@ def test_the_command_line_tool_lists_saved_runs_and_takes_their_names(
     # Elsewhere: the history is named.
     assert main(["list", "--history", str(pytester.path / "nowhere")]) == 0
     assert capsys.readouterr().out.startswith("no saved runs in ")
+
+
+def test_compare_latest_works_in_addopts_before_the_test_paths(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE.replace("N", "20"))
+    pytester.runpytest("--bytecount", "--bytecount-autosave").assert_outcomes(passed=2)
+
+    def pytest_run(*args: str) -> subprocess.CompletedProcess[str]:
+        # As a user types it: pytester's runs, and PYTEST_ADDOPTS, put
+        # options between addopts and the test paths.
+        env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", *args, "-p", "no:randomly", "-p", "no:cacheprovider"],
+            cwd=pytester.path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    # Bare, in addopts, the option would take the test path for its value.
+    pytester.makeini("[pytest]\naddopts = --bytecount --bytecount-compare\n")
+    done = pytest_run("test_suite.py")
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    assert (
+        "ERROR: --bytecount-compare: test_suite.py is a test path, not a report; to compare "
+        "with the latest saved run, write --bytecount-compare=latest"
+    ) in done.stderr
+    pytester.makeini("[pytest]\naddopts = --bytecount --bytecount-compare=latest\n")
+    done = pytest_run("test_suite.py::test_big")
+    assert done.returncode == pytest.ExitCode.OK, done.stdout
+    (run,) = saved(pytester.path)
+    assert f"bytecount: comparing with .bytecount/{run.name} (2 tests)" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        (("--bytecount-disable",), "counting was disabled"),
+        ((), "no test was measured"),
+        (("--bytecount", "-k", "no_such_test"), "no test was measured"),
+    ],
+)
+def test_a_run_that_measured_nothing_is_not_saved(
+    pytester: pytest.Pytester, options: tuple[str, ...], why: str
+) -> None:
+    """Saved, it would be the latest run, and a later compare with it would
+    find nothing to judge, and pass."""
+    pytester.makepyfile(test_suite=SUITE.replace("N", "20"))
+    result = pytester.runpytest("--bytecount-autosave", *options)
+    result.stdout.fnmatch_lines([f"did not save a run in .bytecount: {why}"])
+    assert saved(pytester.path) == []
