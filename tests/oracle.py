@@ -28,6 +28,7 @@ import pluggy
 import pytest
 
 import pytest_bytecount
+from pytest_bytecount.attribution import frame_label, name_generated
 
 _SKIPPED_DIRS = tuple(
     os.path.dirname(module.__file__) + os.sep
@@ -96,21 +97,18 @@ def count_paths(fn: Callable[[], Any]) -> dict[str, int]:
     finally:
         _PATHS.pop()
     folded: dict[str, int] = {}
+    # Frames named as the plugin names them (a namedtuple's `__new__` is
+    # `SelectorKey.__new__ (generated code)`): what is checked here is which
+    # code ran on which path, and how often.
+    name_generated(code for codes in paths for code in codes)
     for codes, count in paths.items():
-        stack = ";".join(_label(code) for code in codes)
+        stack = ";".join(frame_label(code) for code in codes)
         folded[stack] = folded.get(stack, 0) + count
     return folded
 
 
 #: Where `_record` also puts each event's call path, while `count_paths` runs.
 _PATHS: list[dict[tuple[Any, ...], int]] = []
-
-
-def _label(code: Any) -> str:
-    file = code.co_filename
-    relative = os.path.relpath(file)
-    shown = file if relative.startswith(os.pardir) else relative
-    return f"{getattr(code, 'co_qualname', code.co_name)} ({shown}:{code.co_firstlineno})"
 
 
 def _path(frame: Any) -> tuple[Any, ...]:

@@ -92,7 +92,7 @@ def test_two_updates_and_a_record_at_once_keep_each_others_budgets(
         # Meanwhile, another interpreter's budgets are recorded (`tox -p`).
         report = pytester.path / "other.json"
         records = [TestRecord("test_x.py::test_new", 42, None, Status.NEW, "passed")]
-        write_json(report, build_report(records, plugin_version="0", interpreter=(OTHER, "2.99")))
+        write_json(report, build_report(records, plugin_version="0", interpreter=(OTHER, "2.99.0")))
         recorded = subprocess.run(
             [sys.executable, "-m", "pytest_bytecount", "record", str(report)],
             cwd=pytester.path,

@@ -180,7 +180,7 @@ import pytest
 
 SOURCE = "def made():\\n    return sum(range(10))\\n"
 namespace = {}
-exec(compile(SOURCE, "<generated\\u2028template;1>", "exec"), namespace)
+exec(compile(SOURCE, "<jinja\\u2028template;1>", "exec"), namespace)
 
 def test_generated():
     namespace["made"]()
@@ -199,7 +199,7 @@ def test_a_frame_label_with_a_line_break_keeps_folded_stacks_one_a_line(
     folded = (pytester.path / "prof" / "test_gen.py__test_generated.folded").read_text()
     lines = folded.splitlines()
     assert len(lines) == 2, lines
-    assert "made (<generated\\u2028template:1>:1)" in lines[1]
+    assert "made (<jinja\\u2028template:1>:1)" in lines[1]
 
 
 def test_a_test_that_deletes_sys_getframe_is_measured(pytester: pytest.Pytester) -> None:
