@@ -255,8 +255,8 @@ class BytecountPlugin:
             runtest = item.runtest
             # pytest-asyncio runs an async `@given` test this way: its
             # examples are still measured one by one.
-            examples = _examples_of(getattr(item, "obj", None), state)
-            item.runtest = self._measured(runtest, state, examples)  # type: ignore[method-assign,assignment]
+            handle = _examples_of(getattr(item, "obj", None), state)
+            item.runtest = self._measured(runtest, state, handle)  # type: ignore[method-assign,assignment]
             try:
                 return (yield)
             finally:
@@ -271,23 +271,23 @@ class BytecountPlugin:
             item.obj = function
 
     def _measured(
-        self, function: Callable[..., object], state: _TestState, examples: Any
+        self, function: Callable[..., object], state: _TestState, handle: Any
     ) -> Callable[..., object]:
         """`function` measured: the whole call, or, given the Hypothesis
-        handle `examples` of a `@given` test, the examples it runs."""
+        `handle` of a `@given` test, the examples it runs."""
 
         @functools.wraps(function)
         def measured_test_function(*args: object, **kwargs: object) -> object:
             taken: list[Measurement] = []
             try:
-                result = self._measure(function, args, kwargs, state, taken, examples)
+                result = self._measure(function, args, kwargs, state, taken, handle)
             finally:
                 if state.problem is None and taken:
                     state.call_measurement = taken[0]
-                    if examples is None:  # else checked per example
+                    if handle is None:  # else checked per example
                         state.problem = self._check_reached(function, taken[0])
             if self.settings.repeat and state.problem is None:
-                self._repeat_calls(function, args, kwargs, state, examples)
+                self._repeat_calls(function, args, kwargs, state, handle)
             return result
 
         return measured_test_function
@@ -368,7 +368,7 @@ class BytecountPlugin:
         args: tuple[object, ...],
         kwargs: dict[str, object],
         state: _TestState,
-        examples: Any,
+        handle: Any,
     ) -> None:
         """--bytecount-repeat=N: the test called N more times, warm, each
         call measured as the first was; unstable if the N counts differ."""
@@ -379,7 +379,7 @@ class BytecountPlugin:
             for _ in range(self.settings.repeat):
                 before = len(fixture.measurements) if fixture is not None else 0
                 taken: list[Measurement] = []
-                self._measure(function, args, kwargs, state, taken, examples)
+                self._measure(function, args, kwargs, state, taken, handle)
                 # A test measured with the fixture counts what its blocks measured.
                 blocks = fixture.measurements[before:] if fixture is not None else ()
                 if state.problem is not None or not (blocks or taken):
