@@ -39,6 +39,8 @@ HELP_TOLERANCE: Final = (
     "how far a count may exceed its recorded budget or baseline, in percent "
     "(e.g. 2%, 2.5, 0.5%); default 0%: counts are exact"
 )
+#: pytest-xdist `workerinput` key: the report the controller compares with.
+COMPARE_PATH_KEY: Final = "bytecount_compare_path"
 #: `--bytecount-compare=latest`: the latest run --bytecount-autosave saved.
 LATEST: Final = "latest"
 HELP_COMPARE: Final = (
@@ -252,6 +254,9 @@ def _compare_path(config: pytest.Config, history_dir: Path) -> Path | None:
     option: str | bool | None = config.getoption("bytecount_compare")
     if option is None or config.getoption("bytecount_disable"):
         return None
+    resolved = getattr(config, "workerinput", {}).get(COMPARE_PATH_KEY)
+    if resolved is not None:
+        return Path(resolved)  # a pytest-xdist worker: the controller's choice
     if option is True or option == LATEST:
         from .report import interpreter_tag
 

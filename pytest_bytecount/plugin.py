@@ -30,7 +30,7 @@ from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .files import write_atomically
 from .fixture import Bytecount
 from .measurement import FunctionCount, LineCount, Measurement
-from .options import Settings, add_options
+from .options import COMPARE_PATH_KEY, Settings, add_options
 from .report import (
     MAX_COUNT,
     TOP_FUNCTIONS,
@@ -542,6 +542,13 @@ class BytecountPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: object, ids: Sequence[str]) -> None:
         self.collection.collected(ids, from_worker=True)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        # The report the controller compares with, resolved once: a worker
+        # resolving --bytecount-compare=latest itself could find another.
+        if self.settings.compare_path is not None:
+            node.workerinput[COMPARE_PATH_KEY] = str(self.settings.compare_path)
 
     def fixture_for(self, item: pytest.Item) -> Bytecount:
         if self._test_hooks is None and not self.settings.disabled:

@@ -234,3 +234,32 @@ def test_a_run_that_measured_nothing_is_not_saved(
     result = pytester.runpytest("--bytecount-autosave", *options)
     result.stdout.fnmatch_lines([f"did not save a run in .bytecount: {why}"])
     assert saved(pytester.path) == []
+
+
+def test_under_xdist_the_workers_compare_with_the_controllers_run(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_suite=SUITE.replace("N", "20"))
+    pytester.runpytest("--bytecount", "--bytecount-autosave").assert_outcomes(passed=2)
+    first = saved(pytester.path)[0]
+    pytester.makepyfile(test_suite=SUITE.replace("N", "40"))
+    # A worker that looked for the latest run itself would find this one.
+    later = first.with_name(first.name.replace("0001_", "0002_"))
+    pytester.makeconftest(
+        f"""
+        import json
+
+        def pytest_configure(config):
+            if hasattr(config, "workerinput"):
+                with open({str(first)!r}) as file:
+                    data = json.load(file)
+                for test in data["tests"]:
+                    test["instructions"] = 10**6
+                with open({str(later)!r}, "w") as file:
+                    json.dump(data, file)
+        """
+    )
+    result = pytester.runpytest_subprocess("--bytecount", "--bytecount-compare=latest", "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["REGRESSED*test_suite.py::test_big*"])
