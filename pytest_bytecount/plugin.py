@@ -915,7 +915,8 @@ class BytecountPlugin:
         failed_by_budget = failing and report.passed
         changes = self._function_changes(nodeid, status, measurement)
         # By line and every function: only where they are shown or kept.
-        hottest = self._hottest_lines(measurement) if failing or self.settings.report_path else []
+        reported = self.settings.report_path is not None or self.settings.autosave
+        hottest = self._hottest_lines(measurement) if failing or reported else []
         if failing:
             from .render.failure import over_budget_message
 
@@ -941,7 +942,7 @@ class BytecountPlugin:
         # Every function's own count: what a later compare needs to say exactly
         # which functions changed.
         kept: tuple[FunctionCount, ...] = ()
-        if self.settings.report_path is not None:
+        if reported:
             kept = tuple(
                 replace(function, file=self._relative(function.file))
                 for function in measurement.functions
