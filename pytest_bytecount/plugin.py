@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 from . import __version__, hypothesis_tests
-from .attribution import source_of
+from .attribution import relative_file, source_of
 from .budgets import Budgets, BudgetsError, recording, write_merged
 from .compare import FunctionChange
 from .counting import Meter, thread_meter
@@ -985,13 +985,9 @@ class BytecountPlugin:
     def _relative(self, filename: str) -> str:
         shown = self._shown_files.get(filename)
         if shown is None:  # relpath is slow, and the same files come back test after test
-            try:
-                relative = os.path.relpath(filename, self.config.rootpath)
-            except ValueError:  # another drive on Windows
-                relative = filename
-            shown = self._shown_files[filename] = (
-                filename if relative.startswith(os.pardir) else relative
-            )
+            # `<string>` and `<frozen os>` are no paths: under a subdirectory
+            # of the rootdir, relpath would make them `sub/<string>`.
+            shown = self._shown_files[filename] = relative_file(filename, str(self.config.rootpath))
         return shown
 
 

@@ -47,8 +47,10 @@ NODEID_LIMIT: Final = 160
 #: enough that the percentages of a change stay finite.
 MAX_COUNT: Final = 2**63 - 1
 #: Characters an error message escapes, so that it stays one line whatever
-#: the file holds: controls, line and paragraph separators, surrogates.
-UNSHOWN: Final = frozenset({"Cc", "Zl", "Zp", "Cs"})
+#: the file holds and shows in the order it is written: controls, line and
+#: paragraph separators, surrogates, and format characters (the bidirectional
+#: overrides among them).
+UNSHOWN: Final = frozenset({"Cc", "Zl", "Zp", "Cs", "Cf"})
 #: `interpreter.version`, as the plugin writes it.
 VERSION: Final = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 #: The keys of `totals`; each, where present, a count.

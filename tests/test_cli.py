@@ -747,6 +747,8 @@ HOSTILE = {
     "t.py::t[c\u2028::notice::y\u2029]": r"t.py::t[c\u2028::notice::y\u2029]",
     "t.py::t[d\x85\x0b\x0c\x1c\x1d\x1e]": r"t.py::t[d\x85\x0b\x0c\x1c\x1d\x1e]",
     "t.py::t[e\x1b[2J\t]": r"t.py::t[e\x1b[2J\t]",
+    # Bidirectional overrides reorder what the terminal shows (Trojan Source).
+    "t.py::t[f\u202egnp.exe\u202c\u2066]": r"t.py::t[f\u202egnp.exe\u202c\u2066]",
 }
 
 

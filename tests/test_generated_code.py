@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import json
 import operator
 import re
 import sys
@@ -240,6 +241,7 @@ def test_looking_for_the_class_asks_nothing_of_classes_or_modules(
 
 OVER = """
 import dataclasses
+import json
 import pytest
 
 @dataclasses.dataclass
@@ -307,3 +309,28 @@ def test_the_names_are_the_same_in_every_process(pytester: pytest.Pytester) -> N
 )
 def test_only_code_made_from_a_string_is_generated(file: str, generated: bool) -> None:
     assert attribution.is_generated(file) is generated
+
+
+def test_generated_code_is_named_the_same_when_pytest_runs_in_a_subdirectory(
+    pytester: pytest.Pytester,
+) -> None:
+    """`<string>` is no path: relative to the rootdir from `sub/`, it would
+    read `sub/<string>`, and no longer be known as generated code."""
+    pytester.makeini("[pytest]\n")
+    sub = pytester.mkdir("sub")
+    (sub / "test_made.py").write_text(
+        "namespace = {}\n"
+        "exec('def made():\\n    return sum(range(5))\\n', namespace)\n\n"
+        "def test_made():\n"
+        "    namespace['made']()\n"
+    )
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.chdir(sub)
+    try:
+        result = pytester.runpytest("--bytecount", "--bytecount-report=r.json")
+    finally:
+        monkeypatch.undo()
+    result.assert_outcomes(passed=1)
+    report = json.loads((sub / "r.json").read_text())
+    files = {f["file"] for test in report["tests"] for f in test["top_functions"]}
+    assert files == {"<string>", "sub/test_made.py"}

@@ -15,9 +15,13 @@ from typing import Final
 
 #: Control characters (C0, DEL, C1: `\\n`, `\\r`, `\\t`, ESC, NEL...), the line
 #: and paragraph separators U+2028 and U+2029 (with the controls, every
-#: character `str.splitlines()` ends a line at), and lone surrogates, which
-#: UTF-8 cannot print (a file name that is not UTF-8 leaves them).
-_UNSHOWN: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+#: character `str.splitlines()` ends a line at), the marks and overrides of
+#: bidirectional text, which reorder what a terminal shows (U+200E/F,
+#: U+202A-202E, U+2066-2069), and lone surrogates, which UTF-8 cannot print
+#: (a file name that is not UTF-8 leaves them).
+_UNSHOWN: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _DIGITS: Final = re.compile("([0-9]+)")
 
 
