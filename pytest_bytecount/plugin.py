@@ -744,7 +744,10 @@ class BytecountPlugin:
         assert self.settings.html_path is not None
         records = list(self.records.values())
         budgets_file = _shown_path(self.settings.budgets_path, self.config)
-        headline = summary.render(records, stale=self.stale, budgets_file=budgets_file)[0].text
+        update = summary.Update(*self.updated) if self.updated is not None else None
+        headline = summary.render(
+            records, stale=self.stale, budgets_file=budgets_file, update=update
+        )[0].text
         details = (
             f"{self.tag} (Python {sys.version.split()[0]}) · pytest-bytecount {__version__} · "
             f"tolerance {self.settings.tolerance:g}% · hash seed {self.hash_seed} · "
@@ -758,6 +761,7 @@ class BytecountPlugin:
             profiles=self.profiles,
             explanations=self.explanations,
             budgets_file=budgets_file,
+            recorded=update.recorded if update is not None else frozenset(),
         )
         write_atomically(self.settings.html_path, page)
         return _plural(len(records), "test")

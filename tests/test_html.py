@@ -159,3 +159,18 @@ def test_the_browser_check_would_see_a_console_error(
     broken.write_text(page.read_text().replace('"use strict";', '"use strict"; missing();'))
     browser.get(broken.as_uri())
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def test_after_an_update_run_the_page_says_what_it_recorded(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_suite="def test_a():\n    sum(range(3))\n\ndef test_b():\n    sorted([2, 1])\n"
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--bytecount-update", "--bytecount-html=page.html"
+    )
+    result.assert_outcomes(passed=2)
+    html = (pytester.path / "page.html").read_text()
+    # As the summary says it: recorded, not "new", which the update made them not be.
+    assert html.count('<tr class="recorded">') == 2
+    assert '<tr class="new">' not in html
+    assert "2 measured · 2 recorded" in html

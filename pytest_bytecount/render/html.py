@@ -120,16 +120,19 @@ def render(
     profiles: Mapping[str, str],
     explanations: Mapping[str, str],
     budgets_file: str | None = None,
+    recorded: frozenset[str] = frozenset(),
 ) -> str:
     """The page: `headline` (the terminal summary's), `details` (interpreter,
-    versions), the table, then a section per test."""
+    versions), the table, then a section per test. `recorded`: the tests
+    whose budgets an update run wrote, shown as such (as in the summary)."""
     ordered = sorted(records, key=lambda r: (STATUS_ORDER[r.status], r.nodeid))
     labels = dict(SOURCE_LABELS)
     if budgets_file is not None:
         labels[LimitSource.FILE] = budgets_file
-    rows = "".join(_row(i, r, labels) for i, r in enumerate(ordered))
+    shown = {r.nodeid: _status(r, recorded) for r in ordered}
+    rows = "".join(_row(i, r, shown[r.nodeid], labels) for i, r in enumerate(ordered))
     sections = "".join(
-        _section(i, r, profiles.get(r.nodeid), explanations.get(r.nodeid))
+        _section(i, r, shown[r.nodeid], profiles.get(r.nodeid), explanations.get(r.nodeid))
         for i, r in enumerate(ordered)
     )
     return PAGE.format(
@@ -143,14 +146,26 @@ def render(
     )
 
 
-def _row(index: int, record: TestRecord, labels: Mapping[LimitSource, str]) -> str:
+#: The status of a test whose budget an update run wrote.
+RECORDED: Final = "recorded"
+
+
+def _status(record: TestRecord, recorded: frozenset[str]) -> str:
+    """A test's status as the page shows it: `recorded` where an update run
+    wrote its budget, unless it regressed (the summary's rule)."""
+    if record.nodeid in recorded and record.status is not Status.REGRESSED:
+        return RECORDED
+    return record.status.value
+
+
+def _row(index: int, record: TestRecord, status: str, labels: Mapping[LimitSource, str]) -> str:
     limit = record.limit.instructions if record.limit is not None else None
     source = labels[record.limit.source] if record.limit is not None else ""
     baseline = record.baseline
     change = change_percent(record.instructions, baseline) if baseline else None
     unstable = ' <span class="tag">unstable</span>' if record.unstable else ""
     return (
-        f'<tr class="{record.status.value}">'
+        f'<tr class="{status}">'
         f'<td data-v="{escape(record.nodeid)}"><a href="#t{index}">{escape(record.nodeid)}</a>'
         f"{unstable}</td>"
         f'<td class="n" data-v="{record.instructions}">{record.instructions:,}</td>'
@@ -158,7 +173,7 @@ def _row(index: int, record: TestRecord, labels: Mapping[LimitSource, str]) -> s
         f"{f'{limit:,}' if limit is not None else ''}</td>"
         f'<td data-v="{escape(source)}">{escape(source)}</td>'
         f'<td data-v="{STATUS_ORDER[record.status]}">'
-        f'<span class="status">{record.status.value}</span></td>'
+        f'<span class="status">{status}</span></td>'
         f'<td class="n" data-v="{baseline if baseline is not None else -1}">'
         f"{f'{baseline:,}' if baseline is not None else ''}</td>"
         f'<td class="n" data-v="{change if change is not None else -1e9}">'
@@ -168,11 +183,13 @@ def _row(index: int, record: TestRecord, labels: Mapping[LimitSource, str]) -> s
     )
 
 
-def _section(index: int, record: TestRecord, folded: str | None, explained: str | None) -> str:
-    opened = " open" if record.status in (Status.OVER, Status.REGRESSED) else ""
+def _section(
+    index: int, record: TestRecord, status: str, folded: str | None, explained: str | None
+) -> str:
+    opened = " open" if status in (Status.OVER.value, Status.REGRESSED.value) else ""
     parts = [
-        f'<details id="t{index}" class="test {record.status.value}"{opened}>'
-        f'<summary><span class="status">{record.status.value}</span> '
+        f'<details id="t{index}" class="test {status}"{opened}>'
+        f'<summary><span class="status">{status}</span> '
         f"<code>{escape(record.nodeid)}</code> "
         f'<span class="muted">{record.instructions:,} instructions</span></summary>'
     ]
@@ -239,7 +256,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 td a { color: inherit; }
 .status { font-weight: 600; text-transform: uppercase; font-size: .8rem; }
 .over .status, .regressed .status { color: #cf222e; }
-.improved .status, .ok .status { color: #1a7f37; }
+.improved .status, .ok .status, .recorded .status { color: #1a7f37; }
 .new .status { color: #9a6700; }
 .tag { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 3px;
        font-size: .75rem; padding: 0 .3rem; }
