@@ -1,7 +1,7 @@
 from collections.abc import Callable
 from types import CodeType, FrameType
 
-from ._pycore import Result
+from .cores import Result
 from .paths import Path
 
 class Core:

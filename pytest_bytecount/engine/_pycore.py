@@ -30,17 +30,12 @@ from collections.abc import Callable, Iterator
 from types import CodeType, FrameType
 from typing import Any, Final, final
 
+from .cores import Result
 from .paths import CHILDREN, CODE, OWN, CallTree, Node, Path, lost_at
 
 #: Bound at import: a test may delete them from `sys` (attrs' suite does).
 _getframe: Final = sys._getframe
 _current_frames: Final = sys._current_frames
-
-#: What `results()` gives per code object, keyed by `id(code)`: the code, its
-#: counters (per byte offset: executions, or block entries at leaders), its
-#: cuts (per byte offset, counted by block only), how often it started, and
-#: the offset of its first start (-1 if it did not start).
-Result = tuple[CodeType, list[int], "list[int] | None", int, int]
 
 
 @final

@@ -12,8 +12,13 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, Protocol
 
-from ._pycore import Result
 from .paths import Path
+
+#: What `results()` gives per code object, keyed by `id(code)`: the code, its
+#: counters (per byte offset: executions, or block entries at leaders), its
+#: cuts (per byte offset, counted by block only), how often it started, and
+#: the offset of its first start (-1 if it did not start).
+Result = tuple[CodeType, list[int], "list[int] | None", int, int]
 
 
 class Counters(Protocol):

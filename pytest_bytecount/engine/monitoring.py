@@ -29,7 +29,7 @@ import threading
 from types import CodeType
 from typing import Final
 
-from ._pycore import PythonCore, Result
+from ._pycore import PythonCore
 from .base import (
     CountingFailed,
     CountingUnavailable,
@@ -40,7 +40,7 @@ from .base import (
 )
 from .blocks import Blocks, analyze
 from .bytecode import next_instruction
-from .cores import Core
+from .cores import Core, Result
 from .hits import Hits
 from .unstable import SpanWatch
 

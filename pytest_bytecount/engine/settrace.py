@@ -43,7 +43,6 @@ import threading
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
-from ._pycore import Result
 from .base import (
     CountingFailed,
     CountingUnavailable,
@@ -52,7 +51,7 @@ from .base import (
     root_path,
     running_frames,
 )
-from .cores import TraceCore
+from .cores import Result, TraceCore
 from .hits import Hits
 from .paths import OWN, CallTree, Node, Path
 from .unstable import SpanWatch
