@@ -43,7 +43,7 @@ from .report import (
     write_json,
 )
 from .selection import Collection
-from .verdict import Limit, LimitSource, Status, fails, judge, parse_tolerance
+from .verdict import PROBLEMS, Limit, LimitSource, Status, fails, judge, parse_tolerance
 
 if TYPE_CHECKING:
     from .report import LoadedReport
@@ -973,7 +973,7 @@ class BytecountPlugin:
         regressed or over-budget test: the functions whose own counts moved
         most (against a report that kept only the biggest, the others
         together)."""
-        if self.baseline is None or status not in (Status.OVER, Status.REGRESSED):
+        if self.baseline is None or status not in PROBLEMS:
             return ()
         after = [replace(f, file=self._relative(f.file)) for f in measurement.functions]
         return self.baseline.function_changes(nodeid, after)

@@ -17,6 +17,12 @@ class Status(str, Enum):
     REGRESSED = "regressed"
 
 
+#: The statuses that fail a session (over a limit, regressed against a
+#: baseline), and the order every renderer shows statuses in: problems first.
+PROBLEMS: Final = frozenset({Status.OVER, Status.REGRESSED})
+DISPLAY_ORDER: Final = (Status.OVER, Status.REGRESSED, Status.IMPROVED, Status.NEW, Status.OK)
+
+
 class LimitSource(str, Enum):
     MARKER = "marker"
     FILE = "file"

@@ -15,7 +15,7 @@ from typing import Final
 
 from ..compare import Change, ChangeKind, compare
 from ..report import TestRecord
-from ..verdict import LimitSource, Status, change_percent
+from ..verdict import PROBLEMS, LimitSource, Status, change_percent
 from .compare import MOST_MARKDOWN_BYTES, render_markdown
 from .numbers import signed_percent
 from .text import escape_controls
@@ -53,7 +53,7 @@ def command(level: str, message: str, location: Location | None = None) -> str:
 def annotation_lines(records: Sequence[TestRecord], locations: Mapping[str, Location]) -> list[str]:
     """Errors for tests over budget or regressed, notices for improvements,
     each kind capped at `MOST_ANNOTATIONS` and then counted in one notice."""
-    problems = [r for r in records if r.status in (Status.OVER, Status.REGRESSED)]
+    problems = [r for r in records if r.status in PROBLEMS]
     improved = [r for r in records if r.status is Status.IMPROVED]
     lines = []
     for level, chosen, rest in (

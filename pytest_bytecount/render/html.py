@@ -15,7 +15,7 @@ from html import escape
 from typing import Final
 
 from ..report import TestRecord
-from ..verdict import SOURCE_LABELS, LimitSource, Status, change_percent
+from ..verdict import DISPLAY_ORDER, PROBLEMS, SOURCE_LABELS, LimitSource, Status, change_percent
 from .numbers import signed_percent
 
 #: The flame graph's coordinates: the page scales it to its width.
@@ -26,13 +26,7 @@ ROW: Final = 18
 NARROWEST: Final = 0.5
 #: Rough width of a character of the labels, to cut them to their frame.
 CHAR: Final = 7.5
-STATUS_ORDER: Final = {
-    Status.OVER: 0,
-    Status.REGRESSED: 1,
-    Status.IMPROVED: 2,
-    Status.NEW: 3,
-    Status.OK: 4,
-}
+STATUS_ORDER: Final = {status: place for place, status in enumerate(DISPLAY_ORDER)}
 
 
 @dataclass
@@ -186,7 +180,7 @@ def _row(index: int, record: TestRecord, status: str, labels: Mapping[LimitSourc
 def _section(
     index: int, record: TestRecord, status: str, folded: str | None, explained: str | None
 ) -> str:
-    opened = " open" if status in (Status.OVER.value, Status.REGRESSED.value) else ""
+    opened = " open" if status in {problem.value for problem in PROBLEMS} else ""
     parts = [
         f'<details id="t{index}" class="test {status}"{opened}>'
         f'<summary><span class="status">{status}</span> '

@@ -8,14 +8,12 @@ from typing import Final, final
 
 from ..determinism import UNSTABLE_HINT
 from ..report import TestRecord, totals
-from ..verdict import SOURCE_LABELS, LimitSource, Status, change_percent
+from ..verdict import DISPLAY_ORDER, PROBLEMS, SOURCE_LABELS, LimitSource, Status, change_percent
 from .failure import change_lines
 from .numbers import signed_percent
 from .text import escape_controls, natural_key
 
 #: Row order: problems first, then improvements, new tests, and the rest.
-ORDER: Final = (Status.OVER, Status.REGRESSED, Status.IMPROVED, Status.NEW, Status.OK)
-PROBLEMS: Final = frozenset({Status.OVER, Status.REGRESSED})
 LABELS: Final = {
     Status.OVER: "OVER",
     Status.REGRESSED: "REGRESSED",
@@ -107,7 +105,7 @@ def render(
         shown |= {Status.IMPROVED, Status.NEW}
     if verbosity > 0:
         shown.add(Status.OK)
-    rows = [r for status in ORDER if status in shown for r in records if r.status is status]
+    rows = [r for status in DISPLAY_ORDER if status in shown for r in records if r.status is status]
     rows.sort(key=lambda record: ROW_ORDER.index(labels[record.nodeid]))  # stable
     width = max((len(escape_controls(record.nodeid)) for record in rows), default=0)
     sources = dict(SOURCE_LABELS)
