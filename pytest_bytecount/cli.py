@@ -17,7 +17,7 @@ from typing import Final, TypeVar
 
 from . import __version__, history
 from .budgets import Budgets, BudgetsError, recording, write_merged
-from .compare import ChangeKind, compare, hash_seed_warning
+from .compare import ChangeKind, compare, hash_seed_mismatch
 from .render import summary
 from .render.compare import render_json, render_markdown, render_text
 from .render.text import escape_controls, natural_key
@@ -182,7 +182,7 @@ def _compare(args: argparse.Namespace) -> int:
             f"{old.path} holds counts of {old.tag} and {new.path} of {new.tag}: "
             "counts compare only between reports of the same interpreter"
         )
-    warning = hash_seed_warning(
+    warning = hash_seed_mismatch(
         old.hash_seed, new.hash_seed, old_name=str(old.path), new_name=str(new.path)
     )
     if warning is not None:

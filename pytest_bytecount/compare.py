@@ -2,7 +2,7 @@
 
 `compare` turns two sets of counts into per-test changes (render/compare.py
 presents them); `function_changes` names the functions whose own counts
-moved most within one test; `hash_seed_warning` says when two runs' hash
+moved most within one test; `hash_seed_mismatch` says when two runs' hash
 seeds alone may make their counts differ.
 """
 
@@ -22,7 +22,7 @@ from .verdict import change_percent, exceeds, falls_below
 FUNCTION_CHANGES: Final = 5
 
 
-def hash_seed_warning(
+def hash_seed_mismatch(
     old: str | None, new: str | None, *, old_name: str, new_name: str
 ) -> str | None:
     """Why counts of two runs may differ for their hash seeds alone, or None:

@@ -181,9 +181,9 @@ class BytecountPlugin:
         if self.settings.update and self.hash_seed == "random":
             found.append(f"recording budgets with --bytecount-update: {hash_seed_warning()}")
         if self.baseline is not None:
-            from .compare import hash_seed_warning as baseline_warning
+            from .compare import hash_seed_mismatch
 
-            mismatch = baseline_warning(
+            mismatch = hash_seed_mismatch(
                 self.baseline.hash_seed,
                 self.hash_seed,
                 old_name=f"--bytecount-compare {self.baseline.path.name}",
