@@ -260,8 +260,7 @@ class Measurement:
         execution count, opcode name and argument, like `dis` with counts.
         Where call paths were recorded, the hottest call paths follow."""
         self._check_closed()
-        # The one renderer a measurement calls itself: explain() is its API.
-        from .render import explain
+        from . import explain  # here: only explain() needs it
 
         text = explain.render(self._instructions, self.by_line, self._ran, lines=lines)
         if self._paths is not None and self._instructions:

@@ -241,7 +241,6 @@ def test_looking_for_the_class_asks_nothing_of_classes_or_modules(
 
 OVER = """
 import dataclasses
-import json
 import pytest
 
 @dataclasses.dataclass

@@ -1,7 +1,9 @@
 """The text of `Measurement.explain()`: the hottest lines of a measurement,
 each with its source and, under it, the instructions of that line that ran,
 with their execution counts (`dis` with counts), then the hottest call paths
-(pure, no pytest). What ran where is worked out in attribution.py.
+(pure, no pytest). What ran where is worked out in attribution.py. Beside
+the measurement rather than among the renderers: `explain()` is part of the
+measurement's API, and measurements import nothing from above them.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import CodeType
 
-from ..attribution import instructions_by_line, is_generated, relative_file, source_of
+from .attribution import instructions_by_line, is_generated, relative_file, source_of
 
 
 def render(
