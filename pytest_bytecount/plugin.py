@@ -1180,7 +1180,5 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _shown_path(path: Path, config: pytest.Config) -> str:
-    try:
-        return str(path.relative_to(config.rootpath))
-    except ValueError:
-        return str(path)
+    """A file the run reads or writes, as the summary names it."""
+    return relative_file(str(path), str(config.rootpath))
