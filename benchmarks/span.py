@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 
-from pytest_bytecount.counting import thread_meter
+from pytest_bytecount.counting import SpanOptions, thread_meter
 from pytest_bytecount.engine import ModuleFilter
 
 SPANS = 5_000
@@ -25,10 +25,10 @@ def tiny() -> int:
 
 
 def spans() -> float:
-    meter, modules = thread_meter(), ModuleFilter()
+    meter, options = thread_meter(), SpanOptions(ModuleFilter())
     start = time.perf_counter()
     for _ in range(SPANS):
-        measurement = meter.begin(modules)
+        measurement = meter.begin(options)
         tiny()
         meter.end(measurement)
     return (time.perf_counter() - start) / SPANS

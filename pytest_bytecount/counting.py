@@ -17,11 +17,30 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import final
 
 from .engine import CountingFailed, Engine, Hits, ModuleFilter, create_engine
 from .measurement import Measurement
+
+
+@final
+@dataclass(frozen=True)
+class SpanOptions:
+    """How the spans of a run, or of one `measure()`, count: one value that
+    the plugin, the fixture and `measure()` hand to `Meter.begin`."""
+
+    #: The modules whose frames are not counted.
+    modules: ModuleFilter = field(default_factory=ModuleFilter)
+    #: The garbage collector runs inside the span (else it is paused).
+    keep_gc: bool = False
+    #: A full collection before the span (`bytecount_gc = collect`).
+    collect_gc: bool = False
+    #: Every thread's instructions, not only this thread's (3.12+).
+    all_threads: bool = False
+    #: Call paths recorded.
+    stacks: bool = False
 
 
 @final
@@ -46,18 +65,14 @@ class Meter:
 
     def begin(
         self,
-        modules: ModuleFilter,
+        options: SpanOptions,
         *,
-        keep_gc: bool = False,
-        collect_gc: bool = False,
-        all_threads: bool = False,
-        stacks: bool = False,
         fallback: bool = False,
         replaces_fallback: bool = False,
     ) -> Measurement:
-        """Open a span. Inside another span, the outer one's settings apply,
+        """Open a span. Inside another span, the outer one's options apply,
         unless the outer one is a `fallback` and this one `replaces_fallback`
-        (see the module's docstring). `collect_gc`: a full collection first."""
+        (see the module's docstring)."""
         engine = self.engine
         measurement = Measurement()
         if (
@@ -74,19 +89,19 @@ class Meter:
         if self._open:
             self._open.append((measurement, engine.snapshot()))
             return measurement
-        if collect_gc:
+        if options.collect_gc:
             # Garbage of earlier work freed now, outside any span, not
             # whenever the collector happens to run: a weakly keyed cache
             # holds the same entries at every span's start, run after run.
             gc.collect()
         self._gc_was_enabled = gc.isenabled()
-        if not keep_gc:
+        if not options.keep_gc:
             # Paused, the collector never runs on its own inside the span, so
             # no finalizer of garbage made before it can run (and be counted)
             # there. No collection first: that alone cost ~9 ms a span.
             gc.disable()
         try:
-            engine.start(modules, all_threads=all_threads, stacks=stacks)
+            engine.start(options.modules, all_threads=options.all_threads, stacks=options.stacks)
         except BaseException:
             self._restore_gc()
             raise
@@ -169,7 +184,7 @@ class measure:  # noqa: N801 - used like a function: `with measure() as m:`
     the measurement, preparing the exit call) are part of the block.
     """
 
-    __slots__ = ("_all_threads", "_keep_gc", "_measurement", "_meter", "_modules", "_stacks")
+    __slots__ = ("_measurement", "_meter", "_options")
 
     def __init__(
         self,
@@ -181,20 +196,14 @@ class measure:  # noqa: N801 - used like a function: `with measure() as m:`
     ) -> None:
         if threads not in ("test", "all"):
             raise ValueError(f"threads: expected 'test' or 'all', got {threads!r}")
-        self._modules = ModuleFilter(exclude)
-        self._keep_gc = gc
-        self._all_threads = threads == "all"
-        self._stacks = stacks
+        self._options = SpanOptions(
+            ModuleFilter(exclude), keep_gc=gc, all_threads=threads == "all", stacks=stacks
+        )
         self._meter = thread_meter()
         self._measurement: Measurement | None = None
 
     def __enter__(self) -> Measurement:
-        self._measurement = self._meter.begin(
-            self._modules,
-            keep_gc=self._keep_gc,
-            all_threads=self._all_threads,
-            stacks=self._stacks,
-        )
+        self._measurement = self._meter.begin(self._options)
         return self._measurement
 
     def __exit__(

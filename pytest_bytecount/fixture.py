@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from types import TracebackType
 from typing import ParamSpec, TypeVar, final
 
 import pytest
 
-from .counting import Meter
-from .engine import CountingFailed, CountingUnavailable, ModuleFilter
+from .counting import Meter, SpanOptions
+from .engine import CountingFailed, CountingUnavailable
 from .measurement import Measurement
 
 P = ParamSpec("P")
@@ -25,39 +26,28 @@ class Bytecount:
     """
 
     __slots__ = (
-        "_all_threads",
-        "_collect_gc",
         "_depth",
         "_disabled",
-        "_keep_gc",
         "_measurements",
         "_meter",
-        "_modules",
+        "_options",
         "_root",
-        "_stacks",
         "problem",
     )
 
     def __init__(
         self,
         meter: Meter,
-        modules: ModuleFilter,
+        options: SpanOptions,
         *,
-        keep_gc: bool,
         disabled: bool,
-        collect_gc: bool = False,
-        all_threads: bool = False,
-        stacks: bool = False,
         root: str | None = None,
     ) -> None:
         self._meter = meter
         self._root = root  # files in folded() are shown relative to it
-        self._modules = modules
-        self._keep_gc = keep_gc
-        self._collect_gc = collect_gc
-        self._all_threads = all_threads
-        # Call paths for every measurement: --bytecount-profile, -html, -explain.
-        self._stacks = stacks
+        # The run's: its `stacks` records call paths for every measurement
+        # (--bytecount-profile, -html, -explain).
+        self._options = options
         self._disabled = disabled
         self._depth = 0
         self._measurements: list[Measurement] = []
@@ -116,14 +106,10 @@ class Bytecount:
 
     def _begin(self, *, stacks: bool = False) -> Measurement:
         try:
-            measurement = self._meter.begin(
-                self._modules,
-                keep_gc=self._keep_gc,
-                collect_gc=self._collect_gc,
-                all_threads=self._all_threads,
-                stacks=stacks or self._stacks,
-                replaces_fallback=True,
-            )
+            options = self._options
+            if stacks and not options.stacks:
+                options = replace(options, stacks=True)
+            measurement = self._meter.begin(options, replaces_fallback=True)
         except CountingUnavailable as exc:
             reason = str(exc)
         else:

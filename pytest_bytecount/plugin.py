@@ -24,7 +24,7 @@ from . import __version__, hypothesis_tests
 from .attribution import relative_file, source_of
 from .budgets import Budgets, BudgetsError, recording, write_merged
 from .compare import FunctionChange
-from .counting import Meter, thread_meter
+from .counting import Meter, SpanOptions, thread_meter
 from .determinism import hash_seed, hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .files import write_atomically
@@ -145,6 +145,14 @@ class BytecountPlugin:
         self.settings = settings
         self.tag = interpreter_tag()
         self.modules = ModuleFilter(settings.exclude)
+        #: How every span of the run counts: the test's, each example's, the fixture's.
+        self.span_options = SpanOptions(
+            self.modules,
+            keep_gc=settings.keep_gc,
+            collect_gc=settings.collect_gc,
+            all_threads=settings.all_threads,
+            stacks=settings.stacks,
+        )
         self.budgets = _load_budgets(settings)
         self.budget_table = self.budgets.table(self.tag)
         self.baseline = _load_baseline(settings, self.tag)
@@ -407,11 +415,7 @@ class BytecountPlugin:
     def _open_span(self, state: _TestState) -> Measurement | None:
         try:
             return self.meter.begin(
-                self.modules,
-                keep_gc=self.settings.keep_gc,
-                collect_gc=self.settings.collect_gc,
-                all_threads=self.settings.all_threads,
-                stacks=self.settings.stacks,
+                self.span_options,
                 # The fixture's measurements replace the call's count: its
                 # first span takes this one's place (counting.py).
                 fallback=state.fixture is not None,
@@ -562,12 +566,8 @@ class BytecountPlugin:
                 seed_random(item.nodeid)  # as early as can be: now
         fixture = Bytecount(
             self.meter,
-            self.modules,
-            keep_gc=self.settings.keep_gc,
-            collect_gc=self.settings.collect_gc,
-            all_threads=self.settings.all_threads,
+            self.span_options,
             disabled=self.settings.disabled,
-            stacks=self.settings.stacks,
             root=str(self.config.rootpath),
         )
         state = item.stash.get(TEST_STATE_KEY, None)
