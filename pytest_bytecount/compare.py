@@ -90,6 +90,12 @@ class Change:
             return None
         return change_percent(self.new, self.old)
 
+    @property
+    def within_tolerance(self) -> bool:
+        """A count that moved, but not beyond the tolerance (its kind is
+        `unchanged`, as JSON and the totals have always said)."""
+        return self.kind is ChangeKind.UNCHANGED and bool(self.delta)
+
 
 def compare(old: Mapping[str, int], new: Mapping[str, int], tolerance: float = 0.0) -> list[Change]:
     """Every test of either report with how its count moved, in report order.

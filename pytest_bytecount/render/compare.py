@@ -20,18 +20,12 @@ MOST_MARKDOWN_BYTES: Final = 256 * 1024
 WITHIN_TOLERANCE: Final = "within tolerance"
 
 
-def within_tolerance(change: Change) -> bool:
-    """Whether `change` is a count that moved, but not beyond the tolerance
-    (its kind is `unchanged`, as JSON and the totals have always said)."""
-    return change.kind is ChangeKind.UNCHANGED and bool(change.delta)
-
-
 def totals_line(changes: Sequence[Change]) -> str:
     """`1 regressed · 2 improved · 3 new · 1 removed · 10 unchanged`, with
     `· 2 within tolerance` before `unchanged` when counts moved within it
     (those are then not counted as unchanged)."""
     counted = tally(changes)
-    within = sum(1 for change in changes if within_tolerance(change))
+    within = sum(1 for change in changes if change.within_tolerance)
     unchanged = counted.pop(ChangeKind.UNCHANGED.value) - within
     if within:
         counted[WITHIN_TOLERANCE] = within
@@ -56,7 +50,7 @@ def render_text(changes: Sequence[Change], *, verbose: bool = False) -> str:
 
 
 def _text_cells(change: Change) -> tuple[str, str, str, str, str, str]:
-    within = within_tolerance(change)
+    within = change.within_tolerance
     show_delta = change.kind is not ChangeKind.UNCHANGED or within
     return (
         WITHIN_TOLERANCE.upper() if within else change.kind.name,
@@ -86,7 +80,7 @@ def render_markdown(
     lines = [f"### bytecount: {_code(new_label)} against {_code(old_label)}", ""]
     rows = [change for change in changes if change.kind is not ChangeKind.UNCHANGED]
     if not rows:
-        within = sum(1 for change in changes if within_tolerance(change))
+        within = sum(1 for change in changes if change.within_tolerance)
         unchanged = len(changes) - within
         if within:
             tests = f"{within:,} {_tests(within)} {WITHIN_TOLERANCE}, {unchanged:,} unchanged"
@@ -149,7 +143,7 @@ def render_json(changes: Sequence[Change], tolerance: float) -> str:
                 "percent": change.percent,
                 "kind": change.kind.value,
                 # Added after "kind", whose values stay as they were.
-                "within_tolerance": within_tolerance(change),
+                "within_tolerance": change.within_tolerance,
             }
             for change in changes
         ],
