@@ -330,8 +330,7 @@ class BytecountPlugin:
                 try:
                     return await inner(*args, **kwargs)
                 finally:
-                    if measurement is not None and self._close_span(state, measurement):
-                        examples.append(measurement)
+                    self._keep(state, measurement, examples)
 
         else:
 
@@ -367,8 +366,15 @@ class BytecountPlugin:
         try:
             return call(*args, **kwargs)
         finally:
-            if measurement is not None and self._close_span(state, measurement):
-                taken.append(measurement)
+            self._keep(state, measurement, taken)
+
+    def _keep(
+        self, state: _TestState, measurement: Measurement | None, taken: list[Measurement]
+    ) -> None:
+        """Close the span `_open_span` opened (None: it could not), adding
+        its measurement to `taken` when it closed with a count."""
+        if measurement is not None and self._close_span(state, measurement):
+            taken.append(measurement)
 
     def _repeat_calls(
         self,
@@ -629,29 +635,29 @@ class BytecountPlugin:
         interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
         if self.settings.update and not self.settings.disabled and not interrupted:
             self._write(session, "budgets file", self.settings.budgets_path, self._update_budgets)
-        saved_runs = self.settings.history_dir if self.settings.autosave else None
-        outputs = (
-            ("--bytecount-report", self.settings.report_path, self._write_report),
-            ("--bytecount-profile", self.settings.profile_dir, self._write_profiles),
-            ("--bytecount-html", self.settings.html_path, self._write_html),
-            ("--bytecount-autosave", saved_runs, self._autosave),
-        )
         # A run stopped before it measured anything (a collection error,
         # --collect-only) has no counts: an empty report would read as a
         # suite whose tests all went away, so its files are left as they are.
         nothing_ran = not self.records and (interrupted or self.config.option.collectonly)
-        for what, path, write in outputs:
-            if what == "--bytecount-autosave" and path is not None:
-                why_not = self._not_saved(interrupted)
-                if why_not is not None:
-                    self.written.append(
-                        f"did not save a run in {_shown_path(path, self.config)}: {why_not}"
-                    )
-                    continue
-            if path is not None and nothing_ran:
-                shown = _shown_path(path, self.config)
-                self.written.append(f"did not write {shown}: no test ran")
-            elif path is not None:
+        not_written = "no test ran" if nothing_ran else None
+        outputs = (
+            ("--bytecount-report", self.settings.report_path, self._write_report, not_written),
+            ("--bytecount-profile", self.settings.profile_dir, self._write_profiles, not_written),
+            ("--bytecount-html", self.settings.html_path, self._write_html, not_written),
+            (
+                "--bytecount-autosave",
+                self.settings.history_dir if self.settings.autosave else None,
+                self._autosave,
+                self._not_saved(interrupted),
+            ),
+        )
+        for what, path, write, skipped in outputs:
+            if path is None:
+                continue
+            if skipped is not None:
+                verb = "save a run in" if what == "--bytecount-autosave" else "write"
+                self.written.append(f"did not {verb} {_shown_path(path, self.config)}: {skipped}")
+            else:
                 self._write(session, what, path, write)
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY", "")
         if self.settings.github and summary_file and self.records:
