@@ -25,7 +25,8 @@ from .attribution import relative_file, source_of
 from .budgets import Budgets, BudgetsError, recording, write_merged
 from .compare import FunctionChange
 from .counting import Meter, SpanOptions, thread_meter
-from .determinism import hash_seed, hash_seed_warning, seed_random
+from . import determinism
+from .determinism import hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .files import write_atomically
 from .fixture import Bytecount
@@ -176,7 +177,8 @@ class BytecountPlugin:
         self._warned = False
         self._test_hooks: _TestHooks | None = None
         self._shown_files: dict[str, str] = {}
-        self.hash_seed = hash_seed()
+        # Looked up when called: the suite's in-process runs are told a fixed seed.
+        self.hash_seed = determinism.hash_seed()
         # pytest-randomly reseeds `random` before each test itself.
         self.randomly = config.pluginmanager.has_plugin("randomly")
         self.seeds_random = settings.seed_random and not self.randomly and not settings.disabled

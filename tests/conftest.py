@@ -56,7 +56,7 @@ def inner_runs_have_a_fixed_hash_seed(monkeypatch: pytest.MonkeyPatch) -> None:
     so that no header line or warning about it depends on how the suite was
     started. Tests of the hash seed set the variable themselves."""
     monkeypatch.setenv("PYTHONHASHSEED", "0")
-    monkeypatch.setattr("pytest_bytecount.plugin.hash_seed", lambda: "0")
+    monkeypatch.setattr("pytest_bytecount.determinism.hash_seed", lambda: "0")
 
 
 @pytest.fixture
