@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final, final
 
 from .files import locked, write_atomically
-from .report import TestRecord
+from .records import TestRecord
 from .verdict import LimitSource, parse_tolerance
 
 if sys.version_info >= (3, 11):

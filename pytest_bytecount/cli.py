@@ -21,7 +21,8 @@ from .compare import ChangeKind, compare, hash_seed_mismatch
 from .render import summary
 from .render.compare import render_json, render_markdown, render_text
 from .render.text import escape_controls, natural_key
-from .report import LoadedReport, ReportError, load_report, write_json
+from .report import write_json
+from .report_loader import LoadedReport, ReportError, load_report
 from .shards import MergeError, merge, one_interpreter, stale_over
 from .verdict import parse_tolerance
 

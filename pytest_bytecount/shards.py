@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .report import LoadedReport, TestRecord, build_report
+from .records import TestRecord
+from .report import build_report
+from .report_loader import LoadedReport
 
 
 class MergeError(Exception):

@@ -15,7 +15,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pytest_bytecount.budgets import DEFAULT_HEADER, Budgets, BudgetsError, recording
-from pytest_bytecount.report import TestRecord, build_report, write_json
+from pytest_bytecount.records import TestRecord
+from pytest_bytecount.report import build_report, write_json
 from pytest_bytecount.verdict import Status
 
 if sys.version_info >= (3, 11):

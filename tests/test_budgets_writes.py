@@ -21,7 +21,8 @@ from conftest import TAG
 from pytest_bytecount import files
 from pytest_bytecount.budgets import Budgets, Changes, write_merged
 from pytest_bytecount.files import lock_path, locked, write_atomically
-from pytest_bytecount.report import TestRecord, build_report, write_json
+from pytest_bytecount.records import TestRecord
+from pytest_bytecount.report import build_report, write_json
 from pytest_bytecount.verdict import Status
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="symlinks, modes and signals")

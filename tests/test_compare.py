@@ -134,10 +134,10 @@ def test_a_regression_from_a_zero_baseline_is_shown_without_a_percentage(
 
 def test_every_renderer_shows_a_tiny_change_as_a_non_zero_percentage() -> None:
     from pytest_bytecount.compare import compare
+    from pytest_bytecount.records import TestRecord
     from pytest_bytecount.render import compare as compare_text
     from pytest_bytecount.render import github, html, summary
     from pytest_bytecount.render.numbers import signed_percent
-    from pytest_bytecount.report import TestRecord
     from pytest_bytecount.verdict import Limit, LimitSource, Status
 
     # Found on a real suite: a test of 402,009 instructions grew by 125.

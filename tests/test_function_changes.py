@@ -13,7 +13,7 @@ import pytest
 from conftest import functions_by_test, read_report
 
 from pytest_bytecount.measurement import FunctionCount
-from pytest_bytecount.report import load_report
+from pytest_bytecount.report_loader import load_report
 
 HELPERS = """
 def is_blank(ch):

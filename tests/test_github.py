@@ -185,8 +185,8 @@ def test_the_ci_recipes_workflows_are_valid_github_workflows(tmp_path: Path, ind
 
 
 def test_a_huge_job_summary_is_cut_with_a_count_of_the_rows_left_out() -> None:
+    from pytest_bytecount.records import TestRecord
     from pytest_bytecount.render.github import MOST_SUMMARY_BYTES, job_summary
-    from pytest_bytecount.report import TestRecord
     from pytest_bytecount.verdict import Status
 
     records = [

@@ -28,9 +28,11 @@ from hypothesis import strategies as st
 from pytest_bytecount.budgets import Budgets, BudgetsError
 from pytest_bytecount.cli import main
 from pytest_bytecount.compare import FunctionChange
+from pytest_bytecount.marker import marker_limit
 from pytest_bytecount.measurement import FunctionCount, LineCount
-from pytest_bytecount.plugin import marker_limit
-from pytest_bytecount.report import ReportError, TestRecord, build_report, load_report
+from pytest_bytecount.records import TestRecord
+from pytest_bytecount.report import build_report
+from pytest_bytecount.report_loader import ReportError, load_report
 from pytest_bytecount.verdict import Limit, LimitSource, Status, parse_tolerance
 
 

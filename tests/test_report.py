@@ -15,7 +15,9 @@ from conftest import TAG, TESTS_DIR, counts_by_name, functions_by_test, read_rep
 
 import pytest_bytecount
 from pytest_bytecount.measurement import FunctionCount
-from pytest_bytecount.report import TestRecord, build_report, json_text, load_report, write_json
+from pytest_bytecount.records import TestRecord
+from pytest_bytecount.report import build_report, json_text, write_json
+from pytest_bytecount.report_loader import load_report
 from pytest_bytecount.verdict import Status
 
 SUITE = """

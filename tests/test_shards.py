@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import read_report
 
-from pytest_bytecount.report import load_report
+from pytest_bytecount.report_loader import load_report
 
 SUITE_A = """
 import pytest

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from ..compare import Change, ChangeKind, compare
-from ..report import TestRecord
+from ..records import TestRecord
 from ..verdict import PROBLEMS, LimitSource, Status, change_percent
 from .compare import MOST_MARKDOWN_BYTES, render_markdown
 from .numbers import signed_percent

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Final
 
-from ..report import TestRecord
+from ..records import TestRecord
 from ..verdict import DISPLAY_ORDER, PROBLEMS, SOURCE_LABELS, LimitSource, Status, change_percent
 from .numbers import signed_percent
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Final, final
 
 from ..determinism import UNSTABLE_HINT
-from ..report import TestRecord, totals
+from ..records import TestRecord
+from ..report import totals
 from ..verdict import DISPLAY_ORDER, PROBLEMS, SOURCE_LABELS, LimitSource, Status, change_percent
 from .failure import change_lines
 from .numbers import signed_percent

@@ -1,0 +1,258 @@
+"""A measured test's record (pure, no pytest): what the plugin keeps of a
+test, what a report's entry holds, and how one is made from a measurement.
+
+A record is built once, where the test ran (an xdist worker builds it
+there), from the judged `Measurement`: its status, its biggest functions and
+hottest lines with files as reports name them, and, against a baseline, the
+functions whose own counts moved. Renderers receive it ready-made.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final, final
+
+from .attribution import FunctionKey, relative_file
+from .compare import FunctionChange
+from .measurement import FunctionCount, LineCount, Measurement
+from .verdict import PROBLEMS, Limit, LimitSource, Status, fails, judge
+
+if TYPE_CHECKING:
+    from .report_loader import LoadedReport
+
+#: The biggest functions a record names with the test's count.
+TOP_FUNCTIONS: Final = 5
+#: The hottest lines a report entry keeps.
+TOP_LINES: Final = 10
+
+
+@final
+@dataclass(frozen=True)
+class TestRecord:
+    """What was recorded for one measured test."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    nodeid: str
+    instructions: int
+    limit: Limit | None
+    status: Status
+    outcome: str
+    top_functions: tuple[FunctionCount, ...] = ()
+    baseline: int | None = None
+    #: Why the count may differ next run (another thread ran), or None.
+    unstable: str | None = None
+    #: Where the instructions went, for a later compare to name what changed
+    #: (recorded where a report is written).
+    top_lines: tuple[LineCount, ...] = ()
+    #: Every function's own count, highest first (recorded where a report is
+    #: written; read from a report of an earlier version, only the biggest:
+    #: see `functions_complete`).
+    functions: tuple[FunctionCount, ...] = ()
+    #: With a baseline, for a regressed or over-budget test: the functions
+    #: whose own counts moved most.
+    function_changes: tuple[FunctionChange, ...] = ()
+    #: The test passed, and failed only for being over its budget: recording
+    #: budgets from the report takes its count, as --bytecount-update would.
+    failed_by_budget: bool = False
+
+    @property
+    def functions_complete(self) -> bool:
+        """Whether `functions` names every function that ran: their own
+        counts add up to the test's (a function that ran counts at least one
+        instruction), which is not so where a report kept only the biggest."""
+        return sum(function.instructions for function in self.functions) == self.instructions
+
+    def to_json(self, table: Mapping[FunctionKey, int] | None = None) -> dict[str, Any]:
+        """This test's entry in the report's `tests` list: its functions as
+        indices into the report's `table` of functions, or without one (a
+        test's record on its way from an xdist worker) each by name."""
+        limit = self.limit
+        entry: dict[str, Any] = {
+            "nodeid": self.nodeid,
+            "instructions": self.instructions,
+            "limit": limit.instructions if limit is not None else None,
+            "budget_source": limit.source.value if limit is not None else None,
+            "status": self.status.value,
+            "outcome": self.outcome,
+            "top_functions": [_function_json(f) for f in self.top_functions[:TOP_FUNCTIONS]],
+        }
+        if self.baseline is not None:
+            entry["baseline"] = self.baseline
+        if limit is not None and limit.tolerance is not None:
+            entry["tolerance"] = limit.tolerance
+        entry["unstable"] = self.unstable
+        if self.top_lines:
+            entry["top_lines"] = [
+                {"file": line.file, "line": line.line, "instructions": line.instructions}
+                for line in self.top_lines
+            ]
+        if table is not None:
+            entry["function_counts"] = [
+                number
+                for f in self.functions
+                for number in (table[f.function, f.file, f.line], f.instructions)
+            ]
+        elif self.functions:
+            entry["functions"] = [_function_json(function) for function in self.functions]
+        if self.failed_by_budget:
+            entry["failed_by_budget"] = True
+        if self.function_changes:
+            entry["function_changes"] = [
+                {"function": c.function, "file": c.file, "line": c.line}
+                | {"before": c.before, "after": c.after}
+                for c in self.function_changes
+            ]
+        return entry
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any], table: Sequence[FunctionKey] = ()) -> TestRecord:
+        """The inverse of `to_json`, for an entry already checked against the
+        schema; `table` is the report's `functions`."""
+        limit = entry.get("limit")
+        if "function_counts" in entry:
+            counts: list[int] = entry["function_counts"]
+            named = (table[index] for index in counts[::2])
+            functions = tuple(
+                FunctionCount(name, file, line, count)
+                for (name, file, line), count in zip(named, counts[1::2], strict=True)
+            )
+        else:
+            functions = tuple(_function_of(f) for f in entry.get("functions", ()))
+        source = entry.get("budget_source")
+        return cls(
+            nodeid=entry["nodeid"],
+            instructions=entry["instructions"],
+            limit=(
+                Limit(limit, LimitSource(source), entry.get("tolerance"))
+                if limit is not None and source
+                else None
+            ),
+            status=Status(entry["status"]),
+            outcome=entry["outcome"],
+            top_functions=tuple(_function_of(f) for f in entry.get("top_functions", ())),
+            top_lines=tuple(
+                LineCount(line["file"], line["line"], line["instructions"])
+                for line in entry.get("top_lines", ())
+            ),
+            functions=functions,
+            function_changes=tuple(
+                FunctionChange(c["function"], c["file"], c["line"], c["before"], c["after"])
+                for c in entry.get("function_changes", ())
+            ),
+            baseline=entry.get("baseline"),
+            unstable=entry.get("unstable"),
+            failed_by_budget=entry.get("failed_by_budget", False) is True,
+        )
+
+
+def _function_json(function: FunctionCount) -> dict[str, Any]:
+    return {
+        "function": function.function,
+        "file": function.file,
+        "line": function.line,
+        "instructions": function.instructions,
+    }
+
+
+def _function_of(entry: Mapping[str, Any]) -> FunctionCount:
+    return FunctionCount(entry["function"], entry["file"], entry["line"], entry["instructions"])
+
+
+@final
+@dataclass(frozen=True)
+class Judged:
+    """A test's record, and what its failure text needs beyond it."""
+
+    record: TestRecord
+    #: The test fails for its count: over its limit, or, with
+    #: --bytecount-compare, regressed against the baseline.
+    failing: bool
+    #: The hottest lines (files as reports name them), each with the full
+    #: path of its file, to read its source from.
+    hottest: tuple[tuple[LineCount, str], ...]
+
+
+@final
+class RecordMaker:
+    """Makes each test's record from its measurement, as the run judges it:
+    against its limit, the run's tolerance and, if any, the baseline."""
+
+    def __init__(
+        self,
+        *,
+        root: str,
+        tolerance: float,
+        baseline: LoadedReport | None,
+        updating: bool,
+        keep_functions: bool,
+    ) -> None:
+        self.root = root
+        self.tolerance = tolerance
+        self.baseline = baseline
+        self.updating = updating
+        #: Keep every function's own count and the hottest lines: a report
+        #: (or a saved run) will be written, which a later compare reads.
+        self.keep_functions = keep_functions
+        self._shown_files: dict[str, str] = {}
+
+    def make(
+        self, nodeid: str, measurement: Measurement, limit: Limit | None, *, outcome: str
+    ) -> Judged:
+        """The record of test `nodeid`, whose pytest outcome is `outcome`: a
+        passed test whose count fails it is recorded as failed."""
+        instructions = measurement.instructions
+        baseline = self.baseline.counts.get(nodeid) if self.baseline is not None else None
+        status = judge(instructions, limit, tolerance=self.tolerance, baseline=baseline)
+        failing = fails(status, limit, updating=self.updating)
+        # By line and every function: only where they are shown or kept.
+        hottest = self._hottest_lines(measurement) if failing or self.keep_functions else ()
+        record = TestRecord(
+            nodeid=nodeid,
+            instructions=instructions,
+            limit=limit,
+            status=status,
+            outcome="failed" if failing and outcome == "passed" else outcome,
+            top_functions=self._functions(measurement.functions[:TOP_FUNCTIONS]),
+            baseline=baseline,
+            unstable=measurement.unstable,
+            top_lines=tuple(line for line, _ in hottest),
+            # Every function's own count: what a later compare needs to say
+            # exactly which functions changed.
+            functions=self._functions(measurement.functions) if self.keep_functions else (),
+            function_changes=self._function_changes(nodeid, status, measurement),
+            failed_by_budget=failing and outcome == "passed",
+        )
+        return Judged(record, failing, hottest)
+
+    def _function_changes(
+        self, nodeid: str, status: Status, measurement: Measurement
+    ) -> tuple[FunctionChange, ...]:
+        """With a baseline whose entry names this test's functions, for a
+        regressed or over-budget test: the functions whose own counts moved
+        most (against a report that kept only the biggest, the others
+        together)."""
+        if self.baseline is None or status not in PROBLEMS:
+            return ()
+        return self.baseline.function_changes(nodeid, self._functions(measurement.functions))
+
+    def _hottest_lines(self, measurement: Measurement) -> tuple[tuple[LineCount, str], ...]:
+        hottest = itertools.islice(measurement.by_line.items(), TOP_LINES)
+        return tuple(
+            (LineCount(self._relative(file), line, count), file) for (file, line), count in hottest
+        )
+
+    def _functions(self, functions: Iterable[FunctionCount]) -> tuple[FunctionCount, ...]:
+        return tuple(
+            replace(function, file=self._relative(function.file)) for function in functions
+        )
+
+    def _relative(self, filename: str) -> str:
+        shown = self._shown_files.get(filename)
+        if shown is None:  # relpath is slow, and the same files come back test after test
+            # `<string>` and `<frozen os>` are no paths: under a subdirectory
+            # of the rootdir, relpath would make them `sub/<string>`.
+            shown = self._shown_files[filename] = relative_file(filename, self.root)
+        return shown

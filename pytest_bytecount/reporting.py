@@ -1,0 +1,169 @@
+"""From a measured test to pytest's report of it, and back.
+
+Where the test ran, its measurement becomes a record (`records.py`), the
+test fails when its count does (the failure text is here), and the record
+travels on the call-phase `TestReport` as one JSON value, which
+pytest-xdist ships from a worker to the controller. Serial runs and the
+controller alike keep records from reports (`Reporter.collect`), so both
+see the same results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import replace
+from typing import Any, Final
+
+import pytest
+
+from .attribution import source_of
+from .measurement import Measurement
+from .records import Judged, TestRecord
+from .run import Extras, Run
+from .runner import TEST_STATE_KEY, TestState
+
+#: The JUnit XML property holding a measured test's count.
+JUNIT_PROPERTY: Final = "bytecount_instructions"
+#: The attribute of a call-phase TestReport carrying the test's record, as
+#: JSON: pytest-xdist ships report attributes from workers to the controller.
+REPORT_ATTRIBUTE: Final = "bytecount"
+#: The keys of `Extras` in that JSON, beside the record's own.
+EXTRA_KEYS: Final = ("explain", "folded", "paths_lost", "unrepeated")
+
+
+def payload(record: TestRecord, extras: Extras | None) -> dict[str, Any]:
+    """What a test's report carries: its record's JSON, and its extras."""
+    entry = record.to_json()
+    if extras is not None:
+        for key in EXTRA_KEYS:
+            value = getattr(extras, key)
+            if value is not None:
+                entry[key] = value
+    return entry
+
+
+def from_payload(entry: Mapping[str, Any]) -> tuple[TestRecord, Extras | None]:
+    """The inverse of `payload`."""
+    found = {key: entry[key] for key in EXTRA_KEYS if isinstance(entry.get(key), str)}
+    return TestRecord.from_json(entry), Extras(**found) if found else None
+
+
+class Reporter:
+    """Makes each measured test's report, and keeps the records reports carry."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def make_report(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        state = item.stash.get(TEST_STATE_KEY, None)
+        if state is None or call.when != "call":
+            return (yield)
+        if not state.call_done:
+            # A report made while the test still runs (a unittest subtest's).
+            return (yield)
+        if state.problem is None and state.fixture is not None:
+            state.problem = state.fixture.problem
+        measurement = None if state.problem else state.recorded()
+        if measurement is not None:
+            for reason in (state.unstable, state.hypothesis and state.hypothesis.unstable):
+                if reason:
+                    measurement.note_unstable(reason)
+            # Before the report is made: it copies the item's user properties.
+            # Replaced, not appended: a rerun test (pytest-rerunfailures) has
+            # one item and reports once per run.
+            item.user_properties[:] = [
+                prop for prop in item.user_properties if prop[0] != JUNIT_PROPERTY
+            ]
+            item.user_properties.append((JUNIT_PROPERTY, measurement.instructions))
+        report = yield
+        # The test is over: its measurements need not live as long as the
+        # item (the whole session), each one more object for every garbage
+        # collection to walk.
+        del item.stash[TEST_STATE_KEY]
+        if state.problem is not None:
+            self._report_problem(report, state)
+        elif measurement is not None:
+            judged = self.run.maker.make(
+                item.nodeid, measurement, state.limit, outcome=report.outcome
+            )
+            if judged.failing:
+                _fail(report, self._failure_text(judged, measurement))
+            extras = self._extras(measurement, state)
+            setattr(report, REPORT_ATTRIBUTE, payload(judged.record, extras))
+        return report
+
+    def collect(self, report: pytest.TestReport) -> None:
+        """Keep the record a test's report carries (from this process or an
+        xdist worker); a test whose teardown failed is recorded as an error."""
+        run = self.run
+        if report.when == "call":
+            entry = getattr(report, REPORT_ATTRIBUTE, None)
+            if isinstance(entry, dict):
+                record, extras = from_payload(entry)
+                run.keep(record, extras)
+                # Only what this run shows: most runs print no annotations,
+                # and this runs for every test.
+                if run.settings.github:
+                    file, line, _ = report.location
+                    if line is not None:
+                        run.locations[report.nodeid] = (file, line + 1)
+        elif report.when == "teardown" and report.failed:
+            kept = run.records.get(report.nodeid)
+            if kept is not None:
+                run.records[report.nodeid] = replace(kept, outcome="error")
+
+    def _extras(self, measurement: Measurement, state: TestState) -> Extras | None:
+        """What goes with the record: call paths where the run records them
+        (to reach the xdist controller; not part of the JSON report)."""
+        settings = self.run.settings
+        explain = folded = paths_lost = None
+        if settings.stacks:
+            measurement.root = str(self.run.config.rootpath)
+            if settings.explain or settings.html_path is not None:
+                explain = measurement.explain()
+            try:
+                folded = measurement.folded()
+            except ValueError as exc:
+                paths_lost = str(exc)
+        if explain is folded is paths_lost is state.unrepeated is None:
+            return None
+        return Extras(explain, folded, paths_lost, state.unrepeated)
+
+    def _failure_text(self, judged: Judged, measurement: Measurement) -> str:
+        from .render.failure import over_budget_message
+
+        run = self.run
+        record = judged.record
+        assert record.limit is not None
+        sources: dict[str, list[str]] = {}
+        shown = [(line, source_of(path, line.line, sources)) for line, path in judged.hottest]
+        compared = run.settings.compare_path
+        return over_budget_message(
+            measurement,
+            record.limit,
+            record.top_functions,
+            shown,
+            run.settings.tolerance,
+            budgets=run.shown_path(run.settings.budgets_path),
+            changes=record.function_changes,
+            baseline_name=run.shown_path(compared) if compared else "the baseline",
+        )
+
+    def _report_problem(self, report: pytest.TestReport, state: TestState) -> None:
+        if report.failed and str(state.problem) in str(report.longrepr):
+            return  # the fixture failed the test with this very reason
+        if state.strict:
+            _fail(report, f"pytest-bytecount could not count this test: {state.problem}")
+        else:
+            self.run.warn_once(str(state.problem))
+
+
+def _fail(report: pytest.TestReport, message: str) -> None:
+    """Fail a passing test with `message`; a failed test keeps its own failure."""
+    if report.passed:
+        report.outcome = "failed"
+        report.longrepr = message
+    else:
+        report.sections.append(("bytecount", message))
