@@ -22,7 +22,8 @@ import pytest
 
 from . import __version__, hypothesis_tests
 from .attribution import relative_file, source_of
-from .budgets import Budgets, BudgetsError, recording, write_merged
+from .budgets import Budgets, recording, write_merged
+from .budgets_toml import BudgetsError
 from .compare import FunctionChange
 from .counting import Meter, SpanOptions, thread_meter
 from . import determinism
