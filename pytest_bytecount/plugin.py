@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from . import __version__, hypothesis_tests
+from . import __version__, determinism, hypothesis_tests
 from .attribution import relative_file, source_of
 from .budgets import Budgets, recording, write_merged
 from .budgets_toml import BudgetsError
 from .compare import FunctionChange
 from .counting import Meter, SpanOptions, thread_meter
-from . import determinism
 from .determinism import hash_seed_warning, seed_random
 from .engine import CountingFailed, CountingUnavailable, ModuleFilter
 from .files import write_atomically
