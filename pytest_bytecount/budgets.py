@@ -1,4 +1,6 @@
-"""The budgets file, `bytecount.toml`: load, validate, look up, update, write.
+"""The budgets file, `bytecount.toml`: load, look up, update, write; and
+what a run's records teach it (`recording`). Its TOML text, read and
+checked or written, is budgets_toml.py's.
 
 One table per interpreter tag maps test node ids to instruction budgets: a
 positive int below 2**63, or an inline table `{ budget = 36767, tolerance =
@@ -12,47 +14,20 @@ would refuse.
 
 from __future__ import annotations
 
-import sys
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, final
+from typing import Final, final
 
+from .budgets_toml import MAX_BUDGET, BudgetsError, check_text, file_text, is_text, parse_file
 from .files import locked, write_atomically
 from .records import TestRecord
 from .verdict import LimitSource, parse_tolerance
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10
-    import tomli as tomllib
 
 DEFAULT_HEADER: Final = (
     "# Executed-instruction budgets for pytest-bytecount.\n"
     "# `pytest --bytecount-update` rewrites the table of the running interpreter.\n"
 )
-
-#: The largest budget: TOML's integers are 64-bit signed.
-MAX_BUDGET: Final = 2**63 - 1
-
-#: A byte order mark some editors put at the start of UTF-8 files; TOML
-#: does not allow it, the file is read without it.
-BOM: Final = "\ufeff"
-
-#: How much of a bad value an error message quotes.
-SHOWN_LENGTH: Final = 60
-
-#: Whitespace as TOML has it (`str.strip` would take more).
-TOML_SPACE: Final = " \t"
-
-#: Unicode categories `_quoted` escapes: controls, line and paragraph
-#: separators, surrogates.
-UNSHOWN: Final = frozenset({"Cc", "Zl", "Zp", "Cs"})
-
-
-class BudgetsError(ValueError):
-    """The budgets file cannot be used; the message names the file and the problem."""
 
 
 @final
@@ -70,13 +45,13 @@ class Changes:
 
     def check(self) -> None:
         """`ValueError` for anything the loader would refuse to read back."""
-        _check_text(self.tag, "interpreter tag")
+        check_text(self.tag, "interpreter tag")
         for nodeid, count in self.counts.items():
-            _check_text(nodeid, "node id")
+            check_text(nodeid, "node id")
             if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= MAX_BUDGET:
                 raise ValueError(f"{nodeid!r}: a budget must be an int from 1 to 2**63 - 1")
         for nodeid, tolerance in self.tolerances.items():
-            _check_text(nodeid, "node id")
+            check_text(nodeid, "node id")
             try:
                 if tolerance is not None:
                     parse_tolerance(tolerance)
@@ -109,25 +84,8 @@ class Budgets:
             return cls(path)
         except OSError as exc:
             raise BudgetsError(f"{path}: cannot read the budgets file: {exc.strerror}") from None
-        try:
-            text = raw.decode("utf-8").removeprefix(BOM)
-        except UnicodeDecodeError as exc:
-            raise BudgetsError(
-                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-            ) from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise BudgetsError(f"{path}: not valid TOML: {exc}") from None
-        except RecursionError:
-            raise BudgetsError(
-                f"{path}: not valid TOML: arrays or inline tables nested too deeply"
-            ) from None
-        except ValueError:
-            # An integer longer than Python converts from text (4,300 digits).
-            raise BudgetsError(f"{path}: not valid TOML: a number too long to read") from None
-        tables, tolerances = _validated(path, data)
-        return cls(path, tables, _header_of(text), tolerances)
+        tables, header, tolerances = parse_file(path, raw)
+        return cls(path, tables, header, tolerances)
 
     def table(self, tag: str) -> Mapping[str, int]:
         """The budgets of the interpreter `tag` (empty if it has none)."""
@@ -227,24 +185,7 @@ class Budgets:
 
     def render(self) -> str:
         """The file's text: the header, then tables and keys sorted, for minimal diffs."""
-        import tomli_w  # here: only --bytecount-update writes budgets
-
-        tables = []
-        for tag in sorted(self.tables):
-            tolerances = self.tolerances.get(tag, {})
-            lines = [tomli_w.dumps({tag: {}}).rstrip("\n")]  # the header, quoted if need be
-            for nodeid, budget in sorted(self.tables[tag].items()):
-                line = tomli_w.dumps({nodeid: budget}).rstrip("\n")
-                if nodeid in tolerances:
-                    # tomli_w writes tables as [sections]; the file keeps one
-                    # line per test, so the inline table is put together here.
-                    key = line.rpartition(" = ")[0]
-                    tolerance = tomli_w.dumps({"tolerance": tolerances[nodeid]}).rstrip("\n")
-                    line = f"{key} = {{ budget = {budget}, {tolerance} }}"
-                lines.append(line)
-            tables.append("\n".join(lines) + "\n")
-        body = "\n".join(tables)
-        return f"{self.header.rstrip()}\n\n{body}" if self.header.strip() else body
+        return file_text(self.header, self.tables, self.tolerances)
 
     def write(self) -> None:
         """Write the file, atomically and under its lock. A copy made by
@@ -331,7 +272,7 @@ def recording(records: Iterable[TestRecord]) -> Recording:
     refused: dict[str, str] = {}
     for nodeid, found in seen.items():
         low, high = min(found), max(found)
-        if not _is_text(nodeid):
+        if not is_text(nodeid):
             refused[nodeid] = "its node id holds characters that UTF-8 cannot encode"
         elif high > MAX_BUDGET:
             refused[nodeid] = f"its count {high:,} is above the largest budget, 2**63 - 1"
@@ -358,132 +299,3 @@ def _percent(tenths: int) -> str:
     """`25` -> `"2.5%"`."""
     whole, tenth = divmod(tenths, 10)
     return f"{whole}.{tenth}%" if tenth else f"{whole}%"
-
-
-def _validated(
-    path: Path, data: Mapping[str, Any]
-) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, str]]]:
-    tables: dict[str, dict[str, int]] = {}
-    tolerances: dict[str, dict[str, str]] = {}
-    for tag, table in data.items():
-        if not isinstance(table, dict):
-            raise BudgetsError(
-                f"{path}: {_quoted(tag)} must be a table of budgets for one interpreter, "
-                f'such as ["cpython-312"], not a {_toml_type(table)}'
-            )
-        tables[tag] = {}
-        for nodeid, value in table.items():
-            where = f"{path}: [{_quoted(tag)}] {_quoted(nodeid)}"
-            if isinstance(value, dict):
-                budget, tolerance = _entry(where, value)
-                if tolerance is not None:
-                    tolerances.setdefault(tag, {})[nodeid] = tolerance
-            else:
-                budget = _budget(where, value)
-            tables[tag][nodeid] = budget
-    return tables, tolerances
-
-
-def _budget(where: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise BudgetsError(
-            f"{where}: a budget must be a positive integer or an inline table such as "
-            f'{{ budget = 1000, tolerance = "2%" }}, got {_toml_value(value)}'
-        )
-    if value > MAX_BUDGET:
-        raise BudgetsError(f"{where}: a budget must be below 2**63, got {_toml_value(value)}")
-    return value
-
-
-def _entry(where: str, entry: Mapping[str, Any]) -> tuple[int, str | None]:
-    """`{ budget = n, tolerance = "2%" }`: the budget and the tolerance as written."""
-    unknown = sorted(set(entry) - {"budget", "tolerance"})
-    if unknown:
-        raise BudgetsError(
-            f"{where}: unknown key {unknown[0]!r}: an entry's table takes budget and tolerance"
-        )
-    if "budget" not in entry:
-        raise BudgetsError(f"{where}: the inline table has no budget")
-    budget = entry["budget"]
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-        raise BudgetsError(f"{where}: budget must be a positive integer, got {_toml_value(budget)}")
-    if budget > MAX_BUDGET:
-        raise BudgetsError(f"{where}: budget must be below 2**63, got {_toml_value(budget)}")
-    tolerance = entry.get("tolerance")
-    if tolerance is None:
-        return budget, None
-    if not isinstance(tolerance, str):
-        raise BudgetsError(
-            f'{where}: tolerance must be a string such as "2%", got {_toml_value(tolerance)}'
-        )
-    try:
-        parse_tolerance(tolerance)
-    except ValueError as exc:
-        raise BudgetsError(f"{where}: tolerance: {exc}") from None
-    return budget, tolerance
-
-
-def _header_of(text: str) -> str:
-    """The comment lines (and blank lines) the file starts with: lines as
-    TOML has them, ended by `\n` only (`str.splitlines` would also end one
-    at a U+2028 inside a comment, and start a line that is no comment)."""
-    header = []
-    for line in text.split("\n"):
-        line = line.removesuffix("\r")
-        if line.strip(TOML_SPACE) and not line.lstrip(TOML_SPACE).startswith("#"):
-            break
-        header.append(line)
-    if not any(line.strip(TOML_SPACE) for line in header):
-        return ""
-    return "\n".join(header).strip("\n") + "\n"
-
-
-def _toml_type(value: object) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__
-
-
-def _toml_value(value: object) -> str:
-    """`value` for an error message, in one line and cut short."""
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) and value.bit_length() > 4 * SHOWN_LENGTH:
-        return f"an integer of {len(str(value)):,} digits"
-    shown = repr(value)
-    if len(shown) > SHOWN_LENGTH:
-        shown = shown[: SHOWN_LENGTH - 3] + "..."
-    return f"{shown} ({_toml_type(value)})"
-
-
-def _quoted(text: str) -> str:
-    """A key in double quotes, as TOML writes it, with every character that
-    could end or hide a line escaped: an error message stays one line."""
-    escaped = "".join(
-        f"\\u{ord(char):04x}" if unicodedata.category(char) in UNSHOWN else char
-        for char in text.replace("\\", "\\\\").replace('"', '\\"')
-    )
-    return f'"{escaped}"'
-
-
-def _is_text(text: str) -> bool:
-    """Whether `text` can be written as UTF-8 (no lone surrogates, such as
-    the ones a file name that is not UTF-8 leaves in a node id)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _check_text(text: object, what: str) -> None:
-    if not isinstance(text, str) or not _is_text(text):
-        raise ValueError(f"{text!r}: a {what} must be text UTF-8 can encode")

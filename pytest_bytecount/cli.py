@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from . import __version__, history
-from .budgets import Budgets, BudgetsError, recording, write_merged
+from .budgets import Budgets, recording, write_merged
+from .budgets_toml import BudgetsError
 from .compare import ChangeKind, compare, hash_seed_mismatch
 from .render import summary
 from .render.compare import render_json, render_markdown, render_text

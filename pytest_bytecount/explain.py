@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import CodeType
 
-from .attribution import instructions_by_line, is_generated, relative_file, source_of
+from .attribution import instructions_by_line, relative_file, source_of
+from .generated_code import is_generated
 
 
 def render(

@@ -9,7 +9,7 @@ from itertools import compress
 from types import CodeType
 from typing import final
 
-from . import attribution
+from . import attribution, generated_code
 from .engine import Hits
 from .engine.bytecode import EXTENDED_ARG, PREFIX_REPORTED_WITH_INSTRUCTION, reported_opname
 from .engine.paths import Path
@@ -131,7 +131,7 @@ class Measurement:
                 continue
             ran.append((hits.codes[key], counter))
             owns.append(own)
-        names = attribution.function_names([code for code, _ in ran])
+        names = generated_code.function_names([code for code, _ in ran])
         functions = [
             FunctionCount(name, code.co_filename, code.co_firstlineno, own)
             for (code, _), name, own in zip(ran, names, owns, strict=True)

@@ -18,7 +18,8 @@ import pytest
 
 from . import determinism
 from .attribution import relative_file
-from .budgets import Budgets, BudgetsError
+from .budgets import Budgets
+from .budgets_toml import BudgetsError
 from .compare import hash_seed_mismatch
 from .counting import Meter, SpanOptions, thread_meter
 from .determinism import hash_seed_warning

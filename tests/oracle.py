@@ -28,7 +28,8 @@ import pluggy
 import pytest
 
 import pytest_bytecount
-from pytest_bytecount.attribution import frame_label, name_generated
+from pytest_bytecount.attribution import frame_label
+from pytest_bytecount.generated_code import name_generated
 
 _SKIPPED_DIRS = tuple(
     os.path.dirname(module.__file__) + os.sep

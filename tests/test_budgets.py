@@ -14,7 +14,8 @@ from conftest import TAG, read_report
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pytest_bytecount.budgets import DEFAULT_HEADER, Budgets, BudgetsError, recording
+from pytest_bytecount.budgets import DEFAULT_HEADER, Budgets, recording
+from pytest_bytecount.budgets_toml import BudgetsError
 from pytest_bytecount.records import TestRecord
 from pytest_bytecount.report import build_report, write_json
 from pytest_bytecount.verdict import Status

@@ -20,7 +20,7 @@ import corpus
 import pytest
 
 from pytest_bytecount.engine.bytecode import next_instruction, reported_opname
-from pytest_bytecount.engine.settrace import STALE_LOCALS, rebound_locals
+from pytest_bytecount.engine.frame_counters import STALE_LOCALS, rebound_locals
 
 #: Modules with every construct between them: async code, generators,
 #: comprehensions, pattern matching, exception groups, long functions

@@ -17,7 +17,7 @@ import typing
 
 import pytest
 
-from pytest_bytecount import attribution, measure
+from pytest_bytecount import generated_code, measure
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -91,7 +91,7 @@ def test_generated_methods_are_named_after_their_class_in_folded_stacks() -> Non
     assert "<string>" not in folded
     assert "__create_fn__" not in folded
     # Functions and totals go by the same names; the counts add up as ever.
-    named = {f.function: f for f in m.by_function if attribution.is_generated(f.file)}
+    named = {f.function: f for f in m.by_function if generated_code.is_generated(f.file)}
     assert set(named) == NAMED
     assert sum(f.instructions for f in m.by_function) == m.instructions
     assert all(f.total == f.instructions for f in named.values())  # they call no Python
@@ -149,11 +149,11 @@ def test_naming_generated_code_runs_nothing_an_outer_span_counts(
     # Replaced by builtins: a Python function of this module would be counted.
     # (staticmethod: a partial is to become a method descriptor, 3.13 warns.)
     always = staticmethod(functools.partial(operator.truth, True))
-    monkeypatch.setattr(attribution._GeneratedMethods, "_new_modules", always)
+    monkeypatch.setattr(generated_code._GeneratedMethods, "_new_modules", always)
     looked = nested()
     visits: list[bool] = []
     monkeypatch.setattr(
-        attribution._GeneratedMethods,
+        generated_code._GeneratedMethods,
         "_visit_classes",
         staticmethod(functools.partial(visits.append, True)),
     )
@@ -164,15 +164,15 @@ def test_naming_generated_code_runs_nothing_an_outer_span_counts(
 def test_classes_are_looked_for_again_only_once_a_module_was_imported(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    methods = attribution._GeneratedMethods()
+    methods = generated_code._GeneratedMethods()
     visits: list[bool] = []
-    visit = attribution._GeneratedMethods._visit_classes
+    visit = generated_code._GeneratedMethods._visit_classes
 
-    def counted_visit(self: attribution._GeneratedMethods) -> None:
+    def counted_visit(self: generated_code._GeneratedMethods) -> None:
         visits.append(True)
         visit(self)
 
-    monkeypatch.setattr(attribution._GeneratedMethods, "_visit_classes", counted_visit)
+    monkeypatch.setattr(generated_code._GeneratedMethods, "_visit_classes", counted_visit)
 
     def init_of(cls: type) -> types.CodeType:
         return vars(cls)["__init__"].__code__  # type: ignore[no-any-return]
@@ -231,7 +231,7 @@ def test_looking_for_the_class_asks_nothing_of_classes_or_modules(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "pretender", Pretender())
-    monkeypatch.setattr(attribution, "_METHODS", attribution._GeneratedMethods())
+    monkeypatch.setattr(generated_code, "_METHODS", generated_code._GeneratedMethods())
     ASKED.clear()
     with measure(stacks=True) as m:
         Watched(1)
@@ -310,7 +310,7 @@ def test_the_names_are_the_same_in_every_process(pytester: pytest.Pytester) -> N
     ],
 )
 def test_only_code_made_from_a_string_is_generated(file: str, generated: bool) -> None:
-    assert attribution.is_generated(file) is generated
+    assert generated_code.is_generated(file) is generated
 
 
 def test_generated_code_is_named_the_same_when_pytest_runs_in_a_subdirectory(

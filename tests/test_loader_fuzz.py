@@ -25,7 +25,8 @@ from conftest import TAG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_bytecount.budgets import Budgets, BudgetsError
+from pytest_bytecount.budgets import Budgets
+from pytest_bytecount.budgets_toml import BudgetsError
 from pytest_bytecount.cli import main
 from pytest_bytecount.compare import FunctionChange
 from pytest_bytecount.marker import marker_limit

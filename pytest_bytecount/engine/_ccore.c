@@ -1,9 +1,10 @@
 /* The compiled hot path of pytest-bytecount: the twin of engine/_pycore.py
  * on CPython 3.12 to 3.15 (sys.monitoring callbacks), member for member,
- * and of the Python trace function in engine/settrace.py on 3.10 and 3.11
- * (a C trace function, like coverage.py's CTracer). Both count exactly what
- * their Python twins count. Read the Python first: it says what each member
- * does and why; this file says how, in C.
+ * and of the Python trace functions in engine/settrace.py and
+ * engine/frame_counters.py on 3.10 and 3.11 (a C trace function, like
+ * coverage.py's CTracer). Both count exactly what their Python twins count.
+ * Read the Python first: it says what each member does and why; this file
+ * says how, in C.
  *
  * The GIL and threads. Every function here runs with the GIL held: CPython
  * holds it when it calls sys.monitoring callbacks, trace functions, methods

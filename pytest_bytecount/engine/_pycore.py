@@ -314,7 +314,8 @@ class PythonCore:
         def raise_(code: CodeType, offset: int, exception: BaseException) -> Any:
             # The exception leaves the block after the raising instruction:
             # what follows it there did not run. The reported offset is not
-            # always that instruction (RESEARCH.md); the frame's last one is.
+            # always that instruction; the frame's last one is
+            # (docs/internals.rst, "Where an exception leaves a block").
             nonlocal suspect
             suspect = tree is not None
             try:

@@ -6,9 +6,9 @@ can count a block's length at its leader and ignore every other location
 (returning DISABLE there, so the interpreter stops reporting it), then take
 back the instructions an exception skipped.
 
-The leaders come from `dis`, as measured in RESEARCH.md ("Block counting
-with leader probes"): the instruction after any `RESUME`; every jump target
-and the instruction after any jump (`SEND`, `FOR_ITER` and
+The leaders come from `dis` (why each is one: docs/internals.rst, "Block
+leaders"): the instruction after any `RESUME`; every jump target and the
+instruction after any jump (`SEND`, `FOR_ITER` and
 `JUMP_BACKWARD_NO_INTERRUPT` transfer control with no event of their own);
 the instruction after anything that leaves the frame or raises (returns,
 yields, `RAISE_VARARGS`, `RERAISE`, `END_ASYNC_FOR`, `CLEANUP_THROW`); every

@@ -112,8 +112,9 @@ class MonitoringEngine(Engine):
         # Another tool's LINE callback returning DISABLE (coverage.py's sysmon
         # core does) makes CPython skip our INSTRUCTION event for the first
         # instruction of that line, once. Watching LINE ourselves, with a
-        # callback that never disables, keeps every event (RESEARCH.md, bug 4).
-        # It costs a callback per line, so only when another tool is present.
+        # callback that never disables, keeps every event (docs/internals.rst,
+        # "DISABLE and re-arming"). It costs a callback per line, so only
+        # when another tool is present.
         others = [t for t in range(6) if t != tool and mon.get_tool(t) is not None]
         events_per_code = (
             events.INSTRUCTION
