@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import TAG, read_report
+from helpers import TAG, read_report
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
-from conftest import TAG, counts, read_report
+from helpers import TAG, counts, read_report
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TAG, counts, read_report
+from helpers import TAG, counts, read_report
 
 if sys.version_info >= (3, 11):
     import tomllib

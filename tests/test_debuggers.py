@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import MONITORING, counts, read_report
+from helpers import MONITORING, counts, read_report
 
 #: An inner conftest that records, when pytest is done, the tracing state the
 #: run left behind: no tracer, no tool id of ours.

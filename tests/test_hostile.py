@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import MONITORING, PYTHON_TRACER, TAG, counts, read_report
+from helpers import MONITORING, PYTHON_TRACER, TAG, counts, read_report
 
 #: An inner conftest that records, when pytest is done, the tracing state the
 #: run left behind.
