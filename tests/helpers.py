@@ -15,6 +15,12 @@ import pytest
 
 from pytest_bytecount.engine import choose_core
 
+#: The standard library reads TOML from 3.11; tomli is the same parser before.
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib  # noqa: F401 (for the test modules)
+
 TESTS_DIR = Path(__file__).parent
 TAG = sys.implementation.cache_tag
 

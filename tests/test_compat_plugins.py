@@ -15,20 +15,8 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
-from helpers import TAG, counts, read_report
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
-WORK = """
-def work(n):
-    total = 0
-    for i in range(n):
-        total += i
-    return total
-"""
+from helpers import TAG, counts, read_report, tomllib
+from suites import WORK
 
 
 def run(
