@@ -6,7 +6,12 @@ from __future__ import annotations
 import sys
 
 import pytest
-from helpers import INNER_ADDOPTS, TESTS_DIR
+
+# helpers.py asserts for the test modules (assert_budgets_met, ...): its
+# asserts are rewritten as theirs are, to say what differed.
+pytest.register_assert_rewrite("helpers")
+
+from helpers import INNER_ADDOPTS, TESTS_DIR  # noqa: E402 (after the line above)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from pytest_bytecount.engine import choose_core
 if sys.version_info >= (3, 11):
     import tomllib
 else:
-    import tomli as tomllib  # noqa: F401 (for the test modules)
+    import tomli as tomllib
 
 TESTS_DIR = Path(__file__).parent
 TAG = sys.implementation.cache_tag
@@ -85,3 +85,59 @@ def counts_by_name(report: Path) -> dict[str, int]:
     return {
         test["nodeid"].split("::")[1]: test["instructions"] for test in read_report(report)["tests"]
     }
+
+
+# -- runs and budgets of the test_compat_* modules' inner suites ----------------
+
+
+def run(
+    pytester: pytest.Pytester,
+    *args: str,
+    report: str = "r.json",
+    subprocess: bool = False,
+    **outcomes: int,
+) -> tuple[pytest.RunResult, dict[str, Any]]:
+    """Run the inner suite with a JSON report; check its outcomes."""
+    path = pytester.path / report
+    runner = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    result = runner(*args, f"--bytecount-report={path}")
+    if outcomes:
+        result.assert_outcomes(**outcomes)
+    return result, read_report(path)
+
+
+def budgets(pytester: pytest.Pytester) -> dict[str, int]:
+    table: dict[str, int] = tomllib.loads((pytester.path / "bytecount.toml").read_text())[TAG]
+    return table
+
+
+def lower_budgets(pytester: pytest.Pytester) -> None:
+    """Rewrite the budgets file with every budget one instruction lower."""
+    lines = [f'["{TAG}"]'] + [
+        f"{json.dumps(nodeid)} = {budget - 1}" for nodeid, budget in budgets(pytester).items()
+    ]
+    (pytester.path / "bytecount.toml").write_text("\n".join(lines) + "\n")
+
+
+def by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The report's tests by node id without the file part."""
+    return {test["nodeid"].split("::", 1)[1]: test for test in report["tests"]}
+
+
+def assert_budgets_met(report: dict[str, Any], names: set[str]) -> None:
+    """The tests `names` were measured against a recorded budget, exactly."""
+    tests = by_name(report)
+    for name in names:
+        assert tests[name]["budget_source"] == "file", name
+        assert tests[name]["status"] == "ok", name
+        assert tests[name]["instructions"] == tests[name]["limit"], name
+
+
+def assert_budgets_exceeded_by_one(report: dict[str, Any], names: set[str]) -> None:
+    """After `lower_budgets`: the tests `names` counted exactly as when their
+    budgets were recorded, and failed by one instruction."""
+    tests = by_name(report)
+    for name in names:
+        assert tests[name]["budget_source"] == "file", name
+        assert (tests[name]["status"], tests[name]["outcome"]) == ("over", "failed"), name
+        assert tests[name]["instructions"] == tests[name]["limit"] + 1, name
