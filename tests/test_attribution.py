@@ -10,7 +10,7 @@ import os
 import sys
 
 import pytest
-from conftest import functions_by_test, read_report
+from helpers import functions_by_test, read_report
 
 from pytest_bytecount import measure
 from pytest_bytecount.measurement import FunctionCount

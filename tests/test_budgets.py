@@ -10,28 +10,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import TAG, read_report
+from helpers import TAG, read_report, tomllib
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from suites import WORK
 
 from pytest_bytecount.budgets import DEFAULT_HEADER, Budgets, recording
 from pytest_bytecount.budgets_toml import BudgetsError
 from pytest_bytecount.records import TestRecord
 from pytest_bytecount.report import build_report, write_json
 from pytest_bytecount.verdict import Status
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
-CODE = """
-def work(n):
-    total = 0
-    for i in range(n):
-        total += i
-    return total
-"""
 
 TESTS = """
 import pytest
@@ -51,7 +39,7 @@ def test_marked():
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makepyfile(code_under_test=CODE, test_suite=TESTS)
+    pytester.makepyfile(code_under_test=WORK, test_suite=TESTS)
     pytester.syspathinsert()
     return pytester
 
@@ -63,7 +51,7 @@ def budgets(pytester: pytest.Pytester) -> dict[str, dict[str, int]]:
 
 def make_dearer(pytester: pytest.Pytester, extra: str) -> None:
     pytester.makepyfile(
-        code_under_test=CODE.replace("    return total", f"    {extra}\n    return total")
+        code_under_test=WORK.replace("    return total", f"    {extra}\n    return total")
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import TAG
+from helpers import TAG
 
 from pytest_bytecount import files
 from pytest_bytecount.budgets import Budgets, Changes, write_merged

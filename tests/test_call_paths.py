@@ -5,7 +5,7 @@ with the stack at each, on every corpus function and with either core."""
 from __future__ import annotations
 
 import pytest
-from conftest import MONITORING
+from helpers import MONITORING
 
 from pytest_bytecount import measure
 

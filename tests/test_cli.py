@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TAG, counts, read_report
+from helpers import TAG, counts, read_report
 
 import pytest_bytecount
 from pytest_bytecount.cli import main

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TAG, read_report
+from helpers import TAG, read_report
 
 CODE = "def work(n):\n    return sum(range(n))\n"
 SLIGHTLY_DEARER = "def work(n):\n    m = n\n    return sum(range(m))\n"

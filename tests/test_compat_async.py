@@ -9,7 +9,7 @@ the event loop's own frames out (code they call back into still counts).
 from __future__ import annotations
 
 import pytest
-from conftest import counts_by_name
+from helpers import counts_by_name
 
 ASYNC_TESTS = """
 import asyncio

@@ -13,28 +13,15 @@ compared with are subprocesses too, so that both start from the same state.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TAG, counts, read_report
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
-CODE = """
-def work(n):
-    total = 0
-    for i in range(n):
-        total += i
-    return total
-"""
+from helpers import TAG, counts, read_report, tomllib
+from suites import WORK
 
 SUITE = {
-    "code_under_test": CODE,
+    "code_under_test": WORK,
     "test_markers": """
         import pytest
         from code_under_test import work

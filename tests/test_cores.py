@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import CORE, MONITORING, counts, read_report
+from helpers import CORE, MONITORING, counts, read_report
 
 from pytest_bytecount.engine import CORE_VARIABLE, choose_core
 from pytest_bytecount.engine.cores import compiled_core

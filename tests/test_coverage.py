@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import MONITORING, counts, read_report
+from helpers import MONITORING, counts, read_report
 
 CODE = """
 def classify(values):

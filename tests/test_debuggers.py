@@ -11,19 +11,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import MONITORING, counts, read_report
-
-#: An inner conftest that records, when pytest is done, the tracing state the
-#: run left behind: no tracer, no tool id of ours.
-STATE_AT_EXIT = """
-import json
-import sys
-
-def pytest_unconfigure(config):
-    tools = [sys.monitoring.get_tool(i) for i in range(6)] if sys.version_info >= (3, 12) else []
-    with open("state-at-exit.json", "w") as f:
-        json.dump({"gettrace": repr(sys.gettrace()), "tools": tools}, f)
-"""
+from helpers import MONITORING, counts, read_report
+from suites import CLEAN_STATE, STATE_AT_EXIT
 
 #: An unmeasured inner test that records the tracing state seen by a later test.
 STATE_IN_A_LATER_TEST = """
@@ -34,7 +23,6 @@ def test_9_state_seen_by_a_later_test():
         json.dump({"gettrace": repr(sys.gettrace()), "tools": tools}, f)
 """
 
-CLEAN_STATE = {"gettrace": "None", "tools": [None] * 6 if MONITORING else []}
 NO_PLUGIN_TRACEBACK = ("*Traceback (most recent call last)*", "*INTERNALERROR*")
 
 

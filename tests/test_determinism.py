@@ -5,7 +5,7 @@ said out loud (SPEC §1)."""
 from __future__ import annotations
 
 import pytest
-from conftest import counts_by_name, read_report
+from helpers import counts_by_name, read_report
 
 DRAWS = """
 import random

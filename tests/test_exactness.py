@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MONITORING, counts, read_report
 from corpus import CORPUS
+from helpers import MONITORING, counts, read_report
 
 #: Alone and beside another monitoring tool, by instruction and (3.12+) by block.
 PER_CORPUS_FUNCTION = 4 if MONITORING else 2

@@ -8,7 +8,7 @@ import os
 import re
 
 import pytest
-from conftest import read_report
+from helpers import read_report
 
 TESTS = """
 def test_a():
@@ -92,7 +92,7 @@ def test_a_run_stopped_before_any_test_leaves_its_files_as_they_were(
 
 STACKS_UNDER_A_MARKER = """
 import pytest
-from conftest import read_report
+from helpers import read_report
 
 def slugify(title):
     words = [word.lower() for word in title.split() if word.isalnum()]

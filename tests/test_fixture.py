@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import counts, read_report
+from helpers import counts, read_report
 
 
 def test_measure_call_form_last_and_sum_work_as_documented(pytester: pytest.Pytester) -> None:

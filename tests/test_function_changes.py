@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import functions_by_test, read_report
+from helpers import functions_by_test, read_report
 
 from pytest_bytecount.measurement import FunctionCount
 from pytest_bytecount.report_loader import load_report

@@ -13,21 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import MONITORING, PYTHON_TRACER, TAG, counts, read_report
-
-#: An inner conftest that records, when pytest is done, the tracing state the
-#: run left behind.
-STATE_AT_EXIT = """
-import json
-import sys
-
-def pytest_unconfigure(config):
-    tools = [sys.monitoring.get_tool(i) for i in range(6)] if sys.version_info >= (3, 12) else []
-    with open("state-at-exit.json", "w") as f:
-        json.dump({"gettrace": repr(sys.gettrace()), "tools": tools}, f)
-"""
-
-CLEAN_STATE = {"gettrace": "None", "tools": [None] * 6 if MONITORING else []}
+from helpers import MONITORING, PYTHON_TRACER, TAG, counts, read_report
+from suites import CLEAN_STATE, STATE_AT_EXIT
 
 
 def state_at_exit(pytester: pytest.Pytester) -> dict[str, object]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import counts, read_report
+from helpers import counts, read_report
 
 SUITE = """
 import pytest

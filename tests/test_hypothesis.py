@@ -9,7 +9,7 @@ import shutil
 from typing import Any
 
 import pytest
-from conftest import functions_by_test, read_report
+from helpers import functions_by_test, read_report
 
 from pytest_bytecount.engine.cores import compiled_core
 

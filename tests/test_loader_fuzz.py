@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import pytest
 import tomli_w
-from conftest import TAG
+from helpers import TAG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

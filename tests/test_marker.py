@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import read_report
+from helpers import read_report
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import counts, read_report
+from helpers import counts, read_report
 
 from pytest_bytecount.render.profiles import file_names
 

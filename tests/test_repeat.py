@@ -5,7 +5,7 @@ count recorded and judged stays the first call's (docs/determinism.rst)."""
 from __future__ import annotations
 
 import pytest
-from conftest import read_report
+from helpers import read_report
 
 TESTS = """
 import functools

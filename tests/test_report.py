@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TAG, TESTS_DIR, counts_by_name, functions_by_test, read_report
+from helpers import TAG, TESTS_DIR, counts_by_name, functions_by_test, read_report
 
 import pytest_bytecount
 from pytest_bytecount.measurement import FunctionCount

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import read_report
+from helpers import read_report
 
 from pytest_bytecount.report_loader import load_report
 

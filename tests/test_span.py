@@ -6,7 +6,7 @@ import sys
 import weakref
 
 import pytest
-from conftest import MONITORING, PYTHON_TRACER, counts, counts_beside_threads, read_report
+from helpers import MONITORING, PYTHON_TRACER, counts, counts_beside_threads, read_report
 
 
 def test_fixture_setup_teardown_and_pytest_machinery_are_not_counted(
@@ -42,27 +42,29 @@ def test_fixture_setup_teardown_and_pytest_machinery_are_not_counted(
 def test_bytecount_exclude_leaves_matching_modules_out_but_counts_their_callees(
     pytester: pytest.Pytester,
 ) -> None:
+    # Not named `helpers`: in-process runs would import the suite's own
+    # tests/helpers.py, already in sys.modules, in its place.
     pytester.makepyfile(
-        helpers="""
+        spinning="""
         def spin(callback):
             for i in range(1000):
                 pass
             return callback()
         """,
         test_x="""
-        import helpers
+        import spinning
 
         def callee():
             return sum(i for i in range(10))
 
         def test_uses_helper():
-            helpers.spin(callee)
+            spinning.spin(callee)
         """,
     )
     plain = pytester.path / "plain.json"
     excluded = pytester.path / "excluded.json"
     pytester.runpytest("--bytecount", f"--bytecount-report={plain}").assert_outcomes(passed=1)
-    pytester.makeini("[pytest]\nbytecount_exclude = helpers other.*\n")
+    pytester.makeini("[pytest]\nbytecount_exclude = spinning other.*\n")
     pytester.runpytest("--bytecount", f"--bytecount-report={excluded}").assert_outcomes(passed=1)
     (with_helper,) = read_report(plain)["tests"]
     (without,) = read_report(excluded)["tests"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CORE, MONITORING, counts_beside_threads, read_report
+from helpers import CORE, MONITORING, counts_beside_threads, read_report
 
 STATE_PROBE = """
 import gc

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from conftest import MONITORING, read_report
+from helpers import MONITORING, read_report
 
 from pytest_bytecount import measure
 

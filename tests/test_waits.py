@@ -7,7 +7,7 @@ test that only awaits coroutines does not."""
 from __future__ import annotations
 
 import pytest
-from conftest import read_report
+from helpers import read_report
 
 WAITS = """
 import asyncio
