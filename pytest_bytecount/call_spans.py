@@ -14,16 +14,14 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from .engine import CountingFailed, CountingUnavailable
 from .measurement import Measurement
-
-if TYPE_CHECKING:
-    from .run import Run
-    from .runner import TestState
+from .run import Run
+from .state import TestState
 
 
 class CallMeasurer:

@@ -207,16 +207,20 @@ class Outputs:
         return plural(len(records), "test")
 
     def _write_job_summary(self) -> str:
+        from .compare import compare
+        from .records import against_limits
         from .render.github import job_summary
 
         run = self.run
         baseline = run.baseline
-        text = job_summary(
-            list(run.records.values()),
-            baseline=baseline.counts if baseline is not None else None,
-            baseline_label=baseline.path.name if baseline is not None else "",
-            tolerance=run.settings.tolerance,
-        )
+        tolerance = run.settings.tolerance
+        if baseline is not None:
+            counts = {nodeid: record.instructions for nodeid, record in run.records.items()}
+            changes = compare(baseline.counts, counts, tolerance)
+            old_label = baseline.path.name
+        else:
+            changes, old_label = against_limits(run.records.values()), "budgets"
+        text = job_summary(changes, old_label=old_label, tolerance=tolerance)
         # Appended, as GitHub asks: other steps' tools write there too.
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(text + "\n")

@@ -12,15 +12,25 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import Any, Final, Protocol, final
 
 from .attribution import FunctionKey, relative_file
-from .compare import FunctionChange
+from .compare import Change, ChangeKind, FunctionChange
 from .measurement import FunctionCount, LineCount, Measurement
 from .verdict import PROBLEMS, Limit, LimitSource, Status, fails, judge
 
-if TYPE_CHECKING:
-    from .report_loader import LoadedReport
+
+class Baseline(Protocol):
+    """The report a run compares with (`report_loader.LoadedReport`), as
+    far as a record needs it."""
+
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+
+    def function_changes(
+        self, nodeid: str, after: Iterable[FunctionCount]
+    ) -> tuple[FunctionChange, ...]: ...
+
 
 #: The biggest functions a record names with the test's count.
 TOP_FUNCTIONS: Final = 5
@@ -161,6 +171,34 @@ def _function_of(entry: Mapping[str, Any]) -> FunctionCount:
     return FunctionCount(entry["function"], entry["file"], entry["line"], entry["instructions"])
 
 
+def against_limits(records: Iterable[TestRecord]) -> list[Change]:
+    """Each test's count as a change from its limit, in `compare()`'s order
+    of kinds: what a run without a baseline report has to compare with."""
+    changes = [_against_limit(record) for record in records]
+    return sorted(changes, key=lambda change: (list(ChangeKind).index(change.kind), change.nodeid))
+
+
+def _against_limit(record: TestRecord) -> Change:
+    limit = record.limit.instructions if record.limit is not None else None
+    if (
+        record.status is Status.OK
+        and record.limit is not None
+        and record.limit.source is LimitSource.MARKER
+        and record.instructions <= record.limit.instructions
+    ):
+        # Under a marker's cap is not "within tolerance" of it: counted as
+        # unchanged (no row shows an unchanged test's old count).
+        limit = record.instructions
+    kind = {
+        Status.OVER: ChangeKind.REGRESSED,
+        Status.REGRESSED: ChangeKind.REGRESSED,
+        Status.IMPROVED: ChangeKind.IMPROVED,
+        Status.NEW: ChangeKind.NEW,
+        Status.OK: ChangeKind.UNCHANGED,
+    }[record.status]
+    return Change(record.nodeid, limit, record.instructions, kind)
+
+
 @final
 @dataclass(frozen=True)
 class Judged:
@@ -185,7 +223,7 @@ class RecordMaker:
         *,
         root: str,
         tolerance: float,
-        baseline: LoadedReport | None,
+        baseline: Baseline | None,
         updating: bool,
         keep_functions: bool,
     ) -> None:

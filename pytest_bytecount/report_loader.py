@@ -1,11 +1,7 @@
-"""Reading a JSON report back (pure, no pytest): `load_report` is the one
-reader of a report, for `--bytecount-compare`, the command line and merged
-shards.
-
-It checks a file well enough that nothing downstream (the summary,
+"""Reading a JSON report back (pure, no pytest): `load_report`, the one
+reader, checks a file well enough that nothing downstream (the summary,
 `compare`, the renderers) can crash on it, and says in one line what is
-wrong when it is not.
-"""
+wrong when it is not."""
 
 from __future__ import annotations
 

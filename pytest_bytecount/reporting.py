@@ -20,7 +20,7 @@ from .attribution import source_of
 from .measurement import Measurement
 from .records import Judged, TestRecord
 from .run import Extras, Run
-from .runner import TEST_STATE_KEY, TestState
+from .state import TEST_STATE_KEY, TestState
 
 #: The JUnit XML property holding a measured test's count.
 JUNIT_PROPERTY: Final = "bytecount_instructions"

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from ..compare import Change, ChangeKind, compare
+from ..compare import Change
 from ..records import TestRecord
-from ..verdict import PROBLEMS, LimitSource, Status, change_percent
+from ..verdict import PROBLEMS, Status, change_percent
 from .compare import MOST_MARKDOWN_BYTES, render_markdown
 from .numbers import signed_percent
 from .text import escape_controls
@@ -93,46 +93,9 @@ def _percent(count: int, reference: int) -> str:
     return f" ({signed_percent(change_percent(count, reference))})" if reference else ""
 
 
-def job_summary(
-    records: Sequence[TestRecord],
-    *,
-    baseline: Mapping[str, int] | None,
-    baseline_label: str,
-    tolerance: float,
-) -> str:
+def job_summary(changes: Sequence[Change], *, old_label: str, tolerance: float) -> str:
     """The run's table for `$GITHUB_STEP_SUMMARY`, in `compare --format
-    markdown`'s layout: against the baseline report where there is one, else
-    each test against its limit; cut, as that is, under `MOST_SUMMARY_BYTES`."""
-    counts = {record.nodeid: record.instructions for record in records}
-    if baseline is not None:
-        changes = compare(baseline, counts, tolerance)
-        old_label = baseline_label
-    else:
-        changes = sorted((_against_limit(r) for r in records), key=_order)
-        old_label = "budgets"
+    markdown`'s layout: `changes` against the baseline report where there is
+    one (`old_label` names it), else each test against its limit
+    (`records.against_limits`); cut, as that is, under `MOST_SUMMARY_BYTES`."""
     return render_markdown(changes, old_label=old_label, new_label="this run", tolerance=tolerance)
-
-
-def _against_limit(record: TestRecord) -> Change:
-    limit = record.limit.instructions if record.limit is not None else None
-    if (
-        record.status is Status.OK
-        and record.limit is not None
-        and record.limit.source is LimitSource.MARKER
-        and record.instructions <= record.limit.instructions
-    ):
-        # Under a marker's cap is not "within tolerance" of it: counted as
-        # unchanged (no row shows an unchanged test's old count).
-        limit = record.instructions
-    kind = {
-        Status.OVER: ChangeKind.REGRESSED,
-        Status.REGRESSED: ChangeKind.REGRESSED,
-        Status.IMPROVED: ChangeKind.IMPROVED,
-        Status.NEW: ChangeKind.NEW,
-        Status.OK: ChangeKind.UNCHANGED,
-    }[record.status]
-    return Change(record.nodeid, limit, record.instructions, kind)
-
-
-def _order(change: Change) -> tuple[int, str]:
-    return list(ChangeKind).index(change.kind), change.nodeid
