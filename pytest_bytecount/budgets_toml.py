@@ -8,11 +8,11 @@ is also what writers check first (`MAX_BUDGET`, `is_text`, `check_text`).
 from __future__ import annotations
 
 import sys
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from .escaping import one_line
 from .verdict import parse_tolerance
 
 if sys.version_info >= (3, 11):
@@ -32,10 +32,6 @@ SHOWN_LENGTH: Final = 60
 
 #: Whitespace as TOML has it (`str.strip` would take more).
 TOML_SPACE: Final = " \t"
-
-#: Unicode categories `_quoted` escapes in an error message: controls, line and paragraph
-#: separators, surrogates.
-UNSHOWN: Final = frozenset({"Cc", "Zl", "Zp", "Cs"})
 
 
 class BudgetsError(ValueError):
@@ -200,11 +196,8 @@ def _toml_value(value: object) -> str:
 def _quoted(text: str) -> str:
     """A key in double quotes, as TOML writes it, with every character that
     could end or hide a line escaped: an error message stays one line."""
-    escaped = "".join(
-        f"\\u{ord(char):04x}" if unicodedata.category(char) in UNSHOWN else char
-        for char in text.replace("\\", "\\\\").replace('"', '\\"')
-    )
-    return f'"{escaped}"'
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + one_line(escaped) + '"'
 
 
 def is_text(text: str) -> bool:

@@ -10,8 +10,8 @@ from typing import Final
 
 import pytest
 
+from .escaping import one_line
 from .report import MAX_COUNT
-from .report_loader import one_line
 from .verdict import Limit, LimitSource, parse_tolerance
 
 MARKER: Final = "max_instructions"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +16,7 @@ from typing import Any, Final, final
 
 from .attribution import FunctionKey
 from .compare import FunctionChange, function_changes
+from .escaping import one_line
 from .measurement import FunctionCount
 from .records import TestRecord
 from .report import MAX_COUNT, SCHEMA
@@ -27,11 +27,6 @@ OUTCOMES: Final = ("passed", "failed", "skipped", "error")
 QUOTE_LIMIT: Final = 40
 #: A test's node id, which says which entry is bad, up to this many.
 NODEID_LIMIT: Final = 160
-#: Characters an error message escapes, so that it stays one line whatever
-#: the file holds and shows in the order it is written: controls, line and
-#: paragraph separators, surrogates, and format characters (the bidirectional
-#: overrides among them).
-UNSHOWN: Final = frozenset({"Cc", "Zl", "Zp", "Cs", "Cf"})
 #: `interpreter.version`, as the plugin writes it.
 VERSION: Final = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 #: The keys of `totals`; each, where present, a count.
@@ -388,12 +383,3 @@ def _quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return one_line(text)
-
-
-def one_line(text: str) -> str:
-    """`text` with every character that could end a line or hide escaped as
-    `\\uXXXX` (`str.splitlines` ends lines at more than `\\n`): an error
-    message stays one line whatever it quotes."""
-    return "".join(
-        f"\\u{ord(char):04x}" if unicodedata.category(char) in UNSHOWN else char for char in text
-    )

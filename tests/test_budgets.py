@@ -356,6 +356,13 @@ BAD_FILES = [
         '["cpython-312"] "a\\u000ab\\u2028c\\"": a budget must be a positive integer or an '
         'inline table such as { budget = 1000, tolerance = "2%" }, got -1 (number)',
     ),
+    # A bidirectional override in a key is escaped too: it would show the
+    # rest of the message reversed.
+    (
+        '["cpython-312"]\n"a\u202eb" = -1\n',
+        '["cpython-312"] "a\\u202eb": a budget must be a positive integer or an inline '
+        'table such as { budget = 1000, tolerance = "2%" }, got -1 (number)',
+    ),
     (
         '["cpython-312"]\n"a" = "' + "x" * 500 + '"\n',
         "*, got '" + "x" * 56 + "... (string)",

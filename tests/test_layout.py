@@ -20,7 +20,7 @@ ENGINES_DOC = Path(__file__).parent.parent / "docs" / "engines.rst"
 #: a circle.
 LAYERS: dict[str, tuple[str, ...]] = {
     "engine": ("engine",),
-    "helpers": ("determinism", "files", "verdict"),
+    "helpers": ("determinism", "escaping", "files", "verdict"),
     "attribution": ("attribution", "generated_code", "explain"),
     "measurement": ("measurement", "counting"),
     "model": (
