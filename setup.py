@@ -25,6 +25,11 @@ if (
         Extension(
             "pytest_bytecount.engine._ccore",
             ["pytest_bytecount/engine/_ccore.c"],
+            # Included by _ccore.c: one mechanism's hot path each.
+            depends=[
+                "pytest_bytecount/engine/_ccore_monitoring.h",
+                "pytest_bytecount/engine/_ccore_settrace.h",
+            ],
             optional=True,
         )
     )

@@ -39,7 +39,9 @@ def build_wheel(tmp_path: Path, **environment: str) -> Path:
     assert done.returncode == 0, done.stdout + done.stderr
     sdist = out / done.stdout.split()[-1]
     with tarfile.open(sdist) as archive:
-        assert any(name.endswith("engine/_ccore.c") for name in archive.getnames())
+        names = archive.getnames()
+    for part in ("_ccore.c", "_ccore_monitoring.h", "_ccore_settrace.h"):
+        assert any(name.endswith(f"engine/{part}") for name in names), part
     done = subprocess.run(
         [*PIP, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(sdist)],
         env={**os.environ, **environment},
