@@ -6,7 +6,9 @@ side by side, in one run, without the plugin, with it idle, and measuring.
 Generates a suite of tiny tests (a 20-element list comprehension each) in a
 temporary directory and times, interleaved so that the machine's noise hits
 every mode alike, `pytest -p no:bytecount`, `pytest` (installed, idle) and
-`pytest --bytecount` (every test measured). On 3.12+ it also times the
+`pytest --bytecount` (every test measured), also with `--bytecount-report`
+and with the engine stubbed out (a stand-in that counts nothing and returns
+a fixed count: what the plugin's own per-test work costs). On 3.12+ it also times the
 floor of any sys.monitoring span per test: no plugin, but a do-nothing
 PY_START callback switched on and off around each test, which makes CPython
 re-instrument the code it runs next. Prints the best wall time of
@@ -39,7 +41,12 @@ MODES = {
     "without plugin": ["-p", "no:bytecount"],
     "idle": [],
     "--bytecount": ["--bytecount"],
+    "with report": ["--bytecount", "--bytecount-report=bench.json"],
 }
+#: The plugin's own per-test work: `--bytecount` with the engine replaced by
+#: one that counts nothing and returns a fixed count at once.
+STUB_MODE = "engine stubbed"
+STUB_VARIABLE = "BYTECOUNT_BENCH_STUB_ENGINE"
 FLOOR_MODE = "events on/off"
 FLOOR_VARIABLE = "BYTECOUNT_BENCH_EVENTS_PER_TEST"
 FLOOR_CONFTEST = f"""
@@ -68,18 +75,46 @@ if os.environ.get({FLOOR_VARIABLE!r}):
 """
 
 
+STUB_CONFTEST = f"""
+if os.environ.get({STUB_VARIABLE!r}):
+    from pytest_bytecount import counting
+    from pytest_bytecount.engine.base import Engine
+    from pytest_bytecount.engine.hits import Hits
+
+    def _counted():
+        return None
+
+    class StubEngine(Engine):
+        name = "stub"
+
+        def start(self, modules, *, all_threads=False, stacks=False):
+            pass
+
+        def stop(self):
+            hits = Hits()
+            code = _counted.__code__
+            hits.codes[id(code)] = code
+            hits.counters[id(code)] = [0] * (len(code.co_code) - 2) + [42, 0]
+            return hits
+
+        snapshot = stop
+
+    counting.create_engine = StubEngine
+"""
+
+
 def write_suite(root: Path, tests: int) -> None:
     for first in range(0, tests, PER_FILE):
         body = "".join(TEST.format(index=i) for i in range(first, min(first + PER_FILE, tests)))
         (root / f"test_tiny_{first // PER_FILE:03d}.py").write_text(body)
     (root / "pytest.ini").write_text("[pytest]\n")
-    (root / "conftest.py").write_text(FLOOR_CONFTEST)
+    (root / "conftest.py").write_text(FLOOR_CONFTEST + STUB_CONFTEST)
 
 
-def run(root: Path, extra: list[str], tests: list[str], floor: bool = False) -> float:
+def run(root: Path, extra: list[str], tests: list[str], variable: str | None = None) -> float:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     command += ["-p", "no:randomly", *extra, *tests]
-    environment = {**os.environ, FLOOR_VARIABLE: "1"} if floor else None
+    environment = {**os.environ, variable: "1"} if variable else None
     start = time.perf_counter()
     done = subprocess.run(
         command, cwd=root, capture_output=True, text=True, check=False, env=environment
@@ -106,12 +141,17 @@ def real_suite(package: str, directory: Path) -> tuple[Path, list[str]]:
     return root, tests
 
 
-def compare(title: str, root: Path, tests: list[str], repeats: int, floor: bool) -> None:
-    modes = {**MODES, FLOOR_MODE: MODES["without plugin"]} if floor else MODES
+def compare(title: str, root: Path, tests: list[str], repeats: int, generated: bool) -> None:
+    modes = dict(MODES)
+    variables = {}
+    if generated:
+        modes[STUB_MODE], variables[STUB_MODE] = MODES["--bytecount"], STUB_VARIABLE
+    if generated and sys.version_info >= (3, 12):
+        modes[FLOOR_MODE], variables[FLOOR_MODE] = MODES["without plugin"], FLOOR_VARIABLE
     best = dict.fromkeys(modes, float("inf"))
     for _ in range(repeats):
         for mode, extra in modes.items():
-            best[mode] = min(best[mode], run(root, extra, tests, floor=mode == FLOOR_MODE))
+            best[mode] = min(best[mode], run(root, extra, tests, variables.get(mode)))
     print(f"{title}, best of {repeats}")
     print(f"  {'mode':<16}{'wall s':>10}{'ratio':>10}")
     base = best["without plugin"]
@@ -131,12 +171,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         write_suite(root, args.tests)
-        floor = sys.version_info >= (3, 12)
-        compare(f"{args.tests} tiny tests", root, [], args.repeats, floor)
+        compare(f"{args.tests} tiny tests", root, [], args.repeats, generated=True)
     if args.real:
         with tempfile.TemporaryDirectory() as directory:
             root, tests = real_suite(args.real, Path(directory))
-            compare(f"{args.real}'s own tests ({root.name})", root, tests, args.repeats, False)
+            compare(
+                f"{args.real}'s own tests ({root.name})", root, tests, args.repeats, generated=False
+            )
 
 
 if __name__ == "__main__":

@@ -53,6 +53,10 @@ class Reporter:
 
     def __init__(self, run: Run) -> None:
         self.run = run
+        # The payload this process made last, with what it was made from:
+        # when its report comes back to `collect` (a run without xdist), the
+        # record is taken as it is instead of being read back from its JSON.
+        self._made: tuple[dict[str, Any], TestRecord, Extras | None] | None = None
 
     def make_report(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -91,7 +95,9 @@ class Reporter:
             if judged.failing:
                 _fail(report, self._failure_text(judged, measurement))
             extras = self._extras(measurement, state)
-            setattr(report, REPORT_ATTRIBUTE, payload(judged.record, extras))
+            entry = payload(judged.record, extras)
+            setattr(report, REPORT_ATTRIBUTE, entry)
+            self._made = (entry, judged.record, extras)
         return report
 
     def collect(self, report: pytest.TestReport) -> None:
@@ -101,7 +107,11 @@ class Reporter:
         if report.when == "call":
             entry = getattr(report, REPORT_ATTRIBUTE, None)
             if isinstance(entry, dict):
-                record, extras = from_payload(entry)
+                made, self._made = self._made, None
+                if made is not None and made[0] is entry:
+                    record, extras = made[1], made[2]
+                else:  # from an xdist worker
+                    record, extras = from_payload(entry)
                 run.keep(record, extras)
                 # Only what this run shows: most runs print no annotations,
                 # and this runs for every test.

@@ -10,7 +10,7 @@ stops the run with a one-line usage error here, before any test runs.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, final
 
@@ -40,6 +40,10 @@ FIXTURE: Final = "bytecount"
 
 class BytecountWarning(pytest.PytestWarning):
     """Counting was asked for but could not be done."""
+
+
+# Named where the docs and users' warning filters name it.
+BytecountWarning.__module__ = "pytest_bytecount.plugin"
 
 
 @final
@@ -174,9 +178,19 @@ class Run:
         return relative_file(str(path), str(self.config.rootpath))
 
     def keep(self, record: TestRecord, extras: Extras | None) -> None:
-        """Keep a measured test's record, reported here or by an xdist worker."""
+        """Keep a measured test's record, reported here or by an xdist worker.
+        A test reported again (a rerun) replaces its record, and each of its
+        extras it brings anew."""
         self.records[record.nodeid] = record
         if extras is not None:
+            kept = self.extras.get(record.nodeid)
+            if kept is not None:
+                extras = Extras(
+                    *(
+                        new if new is not None else old
+                        for new, old in zip(astuple(extras), astuple(kept), strict=True)
+                    )
+                )
             self.extras[record.nodeid] = extras
 
     def extra(
