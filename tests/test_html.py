@@ -174,3 +174,63 @@ def test_after_an_update_run_the_page_says_what_it_recorded(pytester: pytest.Pyt
     assert html.count('<tr class="recorded">') == 2
     assert '<tr class="new">' not in html
     assert "2 measured · 2 recorded" in html
+
+
+def test_a_large_suite_gets_sections_for_its_problems_and_highest_counts_only(
+    tmp_path: Path, browser: Any
+) -> None:
+    """A page of many tests gives a section (flame graph, hottest lines) to
+    a bounded number: every problem, then the highest counts; the table
+    still lists and sorts every test."""
+    from selenium.webdriver.common.by import By
+
+    from pytest_bytecount.records import TestRecord
+    from pytest_bytecount.render import html
+    from pytest_bytecount.verdict import Limit, LimitSource, Status
+
+    records = [
+        TestRecord(f"test_many.py::test_{n:03d}", 1000 + (n * 37) % 500, None, Status.NEW, "passed")
+        for n in range(300)
+    ]
+    over = TestRecord(
+        "test_many.py::test_over", 10, Limit(5, LimitSource.MARKER), Status.OVER, "failed"
+    )
+    records.append(over)
+    folded = {r.nodeid: f"test_many.py::{r.nodeid[15:]} {r.instructions}\n" for r in records}
+    page = tmp_path / "page.html"
+    page.write_text(
+        html.render(
+            records,
+            title="many",
+            headline="301 measured",
+            details="",
+            profiles=folded,
+            explanations={},
+            detailed=10,
+        )
+    )
+    text = page.read_text()
+    assert text.count('<details id="t') == 10
+    highest = sorted(records[:-1], key=lambda r: (-r.instructions, r.nodeid))[:9]
+    sectioned = set(re.findall(r"<summary>.*?<code>(.*?)</code>", text))
+    assert sectioned == {over.nodeid} | {r.nodeid for r in highest}
+    assert "Flame graphs and hottest lines of 10 of the 301 tests" in text
+
+    browser.get(page.as_uri())
+    rows = browser.find_elements(By.CSS_SELECTOR, "#tests tbody tr")
+    assert len(rows) == 301
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#tests tbody a")) == 10
+    browser.find_element(By.XPATH, "//th[text()='Instructions']").click()
+    shown = [
+        int(row.find_elements(By.TAG_NAME, "td")[1].text.replace(",", ""))
+        for row in browser.find_elements(By.CSS_SELECTOR, "#tests tbody tr")
+    ]
+    assert shown == sorted(r.instructions for r in records)
+    browser.find_element(By.XPATH, "//th[text()='Test']").click()
+    names = [
+        row.find_elements(By.TAG_NAME, "td")[0].text
+        for row in browser.find_elements(By.CSS_SELECTOR, "#tests tbody tr")
+    ]
+    assert names == sorted(names)
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []

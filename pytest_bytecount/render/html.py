@@ -27,6 +27,11 @@ NARROWEST: Final = 0.5
 #: Rough width of a character of the labels, to cut them to their frame.
 CHAR: Final = 7.5
 STATUS_ORDER: Final = {status: place for place, status in enumerate(DISPLAY_ORDER)}
+#: The most tests the page gives a section (flame graph, hottest lines): every
+#: problem first, then the highest counts. Each section is a few kilobytes,
+#: and a page of 50,000 of them would be too big to open; the table lists
+#: every test.
+DETAILED: Final = 1000
 
 
 @dataclass
@@ -115,6 +120,7 @@ def render(
     explanations: Mapping[str, str],
     budgets_file: str | None = None,
     recorded: frozenset[str] = frozenset(),
+    detailed: int = DETAILED,
 ) -> str:
     """The page: `headline` (the terminal summary's), `details` (interpreter,
     versions), the table, then a section per test. `recorded`: the tests
@@ -124,11 +130,22 @@ def render(
     if budgets_file is not None:
         labels[LimitSource.FILE] = budgets_file
     shown = {r.nodeid: _status(r, recorded) for r in ordered}
-    rows = "".join(_row(i, r, shown[r.nodeid], labels) for i, r in enumerate(ordered))
+    with_section = _detailed(ordered, detailed)
+    rows = "".join(
+        _row(i, r, shown[r.nodeid], labels, r.nodeid in with_section) for i, r in enumerate(ordered)
+    )
     sections = "".join(
         _section(i, r, shown[r.nodeid], profiles.get(r.nodeid), explanations.get(r.nodeid))
         for i, r in enumerate(ordered)
+        if r.nodeid in with_section
     )
+    if len(with_section) < len(ordered):
+        sections = (
+            f'<p class="muted" id="left-out">Flame graphs and hottest lines of '
+            f"{len(with_section):,} of the {len(ordered):,} tests: every test over its "
+            "budget or regressed, then the highest counts. The table lists every test; "
+            "--bytecount-profile writes the call paths of each.</p>" + sections
+        )
     return PAGE.format(
         title=escape(title),
         headline=escape(headline),
@@ -152,7 +169,19 @@ def _status(record: TestRecord, recorded: frozenset[str]) -> str:
     return record.status.value
 
 
-def _row(index: int, record: TestRecord, status: str, labels: Mapping[LimitSource, str]) -> str:
+def _detailed(ordered: Sequence[TestRecord], most: int) -> set[str]:
+    """The tests given a section: the problems, then the highest counts."""
+    by_need = sorted(ordered, key=lambda r: (r.status not in PROBLEMS, -r.instructions, r.nodeid))
+    return {record.nodeid for record in by_need[:most]}
+
+
+def _row(
+    index: int,
+    record: TestRecord,
+    status: str,
+    labels: Mapping[LimitSource, str],
+    linked: bool,
+) -> str:
     limit = record.limit.instructions if record.limit is not None else None
     source = labels[record.limit.source] if record.limit is not None else ""
     baseline = record.baseline
@@ -160,8 +189,9 @@ def _row(index: int, record: TestRecord, status: str, labels: Mapping[LimitSourc
     unstable = ' <span class="tag">unstable</span>' if record.unstable else ""
     return (
         f'<tr class="{status}">'
-        f'<td data-v="{escape(record.nodeid)}"><a href="#t{index}">{escape(record.nodeid)}</a>'
-        f"{unstable}</td>"
+        f'<td data-v="{escape(record.nodeid)}">'
+        + (f'<a href="#t{index}">{escape(record.nodeid)}</a>' if linked else escape(record.nodeid))
+        + f"{unstable}</td>"
         f'<td class="n" data-v="{record.instructions}">{record.instructions:,}</td>'
         f'<td class="n" data-v="{limit if limit is not None else -1}">'
         f"{f'{limit:,}' if limit is not None else ''}</td>"
@@ -277,13 +307,20 @@ SCRIPT: Final = """
       th.classList.add(ascending ? "asc" : "desc");
       const numeric = th.dataset.type === "number";
       const body = table.tBodies[0];
-      const rows = Array.from(body.rows);
-      rows.sort(function (a, b) {
-        const x = a.cells[column].dataset.v, y = b.cells[column].dataset.v;
-        const order = numeric ? Number(x) - Number(y) : x.localeCompare(y);
+      // Keys read once, compared with one collator, rows put back in one
+      // go: a table of 50,000 tests sorts in a moment.
+      const compare = new Intl.Collator().compare;
+      const keyed = Array.from(body.rows, function (row) {
+        const v = row.cells[column].dataset.v;
+        return [numeric ? Number(v) : v, row];
+      });
+      keyed.sort(function (a, b) {
+        const order = numeric ? a[0] - b[0] : compare(a[0], b[0]);
         return ascending ? order : -order;
       });
-      rows.forEach(function (row) { body.appendChild(row); });
+      const sorted = document.createDocumentFragment();
+      keyed.forEach(function (pair) { sorted.appendChild(pair[1]); });
+      body.appendChild(sorted);
     });
   });
   // A test's row opens its section.
