@@ -109,6 +109,7 @@ class BytecountPlugin:
 
     # -- results and the session's end -------------------------------------
 
+    @pytest.hookimpl(trylast=True)  # after other plugins have seen the report as it came
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.reporter.collect(report)
 

@@ -113,6 +113,12 @@ class Reporter:
                 else:  # from an xdist worker
                     record, extras = from_payload(entry)
                 run.keep(record, extras)
+                if not run.is_worker:
+                    # Kept, it would live as long as the report, which pytest's
+                    # terminal reporter keeps for the whole session: a
+                    # kilobyte or two for every test. A worker's goes on to
+                    # the controller.
+                    delattr(report, REPORT_ATTRIBUTE)
                 # Only what this run shows: most runs print no annotations,
                 # and this runs for every test.
                 if run.settings.github:

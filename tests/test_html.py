@@ -180,8 +180,9 @@ def test_a_large_suite_gets_sections_for_its_problems_and_highest_counts_only(
     tmp_path: Path, browser: Any
 ) -> None:
     """A page of many tests gives a section (flame graph, hottest lines) to
-    a bounded number: every problem, then the highest counts; the table
-    still lists and sorts every test."""
+    a bounded number, every problem and then the highest counts, and draws
+    its table a bounded number of rows at a time, as the server would have,
+    sorting every row."""
     from selenium.webdriver.common.by import By
 
     from pytest_bytecount.records import TestRecord
@@ -193,7 +194,13 @@ def test_a_large_suite_gets_sections_for_its_problems_and_highest_counts_only(
         for n in range(300)
     ]
     over = TestRecord(
-        "test_many.py::test_over", 10, Limit(5, LimitSource.MARKER), Status.OVER, "failed"
+        "test_many.py::test_over<b>",
+        10,
+        Limit(5, LimitSource.FILE),
+        Status.OVER,
+        "failed",
+        baseline=8,
+        unstable="another thread ran",
     )
     records.append(over)
     folded = {r.nodeid: f"test_many.py::{r.nodeid[15:]} {r.instructions}\n" for r in records}
@@ -206,31 +213,59 @@ def test_a_large_suite_gets_sections_for_its_problems_and_highest_counts_only(
             details="",
             profiles=folded,
             explanations={},
+            budgets_file="bytecount.toml",
             detailed=10,
+            rows_shown=50,
         )
     )
     text = page.read_text()
     assert text.count('<details id="t') == 10
     highest = sorted(records[:-1], key=lambda r: (-r.instructions, r.nodeid))[:9]
     sectioned = set(re.findall(r"<summary>.*?<code>(.*?)</code>", text))
-    assert sectioned == {over.nodeid} | {r.nodeid for r in highest}
+    assert sectioned == {"test_many.py::test_over&lt;b&gt;"} | {r.nodeid for r in highest}
     assert "Flame graphs and hottest lines of 10 of the 301 tests" in text
+    assert text.count('<tr class="') == 50
+
+    def table() -> list[tuple[str, list[tuple[str, str]], int]]:
+        """Each row drawn: its class, its cells' text and sort keys, its links."""
+        return [
+            (
+                row.get_attribute("class"),
+                [
+                    (cell.text, cell.get_attribute("data-v"))
+                    for cell in row.find_elements(By.TAG_NAME, "td")
+                ],
+                len(row.find_elements(By.TAG_NAME, "a")),
+            )
+            for row in browser.find_elements(By.CSS_SELECTOR, "#tests tbody tr")
+        ]
 
     browser.get(page.as_uri())
-    rows = browser.find_elements(By.CSS_SELECTOR, "#tests tbody tr")
-    assert len(rows) == 301
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#tests tbody a")) == 10
+    from_server = table()
+    assert len(from_server) == 50
+    assert from_server[0][1][0][0] == "test_many.py::test_over<b> unstable"
+    # Sorted by status, the rows keep their order: drawn by the page's script
+    # now, each is as the server wrote it.
+    browser.find_element(By.XPATH, "//th[text()='Status']").click()
+    assert table() == from_server
+
     browser.find_element(By.XPATH, "//th[text()='Instructions']").click()
-    shown = [
-        int(row.find_elements(By.TAG_NAME, "td")[1].text.replace(",", ""))
-        for row in browser.find_elements(By.CSS_SELECTOR, "#tests tbody tr")
-    ]
-    assert shown == sorted(r.instructions for r in records)
+    shown = [int(cells[1][1]) for _, cells, _ in table()]
+    assert shown == sorted(r.instructions for r in records)[:50]
+    browser.find_element(By.CSS_SELECTOR, "#pager button").click()
+    assert len(table()) == 100
+    assert browser.find_element(By.ID, "drawn").text == "100"
     browser.find_element(By.XPATH, "//th[text()='Test']").click()
-    names = [
-        row.find_elements(By.TAG_NAME, "td")[0].text
-        for row in browser.find_elements(By.CSS_SELECTOR, "#tests tbody tr")
-    ]
-    assert names == sorted(names)
+    browser.find_element(By.XPATH, "//th[text()='Test']").click()
+    names = [cells[0][1] for _, cells, _ in table()]
+    assert names == sorted((r.nodeid for r in records), reverse=True)[:100]
+    # A drawn row's link opens its test's section.
+    browser.find_element(By.XPATH, "//th[text()='Instructions']").click()
+    browser.find_element(By.XPATH, "//th[text()='Instructions']").click()
+    link = browser.find_element(By.CSS_SELECTOR, "#tests tbody tr a")
+    section = browser.find_element(By.CSS_SELECTOR, link.get_attribute("hash"))
+    assert section.get_attribute("open") is None
+    browser.execute_script("arguments[0].click()", link)  # under the sticky header
+    assert section.get_attribute("open") is not None
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []

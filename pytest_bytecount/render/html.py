@@ -8,6 +8,7 @@ page, which loads nothing, so it can be opened from a CI artifact offline.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,11 @@ NARROWEST: Final = 0.5
 #: Rough width of a character of the labels, to cut them to their frame.
 CHAR: Final = 7.5
 STATUS_ORDER: Final = {status: place for place, status in enumerate(DISPLAY_ORDER)}
+#: The most rows the table draws at once. A larger suite's rows are data in
+#: the page, drawn that many at a time, problems first, and sorted as data:
+#: a browser takes many seconds to lay out a table of 50,000 rows, and again
+#: at each sort.
+ROWS_SHOWN: Final = 1000
 #: The most tests the page gives a section (flame graph, hottest lines): every
 #: problem first, then the highest counts. Each section is a few kilobytes,
 #: and a page of 50,000 of them would be too big to open; the table lists
@@ -121,6 +127,7 @@ def render(
     budgets_file: str | None = None,
     recorded: frozenset[str] = frozenset(),
     detailed: int = DETAILED,
+    rows_shown: int = ROWS_SHOWN,
 ) -> str:
     """The page: `headline` (the terminal summary's), `details` (interpreter,
     versions), the table, then a section per test. `recorded`: the tests
@@ -132,8 +139,25 @@ def render(
     shown = {r.nodeid: _status(r, recorded) for r in ordered}
     with_section = _detailed(ordered, detailed)
     rows = "".join(
-        _row(i, r, shown[r.nodeid], labels, r.nodeid in with_section) for i, r in enumerate(ordered)
+        _row(i, r, shown[r.nodeid], labels, r.nodeid in with_section)
+        for i, r in enumerate(ordered[:rows_shown])
     )
+    if len(ordered) > rows_shown:
+        data = [
+            _row_data(i, r, shown[r.nodeid], labels, r.nodeid in with_section)
+            for i, r in enumerate(ordered)
+        ]
+        # In a script element, `</script>` would end it: no `<` is left as it is.
+        text = json.dumps({"shown": rows_shown, "rows": data}, separators=(",", ":"))
+        pager = (
+            '<script type="application/json" id="rows">'
+            + text.replace("<", "\\u003c")
+            + '</script>\n<p id="pager" class="muted">The table shows '
+            f'<span id="drawn">{rows_shown:,}</span> of the {len(ordered):,} tests, problems '
+            f'first. <button type="button">Show {rows_shown:,} more</button></p>'
+        )
+    else:
+        pager = ""
     sections = "".join(
         _section(i, r, shown[r.nodeid], profiles.get(r.nodeid), explanations.get(r.nodeid))
         for i, r in enumerate(ordered)
@@ -151,6 +175,7 @@ def render(
         headline=escape(headline),
         details=escape(details),
         rows=rows,
+        pager=pager,
         sections=sections,
         style=STYLE,
         script=SCRIPT,
@@ -207,6 +232,38 @@ def _row(
     )
 
 
+def _row_data(
+    index: int,
+    record: TestRecord,
+    status: str,
+    labels: Mapping[LimitSource, str],
+    linked: bool,
+) -> list[object]:
+    """A row as the page's script draws it (SCRIPT's `drawRow`): the sort
+    keys of its cells in order (as `_row`'s data-v), then its status, its
+    change as shown, its section (or -1) and whether it is unstable."""
+    limit = record.limit.instructions if record.limit is not None else -1
+    source = labels[record.limit.source] if record.limit is not None else ""
+    baseline = record.baseline
+    change = change_percent(record.instructions, baseline) if baseline else None
+    return [
+        record.nodeid,
+        record.instructions,
+        limit,
+        source,
+        STATUS_ORDER[record.status],
+        baseline if baseline is not None else -1,
+        # As `_row` writes it: a Python float's text, which the script's
+        # numeric sort reads as the number.
+        str(change if change is not None else -1e9),
+        record.outcome,
+        status,
+        signed_percent(change) if change is not None else "",
+        index if linked else -1,
+        1 if record.unstable else 0,
+    ]
+
+
 def _section(
     index: int, record: TestRecord, status: str, folded: str | None, explained: str | None
 ) -> str:
@@ -258,6 +315,7 @@ PAGE: Final = """<!DOCTYPE html>
 </tr></thead>
 <tbody>{rows}</tbody>
 </table>
+{pager}
 {sections}
 </main>
 <script>{script}</script>
@@ -300,12 +358,76 @@ SCRIPT: Final = """
 (function () {
   // Sort the table by a column: numbers by their data-v, text by its text.
   const table = document.getElementById("tests");
+  // A large suite's rows: data, drawn `shown` at a time (render/html.py).
+  const data = document.getElementById("rows");
+  const large = data ? JSON.parse(data.textContent) : null;
+  let drawn = large ? large.shown : 0;
+  function drawRow(d) {
+    const tr = document.createElement("tr");
+    tr.className = d[8];
+    function cell(v, text, numeric) {
+      const td = document.createElement("td");
+      td.dataset.v = v;
+      if (numeric) { td.className = "n"; }
+      if (text !== null) { td.textContent = text; }
+      tr.appendChild(td);
+      return td;
+    }
+    const number = function (v) { return v === -1 ? "" : v.toLocaleString("en-US"); };
+    const name = cell(d[0], d[10] === -1 ? d[0] : null, false);
+    if (d[10] !== -1) {
+      const a = document.createElement("a");
+      a.href = "#t" + d[10];
+      a.textContent = d[0];
+      a.addEventListener("click", openSection);
+      name.appendChild(a);
+    }
+    if (d[11]) {
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = "unstable";
+      name.append(" ", tag);
+    }
+    cell(d[1], number(d[1]), true);
+    cell(d[2], number(d[2]), true);
+    cell(d[3], d[3], false);
+    const status = cell(d[4], null, false), label = document.createElement("span");
+    label.className = "status";
+    label.textContent = d[8];
+    status.appendChild(label);
+    cell(d[5], number(d[5]), true);
+    cell(d[6], d[9], true);
+    cell(d[7], d[7], false);
+    return tr;
+  }
+  function draw() {
+    const rows = document.createDocumentFragment();
+    large.rows.slice(0, drawn).forEach(function (d) { rows.appendChild(drawRow(d)); });
+    table.tBodies[0].replaceChildren(rows);
+    document.getElementById("drawn").textContent = Math.min(drawn, large.rows.length)
+      .toLocaleString("en-US");
+  }
+  if (large) {
+    document.querySelector("#pager button").addEventListener("click", function () {
+      drawn += large.shown;
+      draw();
+    });
+  }
   table.querySelectorAll("th").forEach(function (th, column) {
     th.addEventListener("click", function () {
       const ascending = !th.classList.contains("asc");
       table.querySelectorAll("th").forEach(function (h) { h.classList.remove("asc", "desc"); });
       th.classList.add(ascending ? "asc" : "desc");
       const numeric = th.dataset.type === "number";
+      if (large) {
+        const by = new Intl.Collator().compare;
+        large.rows.sort(function (a, b) {
+          const order = numeric ? a[column] - b[column] : by(a[column], b[column]);
+          return ascending ? order : -order;
+        });
+        draw();
+        return;
+      }
       const body = table.tBodies[0];
       // Keys read once, compared with one collator, rows put back in one
       // go: a table of 50,000 tests sorts in a moment.
@@ -324,11 +446,12 @@ SCRIPT: Final = """
     });
   });
   // A test's row opens its section.
+  function openSection(event) {
+    const target = document.querySelector(event.currentTarget.getAttribute("href"));
+    if (target) { target.open = true; }
+  }
   table.querySelectorAll("a").forEach(function (a) {
-    a.addEventListener("click", function () {
-      const target = document.querySelector(a.getAttribute("href"));
-      if (target) { target.open = true; }
-    });
+    a.addEventListener("click", openSection);
   });
   // Zoom a flame graph on the clicked frame: it and its callees fill the
   // width, its callers span it; the top row zooms out.
