@@ -49,7 +49,7 @@ frame_lasti(PyFrameObject *frame)   /* in bytes, as frame.f_lasti */
 }
 
 /* frame.<name> = value. On 3.11 the frame's fields are internal: through
- * the attributes (names interned in the Core). */
+ * the frame type's descriptors of the attributes (kept in the Core). */
 static int
 set_frame_attribute(Core *self, PyFrameObject *frame, int which, PyObject *value)
 {
@@ -66,7 +66,8 @@ set_frame_attribute(Core *self, PyFrameObject *frame, int which, PyObject *value
     }
     return 0;
 #else
-    return PyObject_SetAttr((PyObject *)frame, self->names[which], value);
+    PyObject *descriptor = self->attributes[which];
+    return Py_TYPE(descriptor)->tp_descr_set(descriptor, (PyObject *)frame, value);
 #endif
 }
 
@@ -77,7 +78,9 @@ traced_by(Core *self, PyFrameObject *frame)
 #if PY_VERSION_HEX < 0x030B0000
     return frame->f_trace == (PyObject *)self;
 #else
-    PyObject *trace = PyObject_GetAttr((PyObject *)frame, self->names[F_TRACE]);  /* owned */
+    PyObject *descriptor = self->attributes[F_TRACE];
+    PyObject *trace = Py_TYPE(descriptor)->tp_descr_get(  /* owned */
+        descriptor, (PyObject *)frame, (PyObject *)Py_TYPE(frame));
     Py_XDECREF(trace);      /* only its address is compared */
     if (trace == NULL) {
         PyErr_Clear();
