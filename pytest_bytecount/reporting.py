@@ -5,7 +5,8 @@ test fails when its count does (the failure text is here), and the record
 travels on the call-phase `TestReport` as one JSON value, which
 pytest-xdist ships from a worker to the controller. Serial runs and the
 controller alike keep records from reports (`Reporter.collect`), so both
-see the same results.
+see the same results; once kept, the payload is taken off the report,
+which pytest keeps for the whole session.
 """
 
 from __future__ import annotations
