@@ -202,6 +202,7 @@ class Outputs:
             explanations=run.extra("explain"),
             budgets_file=budgets_file,
             recorded=update.recorded if update is not None else frozenset(),
+            detailed=html.DETAILED,
         )
         write_atomically(run.settings.html_path, page)
         return plural(len(records), "test")

@@ -29,7 +29,7 @@ from .options import Settings
 from .records import RecordMaker, TestRecord
 from .report import interpreter_tag
 from .selection import Collection
-from .verdict import Limit, LimitSource
+from .verdict import PROBLEMS, Limit, LimitSource
 
 if TYPE_CHECKING:
     from .report_loader import LoadedReport
@@ -107,6 +107,13 @@ class Run:
         #: and the stale budgets it pruned, for the summary.
         self.updated: tuple[frozenset[str], frozenset[str]] | None = None
         self._warned = False
+        # Only the HTML page reads the explanations and call paths: it shows
+        # a bounded number of tests (`html.DETAILED`), so the others' are let
+        # go as the run goes, not kept for every test of a large suite.
+        self._page_only = (
+            settings.html_path is not None and not settings.explain and settings.profile_dir is None
+        )
+        self._kept_whole = _page_sections() if self._page_only else 0
 
     @property
     def meter(self) -> Meter:
@@ -192,6 +199,26 @@ class Run:
                     )
                 )
             self.extras[record.nodeid] = extras
+            # Every `html.DETAILED` tests more: the sort below stays a small
+            # part of the run, however many problems are kept whole.
+            if self._page_only and len(self.extras) > self._kept_whole + _page_sections():
+                self._keep_for_the_page()
+                self._kept_whole = len(self.extras)
+
+    def _keep_for_the_page(self) -> None:
+        """Let go the call paths and explanations of the tests the page
+        cannot show: it shows every problem, then the highest counts."""
+        most = _page_sections()
+        ranked = sorted(
+            (nodeid for nodeid in self.extras if self.records[nodeid].status not in PROBLEMS),
+            key=lambda nodeid: (-self.records[nodeid].instructions, nodeid),
+        )
+        for nodeid in ranked[most:]:
+            extras = self.extras[nodeid]
+            if extras.paths_lost is None and extras.unrepeated is None:
+                del self.extras[nodeid]
+            else:
+                self.extras[nodeid] = Extras(None, None, extras.paths_lost, extras.unrepeated)
 
     def extra(
         self, name: Literal["explain", "folded", "paths_lost", "unrepeated"]
@@ -203,6 +230,12 @@ class Run:
             if value is not None:
                 found[nodeid] = value
         return found
+
+
+def _page_sections() -> int:
+    from .render import html
+
+    return html.DETAILED
 
 
 def _load_budgets(settings: Settings) -> Budgets:

@@ -269,3 +269,43 @@ def test_a_large_suite_gets_sections_for_its_problems_and_highest_counts_only(
     assert section.get_attribute("open") is not None
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_a_page_only_run_keeps_call_paths_for_the_tests_the_page_shows(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With only the page reading them, the call paths of tests the page
+    cannot show are let go as the run goes; those it shows are all there."""
+    from pytest_bytecount.render import html
+
+    monkeypatch.setattr(html, "DETAILED", 3)
+    tests = "".join(
+        f"def test_{n:02d}():\n    assert sum(i for i in range({n * 7 % 12 + 1})) >= 0\n\n"
+        for n in range(12)
+    )
+    pytester.makepyfile(test_many="import pytest\n\n" + tests)
+    pytester.makepyfile(
+        test_over="import pytest\n\n@pytest.mark.max_instructions(1)\n"
+        "def test_over():\n    assert sum(range(3)) == 3\n"
+    )
+    # How many tests' call paths the run still holds as it ends.
+    pytester.makeconftest(
+        "import pytest\n"
+        "from pytest_bytecount.plugin import PLUGIN_KEY\n\n"
+        "@pytest.hookimpl(trylast=True)\n"
+        "def pytest_sessionfinish(session):\n"
+        "    run = session.config.stash[PLUGIN_KEY].run\n"
+        "    held = len(run.extra('folded'))\n"
+        "    (session.config.rootpath / 'held').write_text(str(held))\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--bytecount", "--bytecount-html=p.html")
+    result.assert_outcomes(passed=12, failed=1)
+    assert 3 <= int((pytester.path / "held").read_text()) <= 6
+    text = (pytester.path / "p.html").read_text()
+    sections = re.findall(r'<details id="t\d+".*?</details>', text, re.S)
+    assert len(sections) == 3
+    assert all('<svg class="flame"' in section for section in sections)
+    shown = {re.search(r"<code>(.*?)</code>", section)[1] for section in sections}  # type: ignore[index]
+    # The problem, then the two highest counts: n * 7 % 12 is 11 for n = 5, 10 for n = 10.
+    assert shown == {"test_over.py::test_over", "test_many.py::test_05", "test_many.py::test_10"}
+    assert "Flame graphs and hottest lines of 3 of the 13 tests" in text
