@@ -28,9 +28,9 @@ import re
 import stat
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, TextIO
 
 #: What marks a temporary or lock file as this plugin's, after `.<name>.`.
 MARK: Final = "pytest-bytecount"
@@ -51,9 +51,12 @@ _LEFTOVER: Final = re.compile(rf"\..+\.{MARK}-(?P<pid>[0-9]{{1,10}})(?:-[0-9]+)?
 _cleaned: Final[set[str]] = set()
 
 
-def write_atomically(path: Path, text: str, *, durable: bool = False) -> None:
+def write_atomically(
+    path: Path, text: str | Callable[[TextIO], None], *, durable: bool = False
+) -> None:
     """Write `text` (UTF-8, `\\n` line ends, a lone surrogate as its escape)
-    to `path` through a temporary file and `os.replace`: readers see the old
+    to `path` through a temporary file and `os.replace`, or let `text` write
+    to the file's stream (a text too big to hold whole): readers see the old
     file or the new one. A symlink at `path` is written through to its
     target; an existing file keeps its mode. `durable` also flushes the text to disk before the
     rename, so that a crash of the machine cannot leave an empty file."""
@@ -74,7 +77,10 @@ def write_atomically(path: Path, text: str, *, durable: bool = False) -> None:
             handle, "w", encoding="utf-8", errors="backslashreplace", newline="\n"
         ) as stream:
             handle = -1  # the stream owns it now
-            stream.write(text)
+            if isinstance(text, str):
+                stream.write(text)
+            else:
+                text(stream)
             if durable:
                 stream.flush()
                 os.fsync(stream.fileno())

@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from .attribution import FunctionKey
 from .determinism import hash_seed as current_hash_seed
@@ -95,8 +95,24 @@ def function_table(records: Iterable[TestRecord]) -> list[FunctionKey]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write `data` to `path` atomically: readers see the old file or the new."""
-    write_atomically(path, json_text(data))
+    """Write `data` to `path` atomically (readers see the old file or the
+    new), laid out as `json_text` lays it out, a piece at a time: the text of
+    a report of 50,000 tests is some 30 MB, and the fragments it is joined
+    from take several times that. A lone surrogate (a node id from a file
+    name that is not UTF-8) is written as its JSON escape, `\\udcff`, which
+    reads back as it was."""
+
+    def write(stream: TextIO) -> None:
+        def flush(parts: list[str]) -> None:
+            stream.write("".join(parts))
+            parts.clear()
+
+        parts: list[str] = []
+        _lay_out(data, "\n", parts, _encode, flush)
+        parts.append("\n")
+        flush(parts)
+
+    write_atomically(path, write)
 
 
 def json_text(data: Any) -> str:
@@ -120,7 +136,17 @@ def json_text(data: Any) -> str:
     return text
 
 
-def _lay_out(value: Any, newline: str, parts: list[str], encode: Callable[[Any], str]) -> None:
+#: Fragments `write_json` lets gather before it writes them.
+FRAGMENTS: Final = 20_000
+
+
+def _lay_out(
+    value: Any,
+    newline: str,
+    parts: list[str],
+    encode: Callable[[Any], str],
+    flush: Callable[[list[str]], None] | None = None,
+) -> None:
     if isinstance(value, dict) and value:
         inner = newline + "  "
         parts.append("{")
@@ -129,7 +155,7 @@ def _lay_out(value: Any, newline: str, parts: list[str], encode: Callable[[Any],
             parts.append(f"{separator}{encode(key)}: ")
             separator = "," + inner
             if isinstance(item, (dict, list, tuple)) and item:
-                _lay_out(item, inner, parts, encode)
+                _lay_out(item, inner, parts, encode, flush)
             else:  # most values of a report: written without a call of their own
                 parts.append(_scalar(item, encode))
         parts.append(newline + "}")
@@ -138,7 +164,9 @@ def _lay_out(value: Any, newline: str, parts: list[str], encode: Callable[[Any],
         parts.append("[")
         for number, item in enumerate(value):
             parts.append(f"{',' if number else ''}{inner}")
-            _lay_out(item, inner, parts, encode)
+            _lay_out(item, inner, parts, encode, flush)
+            if flush is not None and len(parts) > FRAGMENTS:
+                flush(parts)
         parts.append(newline + "]")
     else:
         parts.append(encode(value))
