@@ -113,7 +113,10 @@ class Run:
         self._page_only = (
             settings.html_path is not None and not settings.explain and settings.profile_dir is None
         )
-        self._kept_whole = _page_sections() if self._page_only else 0
+        #: The sections the page shows, and how many tests had their extras
+        #: whole after the last pruning.
+        self._page_sections = _page_sections() if self._page_only else 0
+        self._kept_whole = self._page_sections
 
     @property
     def meter(self) -> Meter:
@@ -201,14 +204,14 @@ class Run:
             self.extras[record.nodeid] = extras
             # Every `html.DETAILED` tests more: the sort below stays a small
             # part of the run, however many problems are kept whole.
-            if self._page_only and len(self.extras) > self._kept_whole + _page_sections():
+            if self._page_only and len(self.extras) > self._kept_whole + self._page_sections:
                 self._keep_for_the_page()
                 self._kept_whole = len(self.extras)
 
     def _keep_for_the_page(self) -> None:
         """Let go the call paths and explanations of the tests the page
         cannot show: it shows every problem, then the highest counts."""
-        most = _page_sections()
+        most = self._page_sections
         ranked = sorted(
             (nodeid for nodeid in self.extras if self.records[nodeid].status not in PROBLEMS),
             key=lambda nodeid: (-self.records[nodeid].instructions, nodeid),

@@ -208,29 +208,31 @@ def _row(
     labels: Mapping[LimitSource, str],
     linked: bool,
 ) -> str:
-    limit = record.limit.instructions if record.limit is not None else None
-    source = labels[record.limit.source] if record.limit is not None else ""
-    baseline = record.baseline
-    change = change_percent(record.instructions, baseline) if baseline else None
+    """A row as HTML: the cells of `_row_data`, as the script draws them."""
+    (nodeid, count, limit, source, order, baseline, change, outcome, _, shown_change, _, _) = (
+        _row_data(index, record, status, labels, linked)
+    )
     unstable = ' <span class="tag">unstable</span>' if record.unstable else ""
+    name = escape(str(nodeid))
     return (
         f'<tr class="{status}">'
-        f'<td data-v="{escape(record.nodeid)}">'
-        + (f'<a href="#t{index}">{escape(record.nodeid)}</a>' if linked else escape(record.nodeid))
+        f'<td data-v="{name}">'
+        + (f'<a href="#t{index}">{name}</a>' if linked else name)
         + f"{unstable}</td>"
-        f'<td class="n" data-v="{record.instructions}">{record.instructions:,}</td>'
-        f'<td class="n" data-v="{limit if limit is not None else -1}">'
-        f"{f'{limit:,}' if limit is not None else ''}</td>"
-        f'<td data-v="{escape(source)}">{escape(source)}</td>'
-        f'<td data-v="{STATUS_ORDER[record.status]}">'
-        f'<span class="status">{status}</span></td>'
-        f'<td class="n" data-v="{baseline if baseline is not None else -1}">'
-        f"{f'{baseline:,}' if baseline is not None else ''}</td>"
-        f'<td class="n" data-v="{change if change is not None else -1e9}">'
-        f"{signed_percent(change) if change is not None else ''}</td>"
-        f'<td data-v="{escape(record.outcome)}">{escape(record.outcome)}</td>'
+        f'<td class="n" data-v="{count}">{_number(count)}</td>'
+        f'<td class="n" data-v="{limit}">{_number(limit)}</td>'
+        f'<td data-v="{escape(str(source))}">{escape(str(source))}</td>'
+        f'<td data-v="{order}"><span class="status">{status}</span></td>'
+        f'<td class="n" data-v="{baseline}">{_number(baseline)}</td>'
+        f'<td class="n" data-v="{change}">{shown_change}</td>'
+        f'<td data-v="{escape(str(outcome))}">{escape(str(outcome))}</td>'
         "</tr>"
     )
+
+
+def _number(value: object) -> str:
+    """A count as the table shows it; -1 (none) as nothing."""
+    return "" if value == -1 else f"{value:,}"
 
 
 def _row_data(
