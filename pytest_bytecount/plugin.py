@@ -39,7 +39,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(plugin, "bytecount-plugin")
     if not plugin.run.is_worker:
         for warning in plugin.run.hash_seed_warnings():
-            config.issue_config_time_warning(BytecountWarning(warning), stacklevel=2)
+            try:
+                config.issue_config_time_warning(BytecountWarning(warning), stacklevel=2)
+            except BytecountWarning as error:
+                # A warning filter (`filterwarnings = error`, `-W error`) made
+                # it an error: say so as pytest says usage errors, not as an
+                # internal error's traceback.
+                raise pytest.UsageError(f"{error} (a warning filter makes this an error)")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

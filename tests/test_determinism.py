@@ -172,6 +172,25 @@ def test_recording_budgets_without_a_hash_seed_warns(
     assert (pytester.path / "bytecount.toml").exists()
 
 
+def test_under_filterwarnings_error_the_hash_seed_warning_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A suite that makes warnings errors must see the reason, not a traceback.
+    pytester.makepyfile(test_set=SET_OF_STRINGS)
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    result = pytester.runpytest_subprocess("--bytecount-update", "-p", "no:asyncio")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: recording budgets with --bytecount-update: PYTHONHASHSEED is not set*"
+            "(a warning filter makes this an error)"
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert not (pytester.path / "bytecount.toml").exists()
+
+
 IMPORTS_IN_ITS_SPAN = """
 import importlib
 
