@@ -63,6 +63,8 @@ typedef struct {
     uint32_t *lengths;      /* by block: block length at leaders, else 0; NULL by instruction */
     uint64_t *counts;       /* executions, or block entries at leaders */
     uint64_t *cuts;         /* by block: exceptions leaving a block at an offset */
+    uint32_t *rest;         /* by block with call paths: what a cut at an offset
+                               skips of its block (blocks.py, Blocks.rest); else NULL */
     uint64_t starts;
     Py_ssize_t start_offset;
 } Entry;
@@ -413,13 +415,14 @@ push(Core *self, PyObject *code, const void *frame)
     self->entered[self->depth++] = (Entered){node, frame};
     }
 
-/* The instruction of `code` counts for the current node, which must be its. */
+/* `n` instructions of `code` (one, or a block at its leader) count for the
+ * current node, which must be its. */
 static inline void
-charge(Core *self, PyObject *code)
+charge(Core *self, PyObject *code, uint32_t n)
 {
     Node *node = &self->nodes[self->entered[self->depth - 1].node];
     if (node->code == code) {
-        node->own++;
+        node->own += n;
     }
     else {
         lose_at(self, "an instruction", code);
@@ -599,24 +602,54 @@ code_and_offset(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected,
 
 /* ------------------------------------------------ what the lifecycle calls */
 
+/* A list of `size` ints in 0..UINT32_MAX as a new array (PyMem), or NULL
+ * with an exception set. */
+static uint32_t *
+array_of(PyObject *list, Py_ssize_t size, const char *what)
+{
+    if (PyList_GET_SIZE(list) != size) {
+        PyErr_Format(PyExc_ValueError, "add(): one %s per byte of co_code", what);
+        return NULL;
+    }
+    uint32_t *array = PyMem_Calloc((size_t)size + 1, sizeof(uint32_t));
+    if (array == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < size; k++) {
+        /* long long: long is 32 bits on some platforms */
+        long long value = PyLong_AsLongLong(PyList_GET_ITEM(list, k));  /* borrowed item */
+        if (value < 0 || value > (long long)UINT32_MAX) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_ValueError, "add(): a %s out of range", what);
+            }
+            PyMem_Free(array);
+            return NULL;
+        }
+        array[k] = (uint32_t)value;
+    }
+    return array;
+}
+
 static PyObject *
 Core_add(Core *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "add() takes 2 arguments (%zd given)", nargs);
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "add() takes 3 arguments (%zd given)", nargs);
         return NULL;
     }
-    PyObject *code = args[0], *lengths = args[1];
+    PyObject *code = args[0], *lengths = args[1], *rests = args[2];
     if (!PyCode_Check(code)) {
         PyErr_SetString(PyExc_TypeError, "add(): a code object is needed");
         return NULL;
     }
-    if (lengths != Py_None && !PyList_Check(lengths)) {
-        PyErr_SetString(PyExc_TypeError, "add(): block lengths must be a list or None");
+    if ((lengths != Py_None && !PyList_Check(lengths))
+        || (rests != Py_None && !PyList_Check(rests))) {
+        PyErr_SetString(PyExc_TypeError, "add(): block lengths and rests must be lists or None");
         return NULL;
     }
-    if (self->stacks && lengths != Py_None) {
-        PyErr_SetString(PyExc_ValueError, "add(): with call paths, code is counted by instruction");
+    if ((lengths == Py_None) != (rests == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "add(): block lengths and block rests go together");
         return NULL;
     }
     if (find(self, code) != NULL) {
@@ -633,53 +666,44 @@ Core_add(Core *self, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_ssize_t size = PyBytes_GET_SIZE(raw);
     Py_DECREF(raw);
-    if (lengths != Py_None && PyList_GET_SIZE(lengths) != size) {
-        PyErr_SetString(PyExc_ValueError, "add(): one block length per byte of co_code");
-        return NULL;
-    }
     uint64_t *counts = PyMem_Calloc((size_t)size + 1, sizeof(uint64_t));
     uint64_t *cuts = NULL;
-    uint32_t *table = NULL;
+    uint32_t *table = NULL, *rest = NULL;
     if (counts == NULL) {
         return PyErr_NoMemory();
     }
     if (lengths != Py_None) {
         cuts = PyMem_Calloc((size_t)size + 1, sizeof(uint64_t));
-        table = PyMem_Calloc((size_t)size + 1, sizeof(uint32_t));
-        if (cuts == NULL || table == NULL) {
-            PyMem_Free(counts);
-            PyMem_Free(cuts);
-            PyMem_Free(table);
-            return PyErr_NoMemory();
+        if (cuts == NULL) {
+            PyErr_NoMemory();
+            goto failed;
         }
-        for (Py_ssize_t k = 0; k < size; k++) {
-            /* long long: long is 32 bits on some platforms */
-            long long length = PyLong_AsLongLong(PyList_GET_ITEM(lengths, k));  /* borrowed item */
-            if (length < 0 || length > (long long)UINT32_MAX) {
-                if (!PyErr_Occurred()) {
-                    PyErr_SetString(PyExc_ValueError, "add(): a block length out of range");
-                }
-                PyMem_Free(counts);
-                PyMem_Free(cuts);
-                PyMem_Free(table);
-                return NULL;
-            }
-            table[k] = (uint32_t)length;
+        table = array_of(lengths, size, "block length");
+        if (table == NULL) {
+            goto failed;
+        }
+        if (self->stacks && (rest = array_of(rests, size, "block rest")) == NULL) {
+            goto failed;
         }
     }
     Entry *entry = insert(self, code);
     if (entry == NULL) {
-        PyMem_Free(counts);
-        PyMem_Free(cuts);
-        PyMem_Free(table);
-        return NULL;
+        goto failed;
     }
     entry->counted = 1;
     entry->size = size;
     entry->counts = counts;
     entry->cuts = cuts;
     entry->lengths = table;
+    entry->rest = rest;
     Py_RETURN_NONE;
+
+failed:
+    PyMem_Free(counts);
+    PyMem_Free(cuts);
+    PyMem_Free(table);
+    PyMem_Free(rest);
+    return NULL;
 }
 
 static PyObject *
@@ -911,6 +935,7 @@ Core_dealloc(Core *self)
             PyMem_Free(entry->lengths);
             PyMem_Free(entry->counts);
             PyMem_Free(entry->cuts);
+            PyMem_Free(entry->rest);
         }
         PyMem_Free(self->table);
         self->table = NULL;
@@ -938,7 +963,7 @@ static PyMethodDef Core_methods[] = {
      "uninstall(): restore the trace function from before; whether ours was still on."},
 #endif
     {"add", (PyCFunction)(void (*)(void))Core_add, METH_FASTCALL,
-     "add(code, block_lengths): count code, by block if block_lengths is a list."},
+     "add(code, block_lengths, block_rest): count code, by block if both are lists."},
     {"ignore", (PyCFunction)Core_ignore, METH_O, "ignore(code): seen, not counted."},
     {"open_paths", (PyCFunction)(void (*)(void))Core_open_paths, METH_FASTCALL,
      "open_paths(frames, above): the root path, outermost first, and the frame above it."},

@@ -17,7 +17,8 @@ Core_instruction(Core *self, PyObject *const *args, Py_ssize_t nargs)
         keep_message(self, "at", args[0], offset);
         Py_RETURN_NONE;
     }
-    if (entry->lengths != NULL && entry->lengths[offset] == 0) {
+    uint32_t length = 1;
+    if (entry->lengths != NULL && (length = entry->lengths[offset]) == 0) {
         return Py_NewRef(self->disable);    /* inside a block: counted at its leader */
     }
     if (!self->stacks) {
@@ -37,7 +38,7 @@ Core_instruction(Core *self, PyObject *const *args, Py_ssize_t nargs)
                 Py_RETURN_NONE;
             }
         }
-        charge(self, args[0]);
+        charge(self, args[0], length);
     }
     Py_RETURN_NONE;
 }
@@ -210,6 +211,34 @@ Core_throw(Core *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* With call paths: an exception leaves the block of `code` (counted by block,
+ * its `entry`) after the instruction at `offset`, in the current frame. Its
+ * node was charged the whole block at the leader: it gives back what did
+ * not run. The exception may have left callees' frames first: resync. */
+static void
+take_back(Core *self, PyObject *code, Entry *entry, Py_ssize_t offset)
+{
+    if (entry->rest == NULL || is_other_thread(self)) {
+        return;
+    }
+    if (self->suspect) {
+        self->suspect = 0;
+        if (!resync(self, PyEval_GetFrame(), "an exception")) {
+            return;
+        }
+    }
+    if (self->paths_lost) {
+        return;
+    }
+    Node *node = &self->nodes[self->entered[self->depth - 1].node];
+    if (node->code == code) {
+        node->own -= entry->rest[offset];
+    }
+    else {
+        lose_at(self, "an exception", code);
+    }
+}
+
 static PyObject *
 Core_raise(Core *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -217,20 +246,21 @@ Core_raise(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (code_and_offset(args, nargs, 3, "raise_", &offset) < 0) {
         return NULL;
     }
-    self->suspect = self->stacks;
     Entry *entry = find(self, args[0]);
-    if (entry == NULL || entry->cuts == NULL || !thread_counted(self)) {
-        Py_RETURN_NONE;
+    if (entry != NULL && entry->cuts != NULL && thread_counted(self)) {
+        /* The reported offset is not always the raising instruction; the
+         * frame's last one is (see _pycore.py). */
+        PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
+        Py_ssize_t last = frame != NULL ? (Py_ssize_t)PyFrame_GetLasti(frame) : -1;
+        if (last < 0 || last >= entry->size) {
+            keep_message(self, "raising in", args[0], offset);
+        }
+        else {
+            entry->cuts[last]++;
+            take_back(self, args[0], entry, last);
+        }
     }
-    /* The reported offset is not always the raising instruction; the
-     * frame's last instruction is (see _pycore.py). */
-    PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
-    Py_ssize_t last = frame != NULL ? (Py_ssize_t)PyFrame_GetLasti(frame) : -1;
-    if (last < 0 || last >= entry->size) {
-        keep_message(self, "raising in", args[0], offset);
-        Py_RETURN_NONE;
-    }
-    entry->cuts[last]++;
+    self->suspect = self->stacks;
     Py_RETURN_NONE;
 }
 
@@ -241,16 +271,17 @@ Core_reraise(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (code_and_offset(args, nargs, 3, "reraise", &offset) < 0) {
         return NULL;
     }
-    self->suspect = self->stacks;
     Entry *entry = find(self, args[0]);
-    if (entry == NULL || entry->cuts == NULL || !thread_counted(self)) {
-        Py_RETURN_NONE;
+    if (entry != NULL && entry->cuts != NULL && thread_counted(self)) {
+        if (offset < 0 || offset >= entry->size) {
+            keep_message(self, "re-raising in", args[0], offset);
+        }
+        else {
+            entry->cuts[offset]++;
+            take_back(self, args[0], entry, offset);
+        }
     }
-    if (offset < 0 || offset >= entry->size) {
-        keep_message(self, "re-raising in", args[0], offset);
-        Py_RETURN_NONE;
-    }
-    entry->cuts[offset]++;
+    self->suspect = self->stacks;
     Py_RETURN_NONE;
 }
 

@@ -170,7 +170,7 @@ Core_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
             if (offset >= 0 && offset < entry->size) {
                 entry->counts[offset]++;
                 if (self->stacks) {
-                    charge(self, entry->code);
+                    charge(self, entry->code, 1);
                 }
             }
             else {

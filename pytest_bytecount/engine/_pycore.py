@@ -12,9 +12,9 @@ With `stacks`, the core also follows the call path (`paths.py`): start,
 resume and throw enter a node, return and yield leave it, and each
 instruction counts for the current node too. A frame an exception leaves
 has no event of ours: after RAISE or RERAISE, the next event checks the
-frames entered against the stack. Nothing is counted by block then (the
-lifecycle adds no block lengths): a node is charged instruction by
-instruction.
+frames entered against the stack. Code counted by block charges its node
+a block at the block's leader, and an exception leaving a block takes back
+from the raising frame's node the instructions it skipped (`block_rest`).
 
 Callbacks never raise into the measured code what they did wrong: the first
 such error is kept in `problem`, for the lifecycle to report. What a signal
@@ -81,6 +81,9 @@ class PythonCore:
         # how often it started (in a list, to be added to in place).
         tables: dict[int, _Table] = {}
         cuts: dict[int, list[int]] = {}
+        # With stacks, per code counted by block: what a cut at an offset
+        # skips of its block (blocks.py, `Blocks.rest`).
+        rests: dict[int, list[int]] = {}
         start_offsets: dict[int, int] = {}
         # The table of the code object of the last INSTRUCTION and PY_START
         # events: most events are of the same code as the one before, and
@@ -126,10 +129,12 @@ class PythonCore:
             }
             unchecked = not other_thread_ran and shared.isdisjoint(tables)
 
-        def add(code: CodeType, block_lengths: list[int] | None) -> None:
+        def add(
+            code: CodeType, block_lengths: list[int] | None, block_rest: list[int] | None
+        ) -> None:
             nonlocal unchecked
-            if tree is not None and block_lengths is not None:
-                raise ValueError("add(): with call paths, code is counted by instruction")
+            if (block_lengths is None) != (block_rest is None):
+                raise ValueError("add(): block lengths and block rests go together")
             key = id(code)
             if key in tables:  # another thread (all_threads) discovered it meanwhile
                 return
@@ -139,6 +144,8 @@ class PythonCore:
             tables[key] = (code, [0] * len(code.co_code), block_lengths, [0])
             if block_lengths is not None:
                 cuts[key] = [0] * len(code.co_code)
+                if tree is not None and block_rest is not None:
+                    rests[key] = block_rest
 
         def ignore(code: CodeType) -> None:
             seen[id(code)] = code
@@ -289,12 +296,19 @@ class PythonCore:
             return None
 
         def instruction_on_paths(code: CodeType, offset: int) -> Any:
-            # As instruction(), never by block, and for the current node too.
+            # As instruction(), and for the current node too: a block's
+            # length at its leader, or one instruction.
             nonlocal last_instruction, suspect
             try:
                 table = last_instruction
                 if table[0] is not code:
                     table = last_instruction = tables[id(code)]
+                block = table[2]
+                length = 1
+                if block is not None:
+                    length = block[offset]
+                    if not length:
+                        return disable  # inside a block: charged at its leader
                 if unchecked or get_ident() == thread:
                     table[1][offset] += 1
                     if all_threads and get_ident() != thread:
@@ -304,7 +318,7 @@ class PythonCore:
                         resync(getframe(1), "an instruction")
                     node = current
                     if node[CODE] is code:
-                        node[OWN] += 1
+                        node[OWN] += length
                     elif tree is not None and tree.lost is None:
                         tree.lose(lost_at("an instruction", code))
             except LookupError as exc:
@@ -317,27 +331,51 @@ class PythonCore:
             # always that instruction; the frame's last one is
             # (docs/internals.rst, "Where an exception leaves a block").
             nonlocal suspect
-            suspect = tree is not None
             try:
                 cut = cuts.get(id(code))
                 if cut is not None and (all_threads or get_ident() == thread):
-                    cut[getframe(1).f_lasti] += 1
+                    frame = getframe(1)
+                    cut[frame.f_lasti] += 1
+                    take_back(code, frame, frame.f_lasti)
             except (LookupError, ValueError) as exc:
                 fail(f"raising in {code.co_qualname}+{offset}: {exc!r}")
+            finally:
+                suspect = tree is not None
             return None
 
         def reraise(code: CodeType, offset: int, exception: BaseException) -> Any:
             # Here the frame's last instruction is the original raise's; the
             # reported offset is the RERAISE.
             nonlocal suspect
-            suspect = tree is not None
             try:
                 cut = cuts.get(id(code))
                 if cut is not None and (all_threads or get_ident() == thread):
                     cut[offset] += 1
+                    take_back(code, getframe(1), offset)
             except LookupError as exc:
                 fail(f"re-raising in {code.co_qualname}+{offset}: {exc!r}")
+            finally:
+                suspect = tree is not None
             return None
+
+        def take_back(code: CodeType, frame: FrameType, offset: int) -> None:
+            """With stacks: an exception leaves the block of counted-by-block
+            `code` after the instruction at `offset`, in `frame` (running,
+            so it has a node): its node was charged the whole block at the
+            leader, and gives back what did not run."""
+            nonlocal suspect
+            rest = rests.get(id(code))
+            if rest is None or tree is None or get_ident() != thread:
+                return
+            if suspect:  # the exception may have left frames of callees
+                suspect = False
+                if not resync(frame, "an exception"):
+                    return
+            node = current
+            if node[CODE] is code:
+                node[OWN] -= rest[offset]
+            elif tree.lost is None:
+                tree.lose(lost_at("an exception", code))
 
         def paths() -> tuple[list[Path], str | None] | None:
             """The call tree (see paths.py) and why it was lost, if it was;

@@ -57,16 +57,24 @@ class Blocks:
     and its reported instructions in order, and `owner` maps every byte
     offset to the start of the instruction it belongs to (an exception's
     offset may point into an instruction's inline cache entries).
+    `rest[offset]` is the number of reported instructions of its block after
+    the instruction at (or owning) `offset`: what an exception leaving the
+    block there skips, which the cores take back from a call path's node.
     """
 
-    __slots__ = ("lengths", "members", "owner")
+    __slots__ = ("lengths", "members", "owner", "rest")
 
     def __init__(
-        self, lengths: list[int], members: list[tuple[int, tuple[int, ...]]], owner: list[int]
+        self,
+        lengths: list[int],
+        members: list[tuple[int, tuple[int, ...]]],
+        owner: list[int],
+        rest: list[int],
     ) -> None:
         self.lengths = lengths
         self.members = members
         self.owner = owner
+        self.rest = rest
 
     def executed(self, entries: list[int], cuts: list[int]) -> list[int]:
         """Per-offset executions, from how often each block was entered
@@ -131,4 +139,9 @@ def analyze(code: CodeType) -> Blocks:
     starts = [i.offset for i in instructions] + [len(raw)]
     for start, end in itertools.pairwise(starts):
         owner[start:end] = [start] * (end - start)
-    return Blocks(lengths, members, owner)
+    after = [0] * len(raw)
+    for _, reported in members:
+        for k, offset in enumerate(reported):
+            after[offset] = len(reported) - 1 - k
+    rest = [after[start] for start in owner]
+    return Blocks(lengths, members, owner, rest)

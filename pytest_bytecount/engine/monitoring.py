@@ -136,11 +136,13 @@ class MonitoringEngine(Engine):
                 core.ignore(code)
                 return
             # Counted by block where its blocks are known, except the code of
-            # frames already running (they resume in the middle of a block),
-            # and with call paths (each node is charged by instruction).
-            known = None if running or stacks else analysed.get(id(code))
+            # frames already running (they resume in the middle of a block).
+            known = None if running else analysed.get(id(code))
             blocks = known[1] if known is not None else None
-            core.add(code, blocks.lengths if blocks is not None else None)
+            if blocks is None:
+                core.add(code, None, None)
+            else:
+                core.add(code, blocks.lengths, blocks.rest)
             instrumented.append(code)
             set_local_events(tool, code, events_per_code)
 

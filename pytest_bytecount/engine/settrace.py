@@ -181,7 +181,7 @@ class SettraceEngine(Engine):
             if modules.excludes(module if isinstance(module, str) else ""):
                 core.ignore(code)
             else:
-                core.add(code, None)
+                core.add(code, None, None)
 
         assert self._compiled is not None
         self._thread = threading.get_ident()
@@ -189,7 +189,7 @@ class SettraceEngine(Engine):
         core = self._compiled(self._thread, False, discover, None, stacks)
         running = list(running_frames(_getframe(2), modules))
         for frame in running:
-            core.add(frame.f_code, None)  # a code object seen twice is kept once
+            core.add(frame.f_code, None, None)  # a code object seen twice is kept once
         if stacks:
             core.open_paths(*root_path(_getframe(2), modules))
         core.install()
