@@ -11,7 +11,7 @@ call paths recorded (`measure(stacks=True)`, as --bytecount-profile, -html
 and -explain do) against unmeasured, then against measured without them. On
 3.12+ code is counted instruction by instruction until it has run 1,000
 instructions, and by block from the next span on, so the first call is
-dearer than the rest; with call paths, always instruction by instruction.
+dearer than the rest, with or without call paths.
 Timings only: the tests never assert on time.
 """
 

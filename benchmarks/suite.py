@@ -6,9 +6,10 @@ side by side, in one run, without the plugin, with it idle, and measuring.
 Generates a suite of tiny tests (a 20-element list comprehension each) in a
 temporary directory and times, interleaved so that the machine's noise hits
 every mode alike, `pytest -p no:bytecount`, `pytest` (installed, idle) and
-`pytest --bytecount` (every test measured), also with `--bytecount-report`
-and with the engine stubbed out (a stand-in that counts nothing and returns
-a fixed count: what the plugin's own per-test work costs). On 3.12+ it also times the
+`pytest --bytecount` (every test measured), also with `--bytecount-report`,
+with `--bytecount-html` (call paths recorded for every test), and with the
+engine stubbed out (a stand-in that counts nothing and returns a fixed
+count: what the plugin's own per-test work costs). On 3.12+ it also times the
 floor of any sys.monitoring span per test: no plugin, but a do-nothing
 PY_START callback switched on and off around each test, which makes CPython
 re-instrument the code it runs next. Prints the best wall time of
@@ -42,6 +43,8 @@ MODES = {
     "idle": [],
     "--bytecount": ["--bytecount"],
     "with report": ["--bytecount", "--bytecount-report=bench.json"],
+    # Call paths recorded for every test, and the page drawn from them.
+    "with page": ["--bytecount", "--bytecount-html=bench.html"],
 }
 #: The plugin's own per-test work: `--bytecount` with the engine replaced by
 #: one that counts nothing and returns a fixed count at once.

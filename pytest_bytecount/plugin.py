@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 # A warning filter (`filterwarnings = error`, `-W error`) made
                 # it an error: say so as pytest says usage errors, not as an
                 # internal error's traceback.
-                raise pytest.UsageError(f"{error} (a warning filter makes this an error)")
+                raise pytest.UsageError(f"{error} (a warning filter makes this an error)") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -17,7 +17,7 @@ from pytest_bytecount import measure
 
 @pytest.fixture(params=["by instruction", "after analysis"][: 2 if {monitoring} else 1])
 def analysed(request, monkeypatch):
-    # 3.12+ counts busy code by block; with call paths it must not.
+    # 3.12+ counts busy code by block, charging a node a block at a time.
     if request.param == "after analysis":
         from pytest_bytecount.engine import monitoring
         monkeypatch.setattr(monitoring, "ANALYSE_AFTER", 1)

@@ -8,7 +8,8 @@ counted caller. The cores keep the current node as the span runs: a frame
 starting or resuming (a call, a generator's next, a throw) enters a child of
 it; a frame returning or yielding leaves it for its parent; the frames an
 exception leaves are found missing from the stack at the next event (see
-_pycore.py). An instruction counts for the current node, whose code must be
+_pycore.py). An instruction (or a block, at its leader, less what an
+exception skipped of it) counts for the current node, whose code must be
 the instruction's: if it is not, an event was missed and the paths are
 dropped (`lost`), never guessed. The counts per code object do not depend on
 paths.
