@@ -28,7 +28,13 @@ def render(
     hottest = list(by_line.items())[:lines]
     if not hottest:
         return "0 instructions executed\n"
-    detail = instructions_by_line(ran)
+    # Only the code on those lines is disassembled: `dis` is most of the cost.
+    hot = {where for where, _ in hottest}
+    detail = instructions_by_line(
+        (code, counter)
+        for code, counter in ran
+        if any((code.co_filename, line) in hot for _, _, line in code.co_lines())
+    )
     shown = [detail.get(where, []) for where, _ in hottest]
     count_width = max(len(f"{count:,}") for _, count in hottest)
     width = max((len(f"{r.count:,}") for rows in shown for r in rows), default=1)

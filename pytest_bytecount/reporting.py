@@ -95,7 +95,7 @@ class Reporter:
             )
             if judged.failing:
                 _fail(report, self._failure_text(judged, measurement))
-            extras = self._extras(measurement, state)
+            extras = self._extras(measurement, state, judged.record)
             entry = payload(judged.record, extras)
             setattr(report, REPORT_ATTRIBUTE, entry)
             self._made = (entry, judged.record, extras)
@@ -131,19 +131,23 @@ class Reporter:
             if kept is not None:
                 run.records[report.nodeid] = replace(kept, outcome="error")
 
-    def _extras(self, measurement: Measurement, state: TestState) -> Extras | None:
+    def _extras(
+        self, measurement: Measurement, state: TestState, record: TestRecord
+    ) -> Extras | None:
         """What goes with the record: call paths where the run records them
         (to reach the xdist controller; not part of the JSON report)."""
         settings = self.run.settings
         explain = folded = paths_lost = None
         if settings.stacks:
             measurement.root = str(self.run.config.rootpath)
-            if settings.explain or settings.html_path is not None:
+            wanted = self.run.page_may_show(record)
+            if wanted and (settings.explain or settings.html_path is not None):
                 explain = measurement.explain()
-            try:
-                folded = measurement.folded()
-            except ValueError as exc:
-                paths_lost = str(exc)
+            if wanted or not measurement.has_call_paths:
+                try:
+                    folded = measurement.folded()
+                except ValueError as exc:  # why they were lost, said in the summary
+                    paths_lost = str(exc)
         if explain is folded is paths_lost is state.unrepeated is None:
             return None
         return Extras(explain, folded, paths_lost, state.unrepeated)

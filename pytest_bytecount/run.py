@@ -116,7 +116,10 @@ class Run:
         #: The sections the page shows, and how many tests had their extras
         #: whole after the last pruning.
         self._page_sections = _page_sections() if self._page_only else 0
-        self._kept_whole = self._page_sections
+        self._kept_whole = 0
+        # The last test the page would show, as of the last pruning, by the
+        # page's order (`_page_rank`): a test after it can never be shown.
+        self._page_last: tuple[int, str] | None = None
 
     @property
     def meter(self) -> Meter:
@@ -208,14 +211,28 @@ class Run:
                 self._keep_for_the_page()
                 self._kept_whole = len(self.extras)
 
+    def page_may_show(self, record: TestRecord) -> bool:
+        """Whether a test's explanation and call paths may be read: always,
+        unless only the HTML page reads them and it could not show this
+        test (not a problem, and under every count it shows so far). Making
+        them is most of what a measured test costs such a run."""
+        return (
+            not self._page_only
+            or record.status in PROBLEMS
+            or self._page_last is None
+            or _page_rank(record) < self._page_last
+        )
+
     def _keep_for_the_page(self) -> None:
         """Let go the call paths and explanations of the tests the page
         cannot show: it shows every problem, then the highest counts."""
         most = self._page_sections
         ranked = sorted(
             (nodeid for nodeid in self.extras if self.records[nodeid].status not in PROBLEMS),
-            key=lambda nodeid: (-self.records[nodeid].instructions, nodeid),
+            key=lambda nodeid: _page_rank(self.records[nodeid]),
         )
+        if len(ranked) >= most > 0:
+            self._page_last = _page_rank(self.records[ranked[most - 1]])
         for nodeid in ranked[most:]:
             extras = self.extras[nodeid]
             if extras.paths_lost is None and extras.unrepeated is None:
@@ -233,6 +250,11 @@ class Run:
             if value is not None:
                 found[nodeid] = value
         return found
+
+
+def _page_rank(record: TestRecord) -> tuple[int, str]:
+    """Where the page puts a test that is no problem: highest counts first."""
+    return (-record.instructions, record.nodeid)
 
 
 def _page_sections() -> int:

@@ -305,6 +305,7 @@ def test_a_page_only_run_keeps_call_paths_for_the_tests_the_page_shows(
     sections = re.findall(r'<details id="t\d+".*?</details>', text, re.S)
     assert len(sections) == 3
     assert all('<svg class="flame"' in section for section in sections)
+    assert all("instructions executed on" in section for section in sections)  # explain()
     shown = {re.search(r"<code>(.*?)</code>", section)[1] for section in sections}  # type: ignore[index]
     # The problem, then the two highest counts: n * 7 % 12 is 11 for n = 5, 10 for n = 10.
     assert shown == {"test_over.py::test_over", "test_many.py::test_05", "test_many.py::test_10"}

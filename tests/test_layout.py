@@ -62,7 +62,7 @@ MOST_CLASS_LINES = 200
 BIG_CLASSES = {
     # The C core's twin: its per-event callbacks are methods reading the
     # core's own attributes, and each step out of the class costs each event.
-    "engine._pycore.PythonCore": 340,
+    "engine._pycore.PythonCore": 350,
     # The public value: each of its members is documented API (docs/api.rst).
     "measurement.Measurement": 260,
     # Start, stop and the events of a span on 3.12+, kept together.

@@ -10,11 +10,9 @@ answers by calling `add()` (count it) or `ignore()`.
 
 With `stacks`, the core also follows the call path (`paths.py`): start,
 resume and throw enter a node, return and yield leave it, and each
-instruction counts for the current node too. A frame an exception leaves
-has no event of ours: after RAISE or RERAISE, the next event checks the
-frames entered against the stack. Code counted by block charges its node
-a block at the block's leader, and an exception leaving a block takes back
-from the raising frame's node the instructions it skipped (`block_rest`).
+instruction (or block, at its leader) counts for the current node too. A
+frame an exception leaves has no event of ours: after RAISE or RERAISE, the
+next event checks the frames entered against the stack.
 
 Callbacks never raise into the measured code what they did wrong: the first
 such error is kept in `problem`, for the lifecycle to report. What a signal
@@ -81,8 +79,7 @@ class PythonCore:
         # how often it started (in a list, to be added to in place).
         tables: dict[int, _Table] = {}
         cuts: dict[int, list[int]] = {}
-        # With stacks, per code counted by block: what a cut at an offset
-        # skips of its block (blocks.py, `Blocks.rest`).
+        # With stacks, per code counted by block: `Blocks.rest` (blocks.py).
         rests: dict[int, list[int]] = {}
         start_offsets: dict[int, int] = {}
         # The table of the code object of the last INSTRUCTION and PY_START
@@ -326,56 +323,44 @@ class PythonCore:
             return None
 
         def raise_(code: CodeType, offset: int, exception: BaseException) -> Any:
-            # The exception leaves the block after the raising instruction:
-            # what follows it there did not run. The reported offset is not
-            # always that instruction; the frame's last one is
-            # (docs/internals.rst, "Where an exception leaves a block").
-            nonlocal suspect
-            try:
-                cut = cuts.get(id(code))
-                if cut is not None and (all_threads or get_ident() == thread):
-                    frame = getframe(1)
-                    cut[frame.f_lasti] += 1
-                    take_back(code, frame, frame.f_lasti)
-            except (LookupError, ValueError) as exc:
-                fail(f"raising in {code.co_qualname}+{offset}: {exc!r}")
-            finally:
-                suspect = tree is not None
-            return None
+            # The reported offset is not always the raising instruction; the
+            # frame's last one is (docs/internals.rst, "Where an exception
+            # leaves a block").
+            return cut(code, offset, True, "raising in")
 
         def reraise(code: CodeType, offset: int, exception: BaseException) -> Any:
             # Here the frame's last instruction is the original raise's; the
             # reported offset is the RERAISE.
+            return cut(code, offset, False, "re-raising in")
+
+        def cut(code: CodeType, offset: int, at_last: bool, what: str) -> None:
+            """The exception leaves the block after the instruction at
+            `offset` (or the frame's last): what follows it there did not
+            run. With stacks, the node of the frame it leaves was charged
+            the whole block at the leader, and gives back the rest of it."""
             nonlocal suspect
             try:
-                cut = cuts.get(id(code))
-                if cut is not None and (all_threads or get_ident() == thread):
-                    cut[offset] += 1
-                    take_back(code, getframe(1), offset)
-            except LookupError as exc:
-                fail(f"re-raising in {code.co_qualname}+{offset}: {exc!r}")
+                cuts_here = cuts.get(id(code))
+                if cuts_here is not None and (all_threads or get_ident() == thread):
+                    frame = getframe(2)  # 0 here, 1 the callback
+                    if at_last:
+                        offset = frame.f_lasti
+                    cuts_here[offset] += 1
+                    rest = rests.get(id(code))
+                    if rest is not None and get_ident() == thread and tree is not None:
+                        if suspect:  # the exception may have left callees' frames
+                            suspect = False
+                            if not resync(frame, "an exception"):
+                                return None
+                        if current[CODE] is code:
+                            current[OWN] -= rest[offset]
+                        elif tree.lost is None:
+                            tree.lose(lost_at("an exception", code))
+            except (LookupError, ValueError) as exc:
+                fail(f"{what} {code.co_qualname}+{offset}: {exc!r}")
             finally:
                 suspect = tree is not None
             return None
-
-        def take_back(code: CodeType, frame: FrameType, offset: int) -> None:
-            """With stacks: an exception leaves the block of counted-by-block
-            `code` after the instruction at `offset`, in `frame` (running,
-            so it has a node): its node was charged the whole block at the
-            leader, and gives back what did not run."""
-            nonlocal suspect
-            rest = rests.get(id(code))
-            if rest is None or tree is None or get_ident() != thread:
-                return
-            if suspect:  # the exception may have left frames of callees
-                suspect = False
-                if not resync(frame, "an exception"):
-                    return
-            node = current
-            if node[CODE] is code:
-                node[OWN] -= rest[offset]
-            elif tree.lost is None:
-                tree.lose(lost_at("an exception", code))
 
         def paths() -> tuple[list[Path], str | None] | None:
             """The call tree (see paths.py) and why it was lost, if it was;
