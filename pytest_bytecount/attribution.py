@@ -38,13 +38,37 @@ class Ran:
     argrepr: str
 
 
+#: The source files read, by path: the (modification time, size) they were
+#: read at, and their lines. Every measured test's explanation reads the
+#: files of its hottest lines, mostly the same few; the oldest goes first.
+_READ: dict[str, tuple[tuple[int, int], list[str]]] = {}
+_MOST_FILES: Final = 256
+
+
 def source_lines(file: str) -> list[str]:
-    """The lines of a source file, or none where it cannot be read.
+    """The lines of a source file, or none where it cannot be read; read
+    again when its size or modification time changed.
 
     Read directly, not through `linecache`: its cache is state the measured
     code can see (doctest's runner, a traceback), so filling it after one
     test could change the count of the next. No import either, for the same
     reason (first-use costs)."""
+    try:
+        status = os.stat(file)
+    except (OSError, ValueError):
+        return []
+    version = (status.st_mtime_ns, status.st_size)
+    kept = _READ.get(file)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    lines = _read_lines(file)
+    if len(_READ) >= _MOST_FILES:
+        del _READ[next(iter(_READ))]
+    _READ[file] = (version, lines)
+    return lines
+
+
+def _read_lines(file: str) -> list[str]:
     try:
         with open(file, "rb") as source:
             raw = source.read()
@@ -64,12 +88,12 @@ def source_lines(file: str) -> list[str]:
     return lines
 
 
-def source_of(file: str, line: int, cache: dict[str, list[str]] | None = None) -> str:
+def source_of(file: str, line: int) -> str:
     """Line `line` of `file` as written, stripped; "generated code" for code
     made from a string, which has no file; "" where unknown."""
     if is_generated(file):
         return GENERATED
-    lines = cache.setdefault(file, source_lines(file)) if cache is not None else source_lines(file)
+    lines = source_lines(file)
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 

@@ -43,9 +43,8 @@ def render(
         f"{instructions:,} instructions executed on {len(by_line):,} lines; "
         f"the {len(hottest)} hottest:",
     ]
-    sources: dict[str, list[str]] = {}
     for ((file, line), count), ran_here in zip(hottest, shown, strict=True):
-        source = source_of(file, line, sources)
+        source = source_of(file, line)
         out.append("")
         out.append(f"{count:>{count_width},}  {relative_file(file)}:{line}  {source}".rstrip())
         # Several functions on one line (a lambda, a comprehension), or a

@@ -158,8 +158,7 @@ class Reporter:
         run = self.run
         record = judged.record
         assert record.limit is not None
-        sources: dict[str, list[str]] = {}
-        shown = [(line, source_of(path, line.line, sources)) for line, path in judged.hottest]
+        shown = [(line, source_of(path, line.line)) for line, path in judged.hottest]
         compared = run.settings.compare_path
         return over_budget_message(
             measurement,

@@ -175,6 +175,40 @@ def test_source_lines_are_the_tokenizers_after_a_form_feed(pytester: pytest.Pyte
     assert not any("test_ff.py:6 " in line and "for i in" in line for line in result.outlines)
 
 
+REWRITTEN = """
+import pathlib
+import pytest
+import helper
+
+@pytest.mark.max_instructions(1)
+def test_before():
+    helper.work()
+
+@pytest.fixture
+def rewritten():
+    path = pathlib.Path(helper.__file__)
+    path.write_text(path.read_text().replace("50", "60 + 0"))
+
+@pytest.mark.max_instructions(1)
+def test_after(rewritten):
+    helper.work()
+"""
+
+
+def test_a_source_file_that_changes_during_the_run_is_read_again(
+    pytester: pytest.Pytester,
+) -> None:
+    # Sources are read once for the many tests that show them, and again
+    # when the file changed: a failure quotes the line as the file has it now.
+    pytester.makepyfile(test_rewrites=REWRITTEN, helper="def work():\n    return sum(range(50))\n")
+    pytester.syspathinsert()
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert "return sum(range(50))" in text  # the first failure, before the rewrite
+    assert "return sum(range(60 + 0))" in text  # the second, after it
+
+
 GENERATED = """
 import pytest
 
