@@ -80,7 +80,9 @@ typedef struct {
 
 typedef struct {
     Py_ssize_t node;
-    const void *frame;      /* NULL for the root */
+    const void *frame;      /* the frame object (3.10, 3.11) or interpreter frame
+                               (3.12+, running_frame()); NULL for the root, and
+                               on 3.12+ for the root path's frames */
 } Entered;
 
 typedef struct {
@@ -430,21 +432,36 @@ charge(Core *self, PyObject *code, uint32_t n)
 }
 
 #if PY_VERSION_HEX >= 0x030C0000
-/* After an exception: forget the frames it left without an event of ours;
- * the current node becomes that of the nearest counted frame at or above
- * `frame` (borrowed, or NULL). 0 when the paths are lost, else 1. */
-static int
-resync(Core *self, PyFrameObject *frame, const char *event)
+/* The running frame's identity on 3.12+: the address of its interpreter
+ * frame, read from the thread state (a field of CPython's own headers, one
+ * per version), where PyEval_GetFrame() would make it a frame object, a
+ * third of what following a call's path cost (callgrind, fib). Only ever
+ * compared with a running frame's. Root frames (open_paths) have none. */
+static inline const void *
+running_frame(void)
 {
-    if (self->paths_lost) {
-        return 0;
-    }
+    PyThreadState *state = PyThreadState_GET();
+#if PY_VERSION_HEX >= 0x030D0000
+    return state->current_frame;
+#else
+    return state->cframe->current_frame;
+#endif
+}
+
+/* After an exception, by the stack alone: the counted frames from `frame`
+ * (borrowed, or NULL) up to the boundary are the ones still running, and
+ * their entries are the lowest on `entered`, in order: forget the others.
+ * The nearest one's code must be its entry's. 0 when the paths are lost. */
+static int
+resync_by_walk(Core *self, PyFrameObject *frame, const char *event)
+{
+    Py_ssize_t running = 0;
+    PyObject *nearest = NULL;   /* borrowed: the table holds it */
     PyFrameObject *at = (PyFrameObject *)Py_XNewRef(frame);    /* owned */
     while (at != NULL && (PyObject *)at != self->boundary) {
-        PyObject *code = frame_code(at);
-        Entry *entry = find(self, code);
-        if (entry != NULL && entry->counted) {
-            break;
+        Entry *entry = find(self, frame_code(at));
+        if (entry != NULL && entry->counted && running++ == 0) {
+            nearest = entry->code;
         }
         PyFrameObject *back = PyFrame_GetBack(at);     /* owned */
         Py_DECREF(at);
@@ -454,42 +471,61 @@ resync(Core *self, PyFrameObject *frame, const char *event)
         }
         at = back;
     }
-    const void *key = at != NULL && (PyObject *)at != self->boundary ? (const void *)at : NULL;
-    Py_XDECREF(at);     /* running: its address stays valid to compare */
-    while (self->entered[self->depth - 1].frame != key) {
-        if (self->depth == 1) {
-            lose(self, PyUnicode_FromFormat(
-                "the call path was lost at %s after an exception", event));
-            return 0;
-        }
-        self->depth--;
+    Py_XDECREF(at);
+    if (running >= self->depth
+        || (running > 0 && self->nodes[self->entered[running].node].code != nearest)) {
+        lose(self, PyUnicode_FromFormat(
+            "the call path was lost at %s after an exception", event));
+        return 0;
     }
+    self->depth = running + 1;
     return 1;
 }
 
-/* A frame of counted `code` starts or resumes: the current frame. */
+/* After an exception, at an event of the running frame, which is counted:
+ * forget the entries above its own, frames the exception left without an
+ * event of ours. Where its entry is not found before a root frame's (which
+ * has no identity), the stack tells instead. 0 when the paths are lost. */
+static int
+resync(Core *self, const char *event)
+{
+    if (self->paths_lost) {
+        return 0;
+    }
+    const void *running = running_frame();
+    while (self->depth > 1 && self->entered[self->depth - 1].frame != NULL) {
+        if (self->entered[self->depth - 1].frame == running) {
+            return 1;
+        }
+        self->depth--;
+    }
+    return resync_by_walk(self, PyEval_GetFrame(), event);
+}
+
+/* A frame of counted `code` starts or resumes: the running frame. After an
+ * exception, its caller's counted frames are found on the stack first. */
 static void
 enter(Core *self, PyObject *code)
 {
-    PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
-    if (frame == NULL) {    /* no frame object could be made */
-        lose(self, NULL);
-        return;
-    }
     if (self->suspect) {
         self->suspect = 0;
+        PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
+        if (frame == NULL) {    /* no frame object could be made */
+            lose(self, NULL);
+            return;
+        }
         PyFrameObject *back = PyFrame_GetBack(frame);   /* owned */
         if (back == NULL && PyErr_Occurred()) {
             lose(self, NULL);
             return;
         }
-        int kept = resync(self, back, "the start");
+        int kept = !self->paths_lost && resync_by_walk(self, back, "the start");
         Py_XDECREF(back);
         if (!kept) {
             return;
         }
     }
-    push(self, code, frame);
+    push(self, code, running_frame());
 }
 
 /* With call paths, on the span's thread: a frame of `code` resumes (or has
@@ -531,7 +567,11 @@ Core_open_paths(Core *self, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_ValueError, "open_paths(): add() each frame's code first");
             return NULL;
         }
+#if PY_VERSION_HEX >= 0x030C0000
+        push(self, code, NULL);     /* root frames have no identity: see running_frame() */
+#else
         push(self, code, frame);
+#endif
     }
     Py_RETURN_NONE;
 }

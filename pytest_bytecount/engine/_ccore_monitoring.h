@@ -34,7 +34,7 @@ Core_instruction(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (ours) {     /* other threads' (all_threads) are in no node: the sums tell */
         if (self->suspect) {
             self->suspect = 0;
-            if (!resync(self, PyEval_GetFrame(), "an instruction")) {
+            if (!resync(self, "an instruction")) {
                 Py_RETURN_NONE;
             }
         }
@@ -186,7 +186,7 @@ Core_leave(Core *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (self->suspect) {
         self->suspect = 0;
-        if (!resync(self, PyEval_GetFrame(), "an exit")) {
+        if (!resync(self, "an exit")) {
             Py_RETURN_NONE;
         }
     }
@@ -223,7 +223,7 @@ take_back(Core *self, PyObject *code, Entry *entry, Py_ssize_t offset)
     }
     if (self->suspect) {
         self->suspect = 0;
-        if (!resync(self, PyEval_GetFrame(), "an exception")) {
+        if (!resync(self, "an exception")) {
             return;
         }
     }
