@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import ParamSpec, TypeVar, final
+from typing import Any, ParamSpec, TypeVar, final
 
 import pytest
 
+from .complexity import Fit, check_sizes, fit, not_counted
 from .counting import Meter, SpanOptions
 from .engine import CountingFailed, CountingUnavailable
 from .measurement import Measurement
@@ -78,6 +79,28 @@ class Bytecount:
         """Call `fn` once unmeasured (caches, lazy imports), then measure a second call."""
         fn(*args, **kwargs)
         return self(fn, *args, **kwargs)
+
+    def complexity(
+        self,
+        fn: Callable[[Any], object],
+        sizes: Sequence[int],
+        setup: Callable[[int], Any] | None = None,
+    ) -> Fit:
+        """Measure `fn(setup(n))` (`fn(n)` without `setup`) at each size, and
+        fit the counts to the simplest growth class that explains them.
+        `setup` runs unmeasured, once more for an unmeasured first call at
+        each size (as `warm()`), so that a call may change its input."""
+        checked = check_sizes(sizes)
+        if self._disabled:
+            return not_counted(checked, "counting is off (--bytecount-disable)")
+        counts = []
+        for n in checked:
+            fn(setup(n) if setup is not None else n)
+            argument = setup(n) if setup is not None else n
+            with self.measure() as measurement:
+                fn(argument)
+            counts.append(measurement.instructions)
+        return fit(checked, counts)
 
     @property
     def last(self) -> Measurement | None:

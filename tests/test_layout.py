@@ -24,6 +24,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "attribution": ("attribution", "generated_code", "explain"),
     "measurement": ("measurement", "counting"),
     "model": (
+        "complexity",
         "compare",
         "records",
         "report",

@@ -1,0 +1,209 @@
+"""Complexity assertions (SPEC §13): `bytecount.complexity()` fits exact
+counts to growth classes, through pytest as a user writes them, on known
+algorithms; and the fit on its own, on counts made up to be hard."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from pytest_bytecount.complexity import Order, fit
+
+ALGORITHMS = """
+import bisect
+
+def lookup(table):
+    return table.get(7)
+
+def binary_search(items):
+    low, high = 0, len(items)
+    target = items[-1]
+    while low < high:
+        middle = (low + high) // 2
+        if items[middle] < target:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+def scan(items):
+    total = 0
+    for item in items:
+        total += item
+    return total
+
+def merge_sort(items):
+    if len(items) <= 1:
+        return items
+    middle = len(items) // 2
+    left, right = merge_sort(items[:middle]), merge_sort(items[middle:])
+    merged, i, j = [], 0, 0
+    while i < len(left) and j < len(right):
+        if left[i] <= right[j]:
+            merged.append(left[i])
+            i += 1
+        else:
+            merged.append(right[j])
+            j += 1
+    return merged + left[i:] + right[j:]
+
+def insertion_sort(items):
+    for k in range(1, len(items)):
+        item, j = items[k], k - 1
+        while j >= 0 and items[j] > item:
+            items[j + 1] = items[j]
+            j -= 1
+        items[j + 1] = item
+    return items
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+"""
+
+KNOWN = """
+import pytest
+from algorithms import *
+
+SIZES = [64, 128, 256, 512, 1024]
+
+@pytest.mark.parametrize("fn, setup, sizes, order", [
+    (lookup, lambda n: dict.fromkeys(range(n)), SIZES, "1"),
+    (binary_search, lambda n: list(range(n)), SIZES, "log n"),
+    (scan, lambda n: list(range(n)), SIZES, "n"),
+    (merge_sort, lambda n: list(range(n, 0, -1)), SIZES, "n log n"),
+    (insertion_sort, lambda n: list(range(n, 0, -1)), [16, 32, 64, 128, 256], "n^2"),
+    (fib, None, [3, 6, 9, 12, 15, 18, 24], "2^n"),
+], ids=["lookup", "binary_search", "scan", "merge_sort", "insertion_sort", "fib"])
+def test_known(bytecount, fn, setup, sizes, order):
+    found = bytecount.complexity(fn, sizes=sizes, setup=setup)
+    print(found)
+    assert found.order == order
+    assert found.order <= order and not found.order < order
+    assert len(found.counts) == len(sizes) and all(found.counts)
+"""
+
+
+def test_known_algorithms_fit_their_classes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(algorithms=ALGORITHMS, test_known=KNOWN)
+    pytester.syspathinsert()
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "*O(1): *, exact on 5 sizes; the counts do not grow with n: work done inside C*",
+            "*O(log n): *·log2(n) + *",
+            "*O(n): *·n + *, exact on 5 sizes*",
+            "*O(n log n): *·n·log2(n) *",
+            "*O(n^2): *·n^2 *, exact on 5 sizes*",
+            "*O(1.6*^n): *·1.6*^n *",
+        ]
+    )
+
+
+REGRESSION = """
+def dedupe(items):
+    seen, kept = {container}, []
+    for item in items:
+        if {test}:
+            {add}
+            kept.append(item)
+    return kept
+
+def test_dedupe_stays_linear(bytecount):
+    fit = bytecount.complexity(dedupe, sizes=[50, 100, 200, 400, 800],
+                               setup=lambda n: [i % (n // 2) for i in range(n)])
+    assert fit.order <= "n"
+"""
+AS_A_SET = {"container": "set()", "test": "item not in seen", "add": "seen.add(item)"}
+# The regression: membership in a list, as a Python loop (an `in` on a list
+# would be one instruction: C does the scan).
+AS_A_LOOP = {
+    "container": "[]",
+    "test": "all(other != item for other in seen)",
+    "add": "seen.append(item)",
+}
+
+
+def test_a_set_turned_into_a_list_loop_fails_the_linear_assertion(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_dedupe=REGRESSION.format(**AS_A_SET))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.makepyfile(test_dedupe=REGRESSION.format(**AS_A_LOOP))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*assert Order('n^2') <= 'n'*", "*<Fit O(n^2): *·n^2 *"])
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ("[10, 20, 40]", "*sizes: a fit needs at least 4 different sizes*got [[]10, 20, 40]*"),
+        ("[10, 12, 14, 16]", "*the largest at least 8 times the smallest*"),
+        ("[1, 2, 'four', 8]", "*TypeError: sizes: 'four' is not a whole number*"),
+        ("[0, 2, 4, 8]", "*sizes: 0 is not a positive size*"),
+    ],
+)
+def test_bad_sizes_are_a_clear_error(pytester: pytest.Pytester, sizes: str, message: str) -> None:
+    pytester.makepyfile(
+        f"def test_it(bytecount):\n    bytecount.complexity(len, sizes={sizes}, setup=range)\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([message])
+
+
+def test_under_bytecount_disable_the_fit_says_nothing_was_counted(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        "def test_it(bytecount):\n"
+        "    found = bytecount.complexity(sum, sizes=[1, 2, 4, 8], setup=range)\n"
+        "    assert not found.order <= 'n^3'\n"
+        "    assert 'counting is off' in str(found)\n"
+    )
+    pytester.runpytest("-p", "no:cacheprovider", "--bytecount-disable").assert_outcomes(passed=1)
+
+
+SIZES = [100, 200, 400, 800, 1600]
+
+
+@pytest.mark.parametrize(
+    ("counts", "order"),
+    [
+        (lambda n: 310, "1"),
+        (lambda n: 12 * math.ceil(math.log2(n)) + 40, "log n"),
+        (lambda n: 7 * n + 31, "n"),
+        (lambda n: 12 * n * math.log2(n) + 41 * n + 310, "n log n"),
+        # A quadratic term small beside the linear one is still found.
+        (lambda n: n * n // 100 + 50 * n, "n^2"),
+        (lambda n: n**3 + n, "n^3"),
+    ],
+)
+def test_the_simplest_class_with_its_lower_terms_wins(counts: object, order: str) -> None:
+    assert callable(counts)
+    found = fit(SIZES, [round(counts(n)) for n in SIZES])
+    assert found.order == order
+    best = found.best
+    assert best is not None
+    assert best.error is not None
+    assert best.error < 0.001
+
+
+def test_when_no_class_fits_the_fit_says_so_and_compares_false() -> None:
+    found = fit(SIZES, [500, 90, 7000, 3, 40000])
+    assert found.order == "?"
+    assert not found.order <= "2^n"
+    assert not found.order > "1"
+    assert str(found).startswith("no growth class fits: the closest, O(")
+
+
+def test_orders_compare_by_growth_and_reject_unknown_names() -> None:
+    assert Order("n log n") < "n^2" <= Order("n^2")
+    assert Order("1") < "log n"
+    assert sorted(map(Order, ["2^n", "n", "1", "n^3"])) == ["1", "n", "n^3", "2^n"]
+    message = "unknown growth class 'n^4': expected one of 1, log n, n, n log n, n^2, n^3, 2^n"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        assert Order("n") <= "n^4"
