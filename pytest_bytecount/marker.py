@@ -37,18 +37,18 @@ def marker_limit(item: pytest.Item) -> Limit | None:
     tolerance = kwargs.pop("tolerance", None)
     if kwargs:
         got = "keyword arguments " + ", ".join(
-            f"{key}={_shown(value)}" for key, value in kwargs.items()
+            f"{key}={shown(value)}" for key, value in kwargs.items()
         )
     elif not args:
         got = "no argument"
     elif len(args) > 1:
-        got = f"{len(args)} arguments ({', '.join(_shown(arg) for arg in args)})"
+        got = f"{len(args)} arguments ({', '.join(shown(arg) for arg in args)})"
     elif isinstance(args[0], bool) or not isinstance(args[0], int):
-        got = f"{_shown(args[0])} ({type(args[0]).__name__})"
+        got = f"{shown(args[0])} ({type(args[0]).__name__})"
     elif args[0] <= 0:
-        got = _shown(args[0])
+        got = shown(args[0])
     elif args[0] > MAX_COUNT:
-        got = f"{_shown(args[0])}, above the largest limit, 2**63 - 1"
+        got = f"{shown(args[0])}, above the largest limit, 2**63 - 1"
     else:
         return Limit(int(args[0]), LimitSource.MARKER, _marker_tolerance(tolerance))
     pytest.fail(
@@ -72,12 +72,12 @@ def _marker_tolerance(value: object) -> float | None:
     # Not failed in the except clause: pytest would show the ValueError as well.
     pytest.fail(
         f"@pytest.mark.{MARKER}(tolerance=...): expected a percentage from 0% to below 100% "
-        f'such as "2%" or 0.5, got {_shown(value)}',
+        f'such as "2%" or 0.5, got {shown(value)}',
         pytrace=False,
     )
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     """`repr(value)` for an error message: cut short, in one line, an int of
     many digits by their number (Python prints none of over 4,300), and a
     value whose `repr` fails by its type."""

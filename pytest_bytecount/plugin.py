@@ -16,6 +16,8 @@ from typing import Any, Final
 import pytest
 
 from . import terminal
+from .complexity_marker import MARKER_HELP as COMPLEXITY_HELP
+from .complexity_marker import judge, report_verdicts
 from .fixture import Bytecount
 from .marker import MARKER_HELP
 from .options import COMPARE_PATH_KEY, Settings, add_options
@@ -34,6 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line("markers", COMPLEXITY_HELP)
     plugin = BytecountPlugin(Run(config, Settings.from_config(config)))
     config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "bytecount-plugin")
@@ -118,6 +121,20 @@ class BytecountPlugin:
     @pytest.hookimpl(trylast=True)  # after other plugins have seen the report as it came
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.reporter.collect(report)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        # Once every test has run (on every xdist worker): each group of
+        # `max_complexity` cases is fitted, and reported as a test of its own.
+        result = yield
+        run = self.run
+        if run.cases and not run.is_worker:
+            counts = {nodeid: run.records[nodeid].instructions for nodeid in run.cases}
+            run.verdicts = judge(run.cases, counts)
+            # Counted as collected tests: the progress stays within 100%.
+            session.testscollected += len(run.verdicts)
+            report_verdicts(session.config, run.verdicts, run.cases.values())
+        return result
 
     def pytest_report_header(self) -> list[str]:
         return terminal.header_lines(self.run)

@@ -29,7 +29,7 @@ JUNIT_PROPERTY: Final = "bytecount_instructions"
 #: JSON: pytest-xdist ships report attributes from workers to the controller.
 REPORT_ATTRIBUTE: Final = "bytecount"
 #: The keys of `Extras` in that JSON, beside the record's own.
-EXTRA_KEYS: Final = ("explain", "folded", "paths_lost", "unrepeated")
+EXTRA_KEYS: Final = ("explain", "folded", "paths_lost", "unrepeated", "complexity")
 
 
 def payload(record: TestRecord, extras: Extras | None) -> dict[str, Any]:
@@ -148,9 +148,10 @@ class Reporter:
                     folded = measurement.folded()
                 except ValueError as exc:  # why they were lost, said in the summary
                     paths_lost = str(exc)
-        if explain is folded is paths_lost is state.unrepeated is None:
+        complexity = state.case.to_text() if state.case is not None else None
+        if explain is folded is paths_lost is state.unrepeated is complexity is None:
             return None
-        return Extras(explain, folded, paths_lost, state.unrepeated)
+        return Extras(explain, folded, paths_lost, state.unrepeated, complexity)
 
     def _failure_text(self, judged: Judged, measurement: Measurement) -> str:
         from .render.failure import over_budget_message

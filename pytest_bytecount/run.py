@@ -21,6 +21,8 @@ from .attribution import relative_file
 from .budgets import Budgets
 from .budgets_toml import BudgetsError
 from .compare import hash_seed_mismatch
+from .complexity_marker import MARKER as COMPLEXITY_MARKER
+from .complexity_marker import Case, Verdict
 from .counting import Meter, SpanOptions, thread_meter
 from .determinism import hash_seed_warning
 from .engine import CountingUnavailable, ModuleFilter
@@ -58,6 +60,8 @@ class Extras:
     folded: str | None = None
     paths_lost: str | None = None
     unrepeated: str | None = None
+    #: The `max_complexity` case the test is (`Case.to_text()`), if marked.
+    complexity: str | None = None
 
 
 class Run:
@@ -107,6 +111,10 @@ class Run:
         #: and the stale budgets it pruned, for the summary.
         self.updated: tuple[frozenset[str], frozenset[str]] | None = None
         self._warned = False
+        #: The `max_complexity` cases measured, by node id, and the verdicts
+        #: of their groups once the tests have run.
+        self.cases: dict[str, Case] = {}
+        self.verdicts: list[Verdict] = []
         # Only the HTML page reads the explanations and call paths: it shows
         # a bounded number of tests (`html.DETAILED`), so the others' are let
         # go as the run goes, not kept for every test of a large suite.
@@ -166,6 +174,7 @@ class Run:
             or item.nodeid in self.budget_table
             or FIXTURE in getattr(item, "fixturenames", ())
             or item.get_closest_marker(MARKER) is not None
+            or item.get_closest_marker(COMPLEXITY_MARKER) is not None
         )
 
     def unavailable_reason(self) -> str | None:
@@ -195,6 +204,8 @@ class Run:
         A test reported again (a rerun) replaces its record, and each of its
         extras it brings anew."""
         self.records[record.nodeid] = record
+        if extras is not None and extras.complexity is not None:
+            self.cases[record.nodeid] = Case.from_text(extras.complexity)
         if extras is not None:
             kept = self.extras.get(record.nodeid)
             if kept is not None:

@@ -19,6 +19,7 @@ import pytest
 
 from . import hypothesis_tests
 from .call_spans import CallMeasurer
+from .complexity_marker import case_of
 from .determinism import seed_random
 from .fixture import Bytecount
 from .run import FIXTURE, Run
@@ -37,8 +38,11 @@ class TestRunner:
     def setup_test(self, item: pytest.Item) -> None:
         run = self.run
         limit = run.limit_for(item)
+        case = case_of(item)
         state = item.stash[TEST_STATE_KEY] = TestState(
-            limit=limit, measure_call=limit is not None or run.settings.measure_all
+            limit=limit,
+            measure_call=limit is not None or case is not None or run.settings.measure_all,
+            case=case,
         )
         measured = state.measure_call or FIXTURE in getattr(item, "fixturenames", ())
         if run.seeds_random and measured:

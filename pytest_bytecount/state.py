@@ -10,6 +10,7 @@ from typing import Final
 import pytest
 
 from . import hypothesis_tests
+from .complexity_marker import Case
 from .fixture import Bytecount
 from .measurement import Measurement
 from .verdict import Limit
@@ -34,11 +35,13 @@ class TestState:
     unstable: str | None = None
     #: Why --bytecount-repeat could not check the count.
     unrepeated: str | None = None
+    #: The `max_complexity` case the test is, if marked.
+    case: Case | None = None
 
     @property
     def strict(self) -> bool:
         """Whether counting was explicitly asked for, so failing to count fails the test."""
-        return self.limit is not None or self.fixture is not None
+        return self.limit is not None or self.fixture is not None or self.case is not None
 
     def recorded(self) -> Measurement | None:
         """What the test records: the sum of its fixture measurements if it

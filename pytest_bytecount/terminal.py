@@ -92,6 +92,12 @@ def _verdicts(run: Run, terminalreporter: pytest.TerminalReporter) -> None:
     for line in lines:
         markup = {line.colour: True} if line.colour else {}
         terminalreporter.write_line(line.text, **markup)
+    colours = {"passed": "green", "failed": "red", "skipped": "yellow"}
+    for verdict in run.verdicts:  # a line per group of max_complexity cases
+        terminalreporter.write_line(
+            f"{verdict.outcome.upper():<9} {escape_controls(verdict.group)}  {verdict.headline}",
+            **{colours[verdict.outcome]: True},
+        )
     if settings.github:
         from .render.github import annotation_lines
 

@@ -207,3 +207,127 @@ def test_orders_compare_by_growth_and_reject_unknown_names() -> None:
     message = "unknown growth class 'n^4': expected one of 1, log n, n, n log n, n^2, n^3, 2^n"
     with pytest.raises(ValueError, match=re.escape(message)):
         assert Order("n") <= "n^4"
+
+
+MARKED = """
+import pytest
+from algorithms import merge_sort, insertion_sort
+
+@pytest.mark.max_complexity("n log n", over="n")
+@pytest.mark.parametrize("n", [64, 128, 256, 512, 1024])
+def test_merge(bytecount, n):
+    bytecount(merge_sort, list(range(n, 0, -1)))
+
+@pytest.mark.max_complexity("n", over="n")
+@pytest.mark.parametrize("kind", ["reversed", "sorted"])
+@pytest.mark.parametrize("n", [16, 32, 64, 128])
+def test_insertion(bytecount, n, kind):
+    items = list(range(n, 0, -1)) if kind == "reversed" else list(range(n))
+    bytecount(insertion_sort, items)
+"""
+
+
+def marked_run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, str]:
+    pytester.makepyfile(algorithms=ALGORITHMS, test_sorts=MARKED)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--junitxml=junit.xml", "-rA", *args
+    )
+    return result, (pytester.path / "junit.xml").read_text()
+
+
+@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_the_marker_fits_each_group_and_reports_it_as_a_test(
+    pytester: pytest.Pytester, args: tuple[str, ...]
+) -> None:
+    result, junit = marked_run(pytester, *args)
+    # 13 cases, then one verdict per group: merge sort's and insertion
+    # sort's on each kind of input (sorted input makes it linear).
+    result.assert_outcomes(passed=15, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_insertion[[]n=*, kind='reversed'] _*",
+            'max_complexity("n", over="n"): grows as O(n^2), faster than the limit O(n)',
+            "*n  instructions",
+            "*16 *",
+            "*128 *",
+            "fit: O(n^2): *·n^2 *, exact on 4 sizes",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED    test_sorts.py::test_insertion[[]n=*, kind='reversed']  grows as O(n^2)*",
+            "PASSED    test_sorts.py::test_insertion[[]n=*, kind='sorted']  grows as O(n), within*",
+            "PASSED    test_sorts.py::test_merge[[]n=*]  grows as O(n log n), within O(n log n)",
+        ]
+    )
+    # The progress counts the groups among the tests: it stays within 100%.
+    assert not re.search(r"\[(1\d[1-9]|1[1-9]\d)%\]", result.stdout.str())
+    assert junit.count('name="test_merge[n=*]"') == 1
+    assert junit.count("<failure") == 1
+    assert "name=\"test_insertion[n=*, kind='reversed']\"" in junit
+
+
+def test_a_case_without_a_count_leaves_its_group_unfitted(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def broken(n):
+            if n == 32:
+                raise RuntimeError("no input")
+
+        @pytest.mark.max_complexity("n", over="n")
+        @pytest.mark.parametrize("n", [8, 16, 32, 64, 128])
+        def test_sum(broken, n):
+            sum(i for i in range(n))
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(passed=4, errors=1, skipped=1)
+    result.stdout.fnmatch_lines(["*test_sum[[]n=*]*not fitted: 1 of its 5 cases have no count*"])
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ('"n^4", over="n"', "the growth class 'n^4' is not one of 1, log n, n, *"),
+        ('"n", over="size"', "over='size': the test is not parametrized over 'size'"),
+        ('"n"', "over='n': this case's n is 'big', not a positive whole number"),
+    ],
+)
+def test_a_malformed_marker_fails_its_tests_in_one_line(
+    pytester: pytest.Pytester, marker: str, message: str
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.max_complexity({marker})
+        @pytest.mark.parametrize("n", ["big"])
+        def test_it(n):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*@pytest.mark.max_complexity: {message}"])
+
+
+def test_a_group_with_too_few_sizes_fails_saying_what_a_fit_needs(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.max_complexity("n", over="n")
+        @pytest.mark.parametrize("n", [10, 20, 40])
+        def test_sum(n):
+            sum(range(n))
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*not fitted: sizes: a fit needs at least 4 different sizes*"])

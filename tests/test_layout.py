@@ -41,6 +41,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "options",
         "fixture",
         "marker",
+        "complexity_marker",
         "run",
         "state",
         "call_spans",
