@@ -499,7 +499,12 @@ resync(Core *self, const char *event)
         }
         self->depth--;
     }
-    return resync_by_walk(self, PyEval_GetFrame(), event);
+    PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
+    if (frame == NULL) {    /* no frame object could be made */
+        lose(self, NULL);
+        return 0;
+    }
+    return resync_by_walk(self, frame, event);
 }
 
 /* A frame of counted `code` starts or resumes: the running frame. After an
@@ -706,6 +711,7 @@ Core_add(Core *self, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_ssize_t size = PyBytes_GET_SIZE(raw);
     Py_DECREF(raw);
+    Entry *entry = NULL;
     uint64_t *counts = PyMem_Calloc((size_t)size + 1, sizeof(uint64_t));
     uint64_t *cuts = NULL;
     uint32_t *table = NULL, *rest = NULL;
@@ -726,7 +732,7 @@ Core_add(Core *self, PyObject *const *args, Py_ssize_t nargs)
             goto failed;
         }
     }
-    Entry *entry = insert(self, code);
+    entry = insert(self, code);
     if (entry == NULL) {
         goto failed;
     }

@@ -221,6 +221,7 @@ take_back(Core *self, PyObject *code, Entry *entry, Py_ssize_t offset)
     if (entry->rest == NULL || is_other_thread(self)) {
         return;
     }
+    uint32_t skipped = entry->rest[offset];     /* read now: no table pointer kept across resync */
     if (self->suspect) {
         self->suspect = 0;
         if (!resync(self, "an exception")) {
@@ -231,10 +232,10 @@ take_back(Core *self, PyObject *code, Entry *entry, Py_ssize_t offset)
         return;
     }
     Node *node = &self->nodes[self->entered[self->depth - 1].node];
-    if (node->code == code) {
-        node->own -= entry->rest[offset];
+    if (node->code == code && node->own >= skipped) {
+        node->own -= skipped;
     }
-    else {
+    else {      /* not its node, or not charged the block: an event was missed */
         lose_at(self, "an exception", code);
     }
 }

@@ -352,7 +352,7 @@ class PythonCore:
                             suspect = False
                             if not resync(frame, "an exception"):
                                 return None
-                        if current[CODE] is code:
+                        if current[CODE] is code and current[OWN] >= rest[offset]:
                             current[OWN] -= rest[offset]
                         elif tree.lost is None:
                             tree.lose(lost_at("an exception", code))
