@@ -240,6 +240,31 @@ take_back(Core *self, PyObject *code, Entry *entry, Py_ssize_t offset)
     }
 }
 
+/* RAISE and RERAISE: the exception leaves the block of `code` after the
+ * instruction at `offset`, or, with `at_last`, after the frame's last one
+ * (for RAISE the reported offset is not always the raising instruction:
+ * see _pycore.py). Then the frames it leaves are suspect. */
+static void
+cut(Core *self, PyObject *code, Py_ssize_t offset, int at_last, const char *what)
+{
+    Entry *entry = find(self, code);
+    if (entry != NULL && entry->cuts != NULL && thread_counted(self)) {
+        Py_ssize_t at = offset;
+        if (at_last) {
+            PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
+            at = frame != NULL ? (Py_ssize_t)PyFrame_GetLasti(frame) : -1;
+        }
+        if (at < 0 || at >= entry->size) {
+            keep_message(self, what, code, offset);
+        }
+        else {
+            entry->cuts[at]++;
+            take_back(self, code, entry, at);
+        }
+    }
+    self->suspect = self->stacks;
+}
+
 static PyObject *
 Core_raise(Core *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -247,21 +272,7 @@ Core_raise(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (code_and_offset(args, nargs, 3, "raise_", &offset) < 0) {
         return NULL;
     }
-    Entry *entry = find(self, args[0]);
-    if (entry != NULL && entry->cuts != NULL && thread_counted(self)) {
-        /* The reported offset is not always the raising instruction; the
-         * frame's last one is (see _pycore.py). */
-        PyFrameObject *frame = PyEval_GetFrame();   /* borrowed */
-        Py_ssize_t last = frame != NULL ? (Py_ssize_t)PyFrame_GetLasti(frame) : -1;
-        if (last < 0 || last >= entry->size) {
-            keep_message(self, "raising in", args[0], offset);
-        }
-        else {
-            entry->cuts[last]++;
-            take_back(self, args[0], entry, last);
-        }
-    }
-    self->suspect = self->stacks;
+    cut(self, args[0], offset, 1, "raising in");
     Py_RETURN_NONE;
 }
 
@@ -272,17 +283,7 @@ Core_reraise(Core *self, PyObject *const *args, Py_ssize_t nargs)
     if (code_and_offset(args, nargs, 3, "reraise", &offset) < 0) {
         return NULL;
     }
-    Entry *entry = find(self, args[0]);
-    if (entry != NULL && entry->cuts != NULL && thread_counted(self)) {
-        if (offset < 0 || offset >= entry->size) {
-            keep_message(self, "re-raising in", args[0], offset);
-        }
-        else {
-            entry->cuts[offset]++;
-            take_back(self, args[0], entry, offset);
-        }
-    }
-    self->suspect = self->stacks;
+    cut(self, args[0], offset, 0, "re-raising in");
     Py_RETURN_NONE;
 }
 

@@ -341,13 +341,13 @@ class PythonCore:
             nonlocal suspect
             try:
                 cuts_here = cuts.get(id(code))
-                if cuts_here is not None and (all_threads or get_ident() == thread):
+                ours = cuts_here is not None and get_ident() == thread
+                if cuts_here is not None and (all_threads or ours):
                     frame = getframe(2)  # 0 here, 1 the callback
                     if at_last:
                         offset = frame.f_lasti
                     cuts_here[offset] += 1
-                    rest = rests.get(id(code))
-                    if rest is not None and get_ident() == thread and tree is not None:
+                    if ours and tree is not None and (rest := rests.get(id(code))) is not None:
                         if suspect:  # the exception may have left callees' frames
                             suspect = False
                             if not resync(frame, "an exception"):
