@@ -4,7 +4,8 @@ checked or written, is budgets_toml.py's.
 
 One table per interpreter tag maps test node ids to instruction budgets: a
 positive int below 2**63, or an inline table `{ budget = 36767, tolerance =
-"2%" }` for a test with a tolerance of its own (below 100%). The file is
+"2%" }` for a test with a tolerance of its own (below 100%); and the groups
+of `max_complexity` tests to the growth class recorded for them. The file is
 read and validated once, at the start of the session; updates are collected
 during the run and written once at its end, as `Changes` applied under the
 file's lock to the file as it is then, so that writers running at once keep
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Final, final
 
 from .budgets_toml import MAX_BUDGET, BudgetsError, check_text, file_text, is_text, parse_file
+from .complexity import ORDERS
 from .files import locked, write_atomically
 from .records import TestRecord
 from .verdict import LimitSource, parse_tolerance
@@ -34,14 +36,18 @@ DEFAULT_HEADER: Final = (
 @dataclass(frozen=True)
 class Changes:
     """One writer's changes to one interpreter's table: budgets to set, own
-    tolerances to set (`None`: the entry loses its own), entries to remove
-    (applied last). What a writer applies, under the file's lock, to the
+    tolerances to set (`None`: the entry loses its own), growth classes to
+    set, entries to remove (applied last). What a writer applies, under the file's lock, to the
     file as it is then, so that other writers' changes are kept."""
 
     tag: str
     counts: Mapping[str, int] = field(default_factory=dict)
     tolerances: Mapping[str, str | None] = field(default_factory=dict)
     removed: frozenset[str] = frozenset()
+    classes: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.counts or self.tolerances or self.removed or self.classes)
 
     def check(self) -> None:
         """`ValueError` for anything the loader would refuse to read back."""
@@ -57,6 +63,10 @@ class Changes:
                     parse_tolerance(tolerance)
             except ValueError as exc:
                 raise ValueError(f"{nodeid!r}: tolerance: {exc}") from None
+        for group, order in self.classes.items():
+            check_text(group, "node id")
+            if order not in ORDERS:
+                raise ValueError(f"{group!r}: {order!r} is not a growth class")
 
 
 @final
@@ -69,6 +79,8 @@ class Budgets:
     header: str = DEFAULT_HEADER
     #: Per interpreter, the tests with a tolerance of their own, as written.
     tolerances: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Per interpreter, the growth class of each `max_complexity` group.
+    classes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: For a copy made by `apply` or `updated`: the budgets it was made from,
     #: whose differences from it are what `write` applies to the file.
     base: Budgets | None = field(default=None, compare=False, repr=False)
@@ -84,12 +96,16 @@ class Budgets:
             return cls(path)
         except OSError as exc:
             raise BudgetsError(f"{path}: cannot read the budgets file: {exc.strerror}") from None
-        tables, header, tolerances = parse_file(path, raw)
-        return cls(path, tables, header, tolerances)
+        tables, header, tolerances, classes = parse_file(path, raw)
+        return cls(path, tables, header, tolerances, classes)
 
     def table(self, tag: str) -> Mapping[str, int]:
         """The budgets of the interpreter `tag` (empty if it has none)."""
         return self.tables.get(tag, {})
+
+    def growth_classes(self, tag: str) -> Mapping[str, str]:
+        """The growth classes recorded for the interpreter `tag`, by group."""
+        return self.classes.get(tag, {})
 
     def tolerance(self, tag: str, nodeid: str) -> float | None:
         """The test's own tolerance in percent, if its entry has one."""
@@ -103,12 +119,15 @@ class Budgets:
         *,
         remove: Iterable[str] = (),
         tolerances: Mapping[str, str] = {},
+        classes: Mapping[str, str] = {},
     ) -> Changes:
-        """What writing `counts` into `tag`'s table, with `tolerances`, and
-        pruning `remove` changes here: the entries whose budget differs, the
-        tolerances that grow (an entry's own tolerance stays with it, unless
-        it is the smaller), the entries there are to remove."""
+        """What writing `counts` into `tag`'s table, with `tolerances` and
+        growth `classes`, and pruning `remove` changes here: the entries
+        whose budget or class differs, the tolerances that grow (an entry's
+        own tolerance stays with it, unless it is the smaller), the entries
+        there are to remove."""
         table = self.table(tag)
+        known = self.growth_classes(tag)
         own = self.tolerances.get(tag, {})
         grown: dict[str, str | None] = {}
         for nodeid, tolerance in tolerances.items():
@@ -119,15 +138,18 @@ class Budgets:
             tag,
             {nodeid: count for nodeid, count in counts.items() if table.get(nodeid) != count},
             grown,
-            frozenset(nodeid for nodeid in remove if nodeid in table),
+            frozenset(nodeid for nodeid in remove if nodeid in table or nodeid in known),
+            {group: order for group, order in classes.items() if known.get(group) != order},
         )
 
     def changes_to(self, other: Budgets) -> list[Changes]:
         """The changes that make these budgets `other`'s, per interpreter."""
         found = []
-        for tag in sorted(set(self.tables) | set(other.tables)):
+        tags = set(self.tables) | set(other.tables) | set(self.classes) | set(other.classes)
+        for tag in sorted(tags):
             old, new = self.table(tag), other.table(tag)
             old_own, new_own = self.tolerances.get(tag, {}), other.tolerances.get(tag, {})
+            old_classes, new_classes = self.growth_classes(tag), other.growth_classes(tag)
             change = Changes(
                 tag,
                 {nodeid: count for nodeid, count in new.items() if old.get(nodeid) != count},
@@ -136,9 +158,15 @@ class Budgets:
                     for nodeid in new
                     if new_own.get(nodeid) != old_own.get(nodeid)
                 },
-                frozenset(nodeid for nodeid in old if nodeid not in new),
+                frozenset(nodeid for nodeid in old if nodeid not in new)
+                | frozenset(group for group in old_classes if group not in new_classes),
+                {
+                    group: order
+                    for group, order in new_classes.items()
+                    if old_classes.get(group) != order
+                },
             )
-            if change.counts or change.tolerances or change.removed:
+            if change:
                 found.append(change)
         return found
 
@@ -149,11 +177,14 @@ class Budgets:
         from, so that `write` writes only the changes."""
         tables = {tag: dict(table) for tag, table in self.tables.items()}
         tolerances = {tag: dict(own) for tag, own in self.tolerances.items()}
+        classes = {tag: dict(known) for tag, known in self.classes.items()}
         for change in changes:
             change.check()
             table = tables.setdefault(change.tag, {})
             own = tolerances.setdefault(change.tag, {})
+            known = classes.setdefault(change.tag, {})
             table.update(change.counts)
+            known.update(change.classes)
             for nodeid, tolerance in change.tolerances.items():
                 if tolerance is None:
                     own.pop(nodeid, None)
@@ -161,14 +192,17 @@ class Budgets:
                     own[nodeid] = tolerance
             for nodeid in change.removed:
                 table.pop(nodeid, None)
+                known.pop(nodeid, None)
             for nodeid in [nodeid for nodeid in own if nodeid not in table]:
                 del own[nodeid]
             if not table:
                 del tables[change.tag]
             if not own:
                 del tolerances[change.tag]
+            if not known:
+                del classes[change.tag]
         base = self.base if self.base is not None else self
-        return Budgets(self.path, tables, self.header, tolerances, base)
+        return Budgets(self.path, tables, self.header, tolerances, classes, base)
 
     def updated(
         self,
@@ -185,7 +219,7 @@ class Budgets:
 
     def render(self) -> str:
         """The file's text: the header, then tables and keys sorted, for minimal diffs."""
-        return file_text(self.header, self.tables, self.tolerances)
+        return file_text(self.header, self.tables, self.tolerances, self.classes)
 
     def write(self) -> None:
         """Write the file, atomically and under its lock. A copy made by

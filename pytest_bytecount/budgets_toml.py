@@ -3,6 +3,10 @@ plain tables and checked, each problem a `BudgetsError` of one line that
 names the file and quotes the bad key or value (`parse_file`); and tables
 written back as TOML, one line per test (`file_text`). What reading accepts
 is also what writers check first (`MAX_BUDGET`, `is_text`, `check_text`).
+
+Besides budgets, a table holds the growth classes `--bytecount-update`
+records for `max_complexity` tests, a string per group:
+`"tests/test_sort.py::test_sort[n=*]" = "n log n"`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from .complexity import ORDERS
 from .escaping import one_line
 from .verdict import parse_tolerance
 
@@ -38,12 +43,15 @@ class BudgetsError(ValueError):
     """The budgets file cannot be used; the message names the file and the problem."""
 
 
-def parse_file(
-    path: Path, raw: bytes
-) -> tuple[dict[str, dict[str, int]], str, dict[str, dict[str, str]]]:
-    """The budget tables, the comment header and the tolerances of the
-    budgets file `path` whose bytes are `raw`. `BudgetsError`, in one line
-    naming the file, for anything that is not a budgets file."""
+#: What `parse_file` reads: per interpreter tag, a mapping by node id.
+Tables = dict[str, dict[str, int]]
+Texts = dict[str, dict[str, str]]
+
+
+def parse_file(path: Path, raw: bytes) -> tuple[Tables, str, Texts, Texts]:
+    """The budget tables, the comment header, the tolerances and the growth
+    classes of the budgets file `path` whose bytes are `raw`. `BudgetsError`,
+    in one line naming the file, for anything that is not a budgets file."""
     try:
         text = raw.decode("utf-8").removeprefix(BOM)
     except UnicodeDecodeError as exc:
@@ -59,23 +67,25 @@ def parse_file(
     except ValueError:
         # An integer longer than Python converts from text (4,300 digits).
         raise BudgetsError(f"{path}: not valid TOML: a number too long to read") from None
-    tables, tolerances = _validated(path, data)
-    return tables, _header_of(text), tolerances
+    tables, tolerances, classes = _validated(path, data)
+    return tables, _header_of(text), tolerances, classes
 
 
 def file_text(
     header: str,
     tables: Mapping[str, Mapping[str, int]],
     tolerances: Mapping[str, Mapping[str, str]],
+    classes: Mapping[str, Mapping[str, str]] = {},
 ) -> str:
     """The file's text: the header, then tables and keys sorted, for minimal diffs."""
     import tomli_w  # here: only --bytecount-update writes budgets
 
     texts = []
-    for tag in sorted(tables):
+    for tag in sorted(set(tables) | set(classes)):
         own = tolerances.get(tag, {})
         lines = [tomli_w.dumps({tag: {}}).rstrip("\n")]  # the header, quoted if need be
-        for nodeid, budget in sorted(tables[tag].items()):
+        entries: dict[str, int | str] = {**tables.get(tag, {}), **classes.get(tag, {})}
+        for nodeid, budget in sorted(entries.items()):
             line = tomli_w.dumps({nodeid: budget}).rstrip("\n")
             if nodeid in own:
                 # tomli_w writes tables as [sections]; the file keeps one
@@ -89,11 +99,10 @@ def file_text(
     return f"{header.rstrip()}\n\n{body}" if header.strip() else body
 
 
-def _validated(
-    path: Path, data: Mapping[str, Any]
-) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, str]]]:
-    tables: dict[str, dict[str, int]] = {}
-    tolerances: dict[str, dict[str, str]] = {}
+def _validated(path: Path, data: Mapping[str, Any]) -> tuple[Tables, Texts, Texts]:
+    tables: Tables = {}
+    tolerances: Texts = {}
+    classes: Texts = {}
     for tag, table in data.items():
         if not isinstance(table, dict):
             raise BudgetsError(
@@ -103,6 +112,9 @@ def _validated(
         tables[tag] = {}
         for nodeid, value in table.items():
             where = f"{path}: [{_quoted(tag)}] {_quoted(nodeid)}"
+            if isinstance(value, str):
+                classes.setdefault(tag, {})[nodeid] = _growth_class(where, value)
+                continue
             if isinstance(value, dict):
                 budget, tolerance = _entry(where, value)
                 if tolerance is not None:
@@ -110,7 +122,17 @@ def _validated(
             else:
                 budget = _budget(where, value)
             tables[tag][nodeid] = budget
-    return tables, tolerances
+    return tables, tolerances, classes
+
+
+def _growth_class(where: str, value: str) -> str:
+    if value not in ORDERS:
+        raise BudgetsError(
+            f"{where}: a budget must be a positive integer or an inline table such as "
+            f'{{ budget = 1000, tolerance = "2%" }}, and a recorded growth class one of '
+            f"{', '.join(ORDERS)}, got {_toml_value(value)}"
+        )
+    return value
 
 
 def _budget(where: str, value: object) -> int:

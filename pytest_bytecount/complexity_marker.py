@@ -4,25 +4,24 @@ over a size, fitted together once they have all run.
 Each case is measured as any test is. Its report carries which group it is
 in (the test, and every parameter but the size), the size and the limit, so
 that the process that holds every record, the xdist controller included,
-judges each group once the tests have run. A group's verdict is a test
+judges each group once the tests have run (`complexity_verdict.py`). A group's verdict is a test
 report of its own (`test_sort[n=*]`), through pytest's hooks: the terminal,
 the JUnit XML and the exit code see it as they see any test.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Final, Literal, NoReturn
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Final, NoReturn
 
 import pytest
 
-from .complexity import ORDERS, Fit, Order, fit
+from .complexity import ORDERS
+from .complexity_verdict import MARKER, Case, Verdict
 from .escaping import one_line
 from .marker import shown
 
-MARKER: Final = "max_complexity"
 MARKER_HELP: Final = (
     f'{MARKER}(order, over="n"): on a test parametrized over the size `over`, fit the '
     "counts of the cases that share every other parameter to a growth class, and fail "
@@ -30,30 +29,15 @@ MARKER_HELP: Final = (
 )
 
 
-@dataclass(frozen=True)
-class Case:
-    """One case of a marked test: its group's node id (the size shown as
-    `*`), the size, the limit and the test's location."""
-
-    group: str
-    size: int
-    limit: str
-    over: str
-    file: str
-    line: int
-    name: str
-    #: How many cases the group has in this run's selection.
-    members: int = 0
-
-    def to_text(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_text(cls, text: str) -> Case:
-        return cls(**json.loads(text))
-
-
 _GROUPS: Final = pytest.StashKey[dict[str, int]]()
+_DESELECTED: Final = pytest.StashKey[list[pytest.Item]]()
+
+
+def deselected(items: Sequence[pytest.Item]) -> None:
+    """Note tests deselected (`-k`, `--deselect`, a shard plugin): a group
+    with a case among them is not fitted on the cases that are left."""
+    for item in items:
+        item.session.stash.setdefault(_DESELECTED, []).append(item)
 
 
 def case_of(item: pytest.Item) -> Case | None:
@@ -63,9 +47,9 @@ def case_of(item: pytest.Item) -> Case | None:
     if found is None:
         return None
     stash = item.session.stash
-    if _GROUPS not in stash:  # counted once, over every selected test
+    if _GROUPS not in stash:  # counted once, over every collected test
         groups: dict[str, int] = {}
-        for other in item.session.items:
+        for other in [*item.session.items, *stash.get(_DESELECTED, [])]:
             try:
                 case = _case(other)
             except pytest.fail.Exception:
@@ -103,67 +87,6 @@ def _case(item: pytest.Item) -> Case | None:
 
 def _fail(message: str) -> NoReturn:
     pytest.fail(f"@pytest.mark.{MARKER}: {one_line(message)}", pytrace=False)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A group's fit against its limit: `outcome` is passed, failed or
-    skipped (a case without a count); `headline` says why in a line, `text`
-    in full."""
-
-    group: str
-    outcome: Literal["passed", "failed", "skipped"]
-    headline: str
-    text: str
-    fit: Fit | None
-    limit: str
-
-
-def judge(cases: Mapping[str, Case], counts: Mapping[str, int]) -> list[Verdict]:
-    """Each group's verdict, from its cases (by node id) and the counts of
-    those that were measured."""
-    groups: dict[str, list[tuple[str, Case]]] = {}
-    for nodeid, case in cases.items():
-        groups.setdefault(case.group, []).append((nodeid, case))
-    verdicts = []
-    # By name: the same order however the cases arrived (pytest-xdist).
-    for group, members in sorted(groups.items()):
-        limit = members[0][1].limit
-        expected = members[0][1].members
-        if len(members) < expected:
-            text = f"not fitted: {expected - len(members)} of its {expected} cases have no count"
-            verdicts.append(Verdict(group, "skipped", text, text, None, limit))
-            continue
-        members.sort(key=lambda member: member[1].size)
-        sizes = [case.size for _, case in members]
-        try:
-            found = fit(sizes, [counts[nodeid] for nodeid, _ in members])
-        except ValueError as exc:
-            text = f"not fitted: {exc}"
-            verdicts.append(Verdict(group, "failed", text, f"{MARKER}: {text}", None, limit))
-            continue
-        verdicts.append(_verdict(group, members[0][1], found))
-    return verdicts
-
-
-def _verdict(group: str, case: Case, found: Fit) -> Verdict:
-    limit = Order(case.limit)
-    outcome: Literal["passed", "failed"]
-    table = [f"  {case.over:>10}  instructions"] + [
-        f"  {size:>10,}  {count:>12,}"
-        for size, count in zip(found.sizes, found.counts, strict=True)
-    ]
-    if found.order <= limit:
-        head = f"grows as O({found.order}), within O({limit})"
-        outcome = "passed"
-    elif found.order == "?":
-        head = f"no growth class fits the counts, so none is within O({limit})"
-        outcome = "failed"
-    else:
-        head = f"grows as O({found.order}), faster than the limit O({limit})"
-        outcome = "failed"
-    text = "\n".join([f'{MARKER}("{limit}", over="{case.over}"): {head}', *table, f"fit: {found}"])
-    return Verdict(group, outcome, head, text, found, case.limit)
 
 
 def report_verdicts(

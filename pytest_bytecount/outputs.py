@@ -13,14 +13,15 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import __version__
-from .budgets import recording, write_merged
+from .budgets import Changes, Recording, recording, write_merged
+from .complexity_verdict import recorded_classes
 from .files import write_atomically
 from .report import build_report, json_text, write_json
 from .run import Run
@@ -39,7 +40,7 @@ class Outputs:
         run = self.run
         settings = run.settings
         if not settings.disabled:
-            run.stale = run.collection.stale(run.budget_table)
+            run.stale = run.collection.stale(run.budget_table, run.budgets.growth_classes(run.tag))
         regressed = any(r.status is Status.REGRESSED for r in run.records.values())
         if regressed and session.exitstatus == pytest.ExitCode.OK:
             # Decided here, not in the summary hook, which does not always run.
@@ -98,23 +99,17 @@ class Outputs:
         # This run's changes to what it read at its start, applied under the
         # file's lock to the file as it is now: runs writing at once (two
         # pytest processes, tox -p) keep each other's budgets.
+        classes = recorded_classes(run.verdicts)
         changes = run.budgets.changes(
-            run.tag, recorded.counts, remove=prune, tolerances=recorded.tolerances
+            run.tag,
+            recorded.counts,
+            remove=prune,
+            tolerances=recorded.tolerances,
+            classes=classes,
         )
         written = write_merged(run.settings.budgets_path, [changes])
-        run.updated = (frozenset(recorded.counts), changes.removed)
-        left_out = "".join(
-            f"; not budgeted: {nodeid!r}: {why}" for nodeid, why in sorted(recorded.refused.items())
-        )
-        if not written.written:
-            return (
-                f"unchanged, {plural(len(recorded.counts), 'budget')} recorded as they were"
-                + left_out
-            )
-        return (
-            f"{len(recorded.counts):,} recorded, {len(changes.counts):,} new or changed, "
-            f"{len(changes.removed):,} pruned" + left_out
-        )
+        run.updated = (frozenset(recorded.counts) | frozenset(classes), changes.removed)
+        return _update_text(recorded, classes, changes, written.written)
 
     @functools.cached_property
     def _report(self) -> dict[str, Any]:
@@ -127,6 +122,7 @@ class Outputs:
             tolerance=run.settings.tolerance,
             hash_seed=run.hash_seed,
             budgets_seen=run.collection.seen(run.budget_table),
+            complexity=[verdict.to_json() for verdict in run.verdicts],
         )
 
     def _write_report(self) -> str:
@@ -228,5 +224,25 @@ class Outputs:
         return "the table appended to the job summary"
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def _update_text(
+    recorded: Recording, classes: Mapping[str, str], changes: Changes, written: bool
+) -> str:
+    """What --bytecount-update did to the budgets file, for the summary."""
+    left_out = "".join(
+        f"; not budgeted: {nodeid!r}: {why}" for nodeid, why in sorted(recorded.refused.items())
+    )
+    growth = f" and {plural(len(classes), 'growth class', 'growth classes')}" if classes else ""
+    if not written:
+        return (
+            f"unchanged, {plural(len(recorded.counts), 'budget')}{growth} recorded as they were"
+            + left_out
+        )
+    return (
+        f"{len(recorded.counts):,} recorded{growth}, "
+        f"{len(changes.counts) + len(changes.classes):,} new or changed, "
+        f"{len(changes.removed):,} pruned" + left_out
+    )
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"

@@ -15,9 +15,10 @@ from typing import Any, Final
 
 import pytest
 
-from . import terminal
+from . import complexity_marker, terminal
 from .complexity_marker import MARKER_HELP as COMPLEXITY_HELP
-from .complexity_marker import judge, report_verdicts
+from .complexity_marker import report_verdicts
+from .complexity_verdict import judge
 from .fixture import Bytecount
 from .marker import MARKER_HELP
 from .options import COMPARE_PATH_KEY, Settings, add_options
@@ -100,6 +101,7 @@ class BytecountPlugin:
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
         self.run.collection.deselected(item.nodeid for item in items)
+        complexity_marker.deselected(items)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -130,7 +132,13 @@ class BytecountPlugin:
         run = self.run
         if run.cases and not run.is_worker:
             counts = {nodeid: run.records[nodeid].instructions for nodeid in run.cases}
-            run.verdicts = judge(run.cases, counts)
+            run.verdicts = judge(
+                run.cases,
+                counts,
+                recorded=run.budgets.growth_classes(run.tag),
+                budgets_file=run.shown_path(run.settings.budgets_path),
+                updating=run.settings.update,
+            )
             # Counted as collected tests: the progress stays within 100%.
             session.testscollected += len(run.verdicts)
             report_verdicts(session.config, run.verdicts, run.cases.values())

@@ -60,12 +60,14 @@ def build_report(
     hash_seed: str | None = None,
     budgets_seen: Iterable[str] = (),
     interpreter: tuple[str, str] | None = None,
+    complexity: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The JSON report, schema `pytest-bytecount/1` (see docs/report.rst).
 
     Tests are sorted by node id, so that a serial run, a pytest-xdist run and
     shards merged give the same report. `interpreter` (tag, version) is the
-    running one's unless given (a merge writes its shards')."""
+    running one's unless given (a merge writes its shards'). `complexity`:
+    the entries of the `max_complexity` groups (`Verdict.to_json`)."""
     tag, version = interpreter or (
         interpreter_tag(),
         ".".join(str(part) for part in sys.version_info[:3]),
@@ -82,6 +84,7 @@ def build_report(
         "tests": [record.to_json(index) for record in ordered],
         "functions": [list(function) for function in table],
         "stale": sorted(stale),
+        "complexity": sorted(complexity, key=lambda entry: str(entry["nodeid"])),
         "budgets_seen": sorted(budgets_seen),
         "totals": totals(ordered),
     }

@@ -21,8 +21,8 @@ from .attribution import relative_file
 from .budgets import Budgets
 from .budgets_toml import BudgetsError
 from .compare import hash_seed_mismatch
-from .complexity_marker import MARKER as COMPLEXITY_MARKER
-from .complexity_marker import Case, Verdict
+from .complexity_verdict import MARKER as COMPLEXITY_MARKER
+from .complexity_verdict import Case, Verdict
 from .counting import Meter, SpanOptions, thread_meter
 from .determinism import hash_seed_warning
 from .engine import CountingUnavailable, ModuleFilter

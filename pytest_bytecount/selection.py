@@ -65,18 +65,24 @@ class Collection:
         """Budgeted node ids this run collected, selected or not."""
         return sorted(nodeid for nodeid in budgets if nodeid in self._nodeids)
 
-    def stale(self, budgets: Mapping[str, int]) -> list[str]:
-        """Budgeted node ids whose test is gone, among what this run can judge."""
+    def stale(self, budgets: Mapping[str, int], groups: Iterable[str] = ()) -> list[str]:
+        """Budgeted node ids whose test is gone, and recorded `max_complexity`
+        groups (`test_sort[n=*]`) whose test function is gone, among what
+        this run can judge."""
         if not self._nodeids and not self._failed_files:
             return []
         judged = {_file_of(nodeid) for nodeid in self._nodeids}
         if self._from_workers and not self.whole_suite_selected():
             judged = set()  # workers do not report what they deselected
         rootpath = self._config.rootpath
-        return sorted(
-            nodeid
-            for nodeid in budgets
-            if nodeid not in self._nodeids
-            and _file_of(nodeid) not in self._failed_files
-            and (_file_of(nodeid) in judged or not (rootpath / _file_of(nodeid)).exists())
-        )
+
+        def judgeable(nodeid: str) -> bool:
+            file = _file_of(nodeid)
+            return file not in self._failed_files and (
+                file in judged or not (rootpath / file).exists()
+            )
+
+        functions = {nodeid.split("[", 1)[0] for nodeid in self._nodeids}
+        gone = [nodeid for nodeid in budgets if nodeid not in self._nodeids]
+        gone += [group for group in groups if group.split("[", 1)[0] not in functions]
+        return sorted(nodeid for nodeid in gone if judgeable(nodeid))

@@ -10,7 +10,7 @@ from typing import Final
 import pytest
 
 from . import hypothesis_tests
-from .complexity_marker import Case
+from .complexity_verdict import Case
 from .fixture import Bytecount
 from .measurement import Measurement
 from .verdict import Limit

@@ -299,7 +299,8 @@ BAD_FILES = [
     (
         '["cpython-312"]\n"a" = "100"\n',
         '["cpython-312"] "a": a budget must be a positive integer or an inline table such as '
-        "{ budget = 1000, tolerance = \"2%\" }, got '100' (string)",
+        '{ budget = 1000, tolerance = "2%" }, and a recorded growth class one of 1, log n, n, '
+        "n log n, n^2, n^3, 2^n, got '100' (string)",
     ),
     (
         '["cpython-312"]\n"a" = -3\n',

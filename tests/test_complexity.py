@@ -4,12 +4,21 @@ algorithms; and the fit on its own, on counts made up to be hard."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import sys
+from pathlib import Path
 
 import pytest
+from helpers import TAG
 
 from pytest_bytecount.complexity import Order, fit
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10
+    import tomli as tomllib
 
 ALGORITHMS = """
 import bisect
@@ -286,7 +295,9 @@ def test_a_case_without_a_count_leaves_its_group_unfitted(pytester: pytest.Pytes
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(passed=4, errors=1, skipped=1)
-    result.stdout.fnmatch_lines(["*test_sum[[]n=*]*not fitted: 1 of its 5 cases have no count*"])
+    result.stdout.fnmatch_lines(
+        ["*test_sum[[]n=*]*not fitted: 1 of its 5 cases were not run or not measured*"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -331,3 +342,129 @@ def test_a_group_with_too_few_sizes_fails_saying_what_a_fit_needs(
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*not fitted: sizes: a fit needs at least 4 different sizes*"])
+
+
+DEDUPE_MARKED = """
+import pytest
+
+def dedupe(items):
+    seen, kept = {container}, []
+    for item in items:
+        if {test}:
+            {add}
+            kept.append(item)
+    return kept
+
+@pytest.mark.max_complexity("n^2", over="n")
+@pytest.mark.parametrize("n", [50, 100, 200, 400, 800])
+def test_dedupe(bytecount, n):
+    bytecount(dedupe, [i % (n // 2) for i in range(n)])
+"""
+
+
+def test_update_records_the_class_and_a_later_run_fails_when_it_grows(
+    pytester: pytest.Pytester,
+) -> None:
+    env = ("-p", "no:cacheprovider")
+    pytester.makepyfile(test_dedupe=DEDUPE_MARKED.format(**AS_A_SET))
+    pytester.runpytest(*env, "--bytecount-update").assert_outcomes(passed=6)
+    budgets = tomllib.loads((pytester.path / "bytecount.toml").read_text())[TAG]
+    assert budgets["test_dedupe.py::test_dedupe[n=*]"] == "n"
+    assert sum(isinstance(value, int) for value in budgets.values()) == 5  # the cases' budgets
+
+    # Quadratic is within the marker's limit, but not within what was recorded.
+    pytester.makepyfile(test_dedupe=DEDUPE_MARKED.format(**AS_A_LOOP))
+    result = pytester.runpytest(*env, "-p", "no:randomly")
+    result.assert_outcomes(passed=0, failed=6)  # the five cases' budgets, and the group
+    result.stdout.fnmatch_lines(
+        [
+            'max_complexity("n^2", over="n"): grows as O(n^2), faster than O(n) as '
+            "bytecount.toml records it",
+            "*FAILED    test_dedupe.py::test_dedupe[[]n=*]  grows as O(n^2), faster than O(n)*",
+        ]
+    )
+    # Updating accepts the new class, as it accepts new counts.
+    pytester.runpytest(*env, "--bytecount-update").assert_outcomes(passed=6)
+    budgets = tomllib.loads((pytester.path / "bytecount.toml").read_text())[TAG]
+    assert budgets["test_dedupe.py::test_dedupe[n=*]"] == "n^2"
+
+    # Back to a set: slower growth passes, with the hint to record it.
+    pytester.makepyfile(test_dedupe=DEDUPE_MARKED.format(**AS_A_SET))
+    result = pytester.runpytest(*env, "-rA")
+    result.stdout.fnmatch_lines(
+        ["*test_dedupe[[]n=*]  grows as O(n), slower than O(n^2) as bytecount.toml records it*"]
+    )
+
+    # A group whose test is gone is a stale entry, pruned by an update.
+    pytester.makepyfile(test_dedupe="def test_other():\n    pass\n")
+    result = pytester.runpytest(*env, "--bytecount-update")
+    assert "test_dedupe[" not in (pytester.path / "bytecount.toml").read_text()
+
+
+def test_a_bad_growth_class_in_the_budgets_file_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".toml", bytecount=f'["{TAG}"]\n"t.py::test_x[n=*]" = "n^4"\n')
+    pytester.makepyfile(t="def test_x():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            '*bytecount.toml: [[]"cpython-*"[]] "t.py::test_x[[]n=*[]]": *a recorded growth class '
+            "one of 1, log n, n, n log n, n^2, n^3, 2^n, got 'n^4' (string)"
+        ]
+    )
+
+
+def test_the_report_carries_each_group_the_same_serially_and_under_xdist(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(algorithms=ALGORITHMS, test_sorts=MARKED)
+    reports = []
+    for args in ((), ("-n", "2")):
+        pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "--bytecount-report=report.json", *args
+        )
+        reports.append(json.loads((pytester.path / "report.json").read_text()))
+    serial, xdist = reports
+    assert serial["complexity"] == xdist["complexity"]
+    assert [t["instructions"] for t in serial["tests"]] == [
+        t["instructions"] for t in xdist["tests"]
+    ]
+    merge, reversed_, sorted_ = (
+        {entry["nodeid"]: entry for entry in serial["complexity"]}[f"test_sorts.py::{name}"]
+        for name in (
+            "test_merge[n=*]",
+            "test_insertion[n=*, kind='reversed']",
+            "test_insertion[n=*, kind='sorted']",
+        )
+    )
+    assert merge["sizes"] == [64, 128, 256, 512, 1024]
+    assert merge["counts"] == [
+        next(t["instructions"] for t in serial["tests"] if t["nodeid"] == case)
+        for case in merge["cases"]
+    ]
+    assert (merge["outcome"], merge["fit"]["order"], merge["limit"]) == (
+        "passed",
+        "n log n",
+        "n log n",
+    )
+    assert merge["fit"]["terms"] == ["n·log2(n)", "n", ""]
+    assert merge["fit"]["text"].startswith("O(n log n): ")
+    assert (reversed_["outcome"], reversed_["fit"]["order"]) == ("failed", "n^2")
+    assert "faster than the limit O(n)" in reversed_["message"]
+    assert (sorted_["outcome"], sorted_["fit"]["order"]) == ("passed", "n")
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "report.schema.json").read_text())
+    jsonschema.validate(serial, schema)
+
+
+def test_a_group_with_deselected_cases_is_skipped_not_fitted_on_the_rest(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(algorithms=ALGORITHMS, test_sorts=MARKED)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rs", "-k", "test_merge and not 1024")
+    result.assert_outcomes(passed=4, skipped=1, deselected=9)
+    result.stdout.fnmatch_lines(
+        ["*test_merge[[]n=*]*not fitted: 1 of its 5 cases were not run or not measured*"]
+    )

@@ -25,9 +25,11 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "measurement": ("measurement", "counting"),
     "model": (
         "complexity",
+        "complexity_verdict",
         "compare",
         "records",
         "report",
+        "report_checks",
         "report_loader",
         "budgets",
         "budgets_toml",
