@@ -90,12 +90,22 @@ def _fail(message: str) -> NoReturn:
 
 
 def report_verdicts(
-    config: pytest.Config, verdicts: Iterable[Verdict], cases: Iterable[Case]
+    config: pytest.Config,
+    verdicts: Iterable[Verdict],
+    cases: Iterable[Case],
+    explanations: Mapping[str, str] = {},
 ) -> None:
-    """Each verdict as a test's reports, through pytest's hooks."""
+    """Each verdict as a test's reports, through pytest's hooks. A failed
+    group's text ends with where its largest case's instructions went,
+    where that case was explained (`--bytecount-explain`)."""
     where = {case.group: case for case in cases}
     for verdict in verdicts:
         case = where[verdict.group]
+        if verdict.outcome == "failed" and verdict.cases:
+            largest, size, _ = verdict.cases[-1]
+            if largest in explanations:
+                text = f"{verdict.text}\nat {verdict.over}={size:,}: {explanations[largest]}"
+                verdict = replace(verdict, text=text)
         location = (case.file, case.line - 1, case.name + verdict.group[verdict.group.index("[") :])
         config.hook.pytest_runtest_logstart(nodeid=verdict.group, location=location)
         for when in ("setup", "call", "teardown"):

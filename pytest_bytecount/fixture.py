@@ -89,8 +89,10 @@ class Bytecount:
         """Measure `fn(setup(n))` (`fn(n)` without `setup`) at each size, and
         fit the counts to the simplest growth class that explains them.
         `setup` runs unmeasured, once more for an unmeasured first call at
-        each size (as `warm()`), so that a call may change its input."""
-        checked = check_sizes(sizes)
+        each size (as `warm()`), so that a call may change its input. Sizes
+        are measured smallest first: `last` is the largest size's
+        measurement, for `bytecount.last.explain()`."""
+        checked = tuple(sorted(check_sizes(sizes)))
         if self._disabled:
             return not_counted(checked, "counting is off (--bytecount-disable)")
         counts = []

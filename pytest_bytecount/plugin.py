@@ -141,7 +141,7 @@ class BytecountPlugin:
             )
             # Counted as collected tests: the progress stays within 100%.
             session.testscollected += len(run.verdicts)
-            report_verdicts(session.config, run.verdicts, run.cases.values())
+            report_verdicts(session.config, run.verdicts, run.cases.values(), run.extra("explain"))
         return result
 
     def pytest_report_header(self) -> list[str]:

@@ -468,3 +468,31 @@ def test_a_group_with_deselected_cases_is_skipped_not_fitted_on_the_rest(
     result.stdout.fnmatch_lines(
         ["*test_merge[[]n=*]*not fitted: 1 of its 5 cases were not run or not measured*"]
     )
+
+
+def test_explain_is_asked_for_the_largest_size_in_both_forms(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        algorithms=ALGORITHMS,
+        test_sorts=MARKED,
+        test_fixture_form="""
+        from algorithms import insertion_sort
+
+        def test_it(bytecount):
+            # Measured smallest first, whatever the order given: `last` is the largest.
+            fit = bytecount.complexity(insertion_sort, sizes=[64, 8, 16, 32],
+                                       setup=lambda n: list(range(n, 0, -1)))
+            assert fit.sizes == (8, 16, 32, 64)
+            assert bytecount.last.instructions == fit.counts[-1]
+            print(bytecount.last.explain(lines=2))
+        """,
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s", "--bytecount-explain")
+    result.stdout.fnmatch_lines(["*instructions executed on * lines; the 2 hottest:"])
+    # The failed group ends with where its largest case's instructions went.
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_insertion[[]n=*, kind='reversed'] _*",
+            "fit: O(n^2): *",
+            "at n=128: * instructions executed on * lines; the * hottest:",
+        ]
+    )
