@@ -107,6 +107,14 @@ class Candidate:
     def fits(self) -> bool:
         return self.error is not None and self.error <= TOLERANCE and self.coefficients[0] > 0
 
+    def value(self, n: float) -> float:
+        """The fitted formula's value at `n`."""
+        if self.order == "2^n":
+            exponential: float = (self.base or 2.0) ** n
+            return self.coefficients[0] * exponential + self.coefficients[1]
+        terms = _TERMS[self.order]
+        return sum(c * f(n) for c, (_, f) in zip(self.coefficients, terms, strict=True))
+
     def formula(self) -> str:
         """`12.0·n·log2(n) + 41·n + 310`: the terms that are not zero."""
         parts: list[str] = []
@@ -155,6 +163,15 @@ class Fit:
 
     def __repr__(self) -> str:
         return f"<Fit {self}>"
+
+
+def growth(order: str, n: float) -> float:
+    """The leading term of the class `order` at `n` (`2^n` as 2**n): a
+    curve of that class's shape, such as a limit's."""
+    if order == "2^n":
+        exponential: float = 2.0**n
+        return exponential
+    return _TERMS[order][0][1](n)
 
 
 def check_sizes(sizes: Sequence[object]) -> tuple[int, ...]:

@@ -199,6 +199,7 @@ class Outputs:
             budgets_file=budgets_file,
             recorded=update.recorded if update is not None else frozenset(),
             detailed=html.DETAILED,
+            verdicts=run.verdicts,
         )
         write_atomically(run.settings.html_path, page)
         return plural(len(records), "test")

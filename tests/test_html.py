@@ -310,3 +310,51 @@ def test_a_page_only_run_keeps_call_paths_for_the_tests_the_page_shows(
     # The problem, then the two highest counts: n * 7 % 12 is 11 for n = 5, 10 for n = 10.
     assert shown == {"test_over.py::test_over", "test_many.py::test_05", "test_many.py::test_10"}
     assert "Flame graphs and hottest lines of 3 of the 13 tests" in text
+
+
+def test_the_page_draws_each_complexity_group_as_a_chart_in_chromium(
+    pytester: pytest.Pytester, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from test_complexity import ALGORITHMS, MARKED
+
+    pytester.makepyfile(algorithms=ALGORITHMS, test_sorts=MARKED)
+    pytester.runpytest("-p", "no:cacheprovider", "--bytecount-html=page.html").assert_outcomes(
+        passed=15, failed=1
+    )
+    browser.get((pytester.path / "page.html").as_uri())
+    figures = browser.find_elements(By.CSS_SELECTOR, "#growth figure.growth")
+    # Failed groups first, then by name.
+    assert [f.find_element(By.TAG_NAME, "code").text for f in figures] == [
+        "test_sorts.py::test_insertion[n=*, kind='reversed']",
+        "test_sorts.py::test_insertion[n=*, kind='sorted']",
+        "test_sorts.py::test_merge[n=*]",
+    ]
+    failed, linear, merge = figures
+    assert "failed" in failed.get_attribute("class")
+    assert "grows as O(n^2), faster than the limit O(n)" in failed.text
+    for figure, sizes in ((failed, 4), (linear, 4), (merge, 5)):
+        points = figure.find_elements(By.CSS_SELECTOR, "svg.growth circle.count")
+        assert len(points) == sizes
+        assert all(point.size["width"] > 0 for point in points)
+
+    def ends(figure: Any) -> dict[str, tuple[float, float]]:
+        """Each curve's last point, and the largest size's point."""
+        found = {}
+        for name in ("fit", "limit"):
+            line = figure.find_element(By.CSS_SELECTOR, f"svg.growth polyline.{name}")
+            x, y = line.get_attribute("points").split()[-1].split(",")
+            found[name] = (float(x), float(y))
+        last = figure.find_elements(By.CSS_SELECTOR, "circle.count")[-1]
+        found["count"] = (float(last.get_attribute("cx")), float(last.get_attribute("cy")))
+        return found
+
+    # The fitted curve goes through the largest count; the limit's (a line
+    # fitted to quadratic counts) passes far below it, and through it for
+    # counts within the limit.
+    quadratic, within = ends(failed), ends(linear)
+    assert quadratic["fit"] == pytest.approx(quadratic["count"], abs=1)
+    assert quadratic["limit"][1] - quadratic["count"][1] > 40
+    assert within["limit"] == pytest.approx(within["count"], abs=1)
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []

@@ -1,6 +1,7 @@
 """`--bytecount-html=PATH`: one self-contained page (pure, no pytest).
 
-The summary, a sortable table of the measured tests, and for each test its
+The summary, a sortable table of the measured tests, a growth chart for
+each group of `max_complexity` cases, and for each test its
 flame graph (inline SVG, click a frame to zoom, the root to zoom out) and
 its hottest lines with their instructions. Every style and script is in the
 page, which loads nothing, so it can be opened from a CI artifact offline.
@@ -15,8 +16,10 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Final
 
+from ..complexity_verdict import Verdict
 from ..records import TestRecord
 from ..verdict import DISPLAY_ORDER, PROBLEMS, SOURCE_LABELS, LimitSource, Status, change_percent
+from .growth_chart import growth_sections
 from .html_page import PAGE, SCRIPT, STYLE
 from .numbers import signed_percent
 
@@ -129,10 +132,12 @@ def render(
     recorded: frozenset[str] = frozenset(),
     detailed: int = DETAILED,
     rows_shown: int = ROWS_SHOWN,
+    verdicts: Sequence[Verdict] = (),
 ) -> str:
     """The page: `headline` (the terminal summary's), `details` (interpreter,
-    versions), the table, then a section per test. `recorded`: the tests
-    whose budgets an update run wrote, shown as such (as in the summary)."""
+    versions), the table, the `max_complexity` groups' growth charts, then
+    a section per test. `recorded`: the tests whose budgets an update run
+    wrote, shown as such (as in the summary)."""
     ordered = sorted(records, key=lambda r: (STATUS_ORDER[r.status], r.nodeid))
     labels = dict(SOURCE_LABELS)
     if budgets_file is not None:
@@ -177,6 +182,7 @@ def render(
         details=escape(details),
         rows=rows,
         pager=pager,
+        growth=growth_sections(verdicts),
         sections=sections,
         style=STYLE,
         script=SCRIPT,

@@ -34,6 +34,7 @@ PAGE: Final = """<!DOCTYPE html>
 <tbody>{rows}</tbody>
 </table>
 {pager}
+{growth}
 {sections}
 </main>
 <script>{script}</script>
@@ -69,6 +70,19 @@ svg.flame { display: block; font: 12px ui-monospace, monospace; }
 svg.flame g.f { cursor: pointer; }
 svg.flame g.f:hover rect { stroke: #1f2328; stroke-width: .6; }
 svg.flame text { pointer-events: none; fill: #1f2328; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+figure.growth { border: 1px solid #d0d7de; border-radius: 6px; margin: 0; padding: .5rem;
+                max-width: 440px; }
+figure.growth.failed .status { color: #cf222e; }
+figure.growth.passed .status { color: #1a7f37; }
+figure.growth.skipped .status { color: #9a6700; }
+svg.growth { display: block; max-width: 100%; height: auto; font: 11px system-ui, sans-serif; }
+svg.growth .axis { fill: none; stroke: #656d76; }
+svg.growth .grid { stroke: #d0d7de; stroke-dasharray: 2 3; }
+svg.growth .tick, svg.growth .label { fill: #656d76; }
+svg.growth .fit { fill: none; stroke: #0969da; stroke-width: 2; }
+svg.growth .limit { fill: none; stroke: #cf222e; stroke-width: 1.5; stroke-dasharray: 6 4; }
+svg.growth .count { fill: #1f2328; }
 """
 
 SCRIPT: Final = """
