@@ -56,6 +56,8 @@ class Verdict:
     recorded: str | None = None
     #: The group's cases, by size: node id, size, count (None if not measured).
     cases: tuple[tuple[str, int, int | None], ...] = ()
+    #: How many cases the group has in the run's collection, run or not.
+    members: int = 0
 
     @property
     def order(self) -> Order | None:
@@ -85,6 +87,7 @@ class Verdict:
             "cases": [nodeid for nodeid, _, _ in self.cases],
             "sizes": [size for _, size, _ in self.cases],
             "counts": [count for _, _, count in self.cases],
+            "members": self.members,
             "fit": fitted,
         }
 
@@ -111,7 +114,16 @@ def judge(
         first = members[0][1]
         shown = tuple((nodeid, case.size, counts.get(nodeid)) for nodeid, case in members)
         found = Verdict(
-            group, "skipped", "", "", None, first.limit, first.over, recorded.get(group), shown
+            group,
+            "skipped",
+            "",
+            "",
+            None,
+            first.limit,
+            first.over,
+            recorded.get(group),
+            shown,
+            max(first.members, len(members)),
         )
         if len(members) < first.members:
             missing = first.members - len(members)
@@ -171,3 +183,29 @@ def recorded_classes(verdicts: Sequence[Verdict]) -> dict[str, str]:
         for verdict in verdicts
         if verdict.outcome == "passed" and verdict.order is not None
     }
+
+
+def rejudged(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One group's report entry from several reports' (shards of a suite):
+    the first that was judged, else the group judged again on every case
+    the entries measured, if together they measured them all."""
+    judged = next((entry for entry in entries if entry["outcome"] != "skipped"), None)
+    if judged is not None:
+        return dict(judged)
+    first = entries[0]
+    members = max(int(entry.get("members", 0)) for entry in entries)
+    counts: dict[str, int] = {}
+    cases: dict[str, Case] = {}
+    for entry in entries:
+        for nodeid, size, count in zip(
+            entry["cases"], entry["sizes"], entry["counts"], strict=True
+        ):
+            if count is not None:
+                counts[nodeid] = count
+                cases[nodeid] = Case(
+                    first["nodeid"], size, first["limit"], first["over"], "", 0, "", members
+                )
+    if not cases or len(cases) < members:
+        return dict(first)
+    recorded = {first["nodeid"]: first["recorded"]} if first.get("recorded") else {}
+    return judge(cases, counts, recorded=recorded)[0].to_json()

@@ -300,15 +300,23 @@ def _record(value: Any, where: str, table: list[FunctionKey] | None) -> TestReco
 
 
 def _complexity(value: Any, where: str) -> None:
-    """A `max_complexity` group's entry: what `compare` and `merge` read of it."""
+    """A `max_complexity` group's entry: what `merge` reads of it."""
     entry = as_object(value, where)
     as_string(require(entry, "nodeid", where), f"{where}.nodeid")
     choice(require(entry, "outcome", where), ("passed", "failed", "skipped"), f"{where}.outcome")
     choice(require(entry, "limit", where), ORDERS, f"{where}.limit")
     sizes = as_array(require(entry, "sizes", where), f"{where}.sizes")
     counts = as_array(require(entry, "counts", where), f"{where}.counts")
-    if len(sizes) != len(counts):
-        raise Invalid(f"{where}: {len(sizes)} sizes and {len(counts)} counts")
+    cases = as_array(require(entry, "cases", where), f"{where}.cases")
+    if not len(cases) == len(sizes) == len(counts):
+        raise Invalid(f"{where}: {len(cases)} cases, {len(sizes)} sizes and {len(counts)} counts")
+    for index, case in enumerate(cases):
+        as_string(case, f"{where}.cases[{index}]")
+    if "members" in entry:
+        as_count(entry["members"], f"{where}.members")
+    if entry.get("recorded") is not None:
+        choice(entry["recorded"], ORDERS, f"{where}.recorded")
+    as_string(require(entry, "over", where), f"{where}.over")
     for index, (size, count) in enumerate(zip(sizes, counts, strict=True)):
         as_count(size, f"{where}.sizes[{index}]")
         if count is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .complexity_verdict import rejudged
 from .records import TestRecord
 from .report import build_report
 from .report_loader import LoadedReport
@@ -65,15 +66,12 @@ def merge(reports: Sequence[LoadedReport], *, plugin_version: str) -> dict[str, 
     # be claimed for the whole: "random" says counts may differ for it.
     seed = seeds.pop() if len(seeds) == 1 else None
     seen = {nodeid for report in reports for nodeid in report.budgets_seen or ()}
-    # A group fitted in one shard: its entry as that shard wrote it. (A
-    # group whose cases were split between shards is judged in each on the
-    # cases it ran, and skipped there; the first shard's entry is kept.)
-    groups: dict[str, dict[str, Any]] = {}
+    # A `max_complexity` group whose cases were split between shards was
+    # skipped in each: judged here, on the cases of all of them.
+    groups: dict[str, list[dict[str, Any]]] = {}
     for report in reports:
         for entry in report.complexity:
-            kept = groups.get(entry["nodeid"])
-            if kept is None or (kept["outcome"] == "skipped" and entry["outcome"] != "skipped"):
-                groups[entry["nodeid"]] = entry
+            groups.setdefault(entry["nodeid"], []).append(entry)
     return build_report(
         [record for record, _ in tests.values()],
         plugin_version=plugin_version,
@@ -82,5 +80,5 @@ def merge(reports: Sequence[LoadedReport], *, plugin_version: str) -> dict[str, 
         hash_seed=seed if seed is not None else "random",
         budgets_seen=seen,
         interpreter=(first.tag, first.version),
-        complexity=groups.values(),
+        complexity=[rejudged(entries) for entries in groups.values()],
     )

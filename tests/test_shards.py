@@ -303,3 +303,28 @@ def test_merge_unites_the_shards_tables_of_functions_old_reports_too(
     assert not all(complete.values())
     data = read_report(suite.path / "merged.json")
     assert data["functions"] == sorted(data["functions"], key=lambda f: (f[1], f[2], f[0]))
+
+
+def test_a_complexity_group_split_between_shards_is_fitted_when_they_are_merged(
+    pytester: pytest.Pytester,
+) -> None:
+    from test_complexity import ALGORITHMS, MARKED
+
+    pytester.makepyfile(algorithms=ALGORITHMS, test_sorts=MARKED)
+    base = ("-p", "no:cacheprovider")
+    # The whole run, and two shards each holding part of every group.
+    pytester.runpytest(*base, "--bytecount-report=whole.json")
+    for name, expression in (
+        ("odd", "64 or 256 or 1024 or 16-"),
+        ("even", "not (64 or 256 or 1024 or 16-)"),
+    ):
+        result = pytester.runpytest(*base, "-k", expression, f"--bytecount-report={name}.json")
+        result.stdout.fnmatch_lines(
+            ["*SKIPPED*test_merge[[]n=*]*not fitted: * cases were not run*"]
+        )
+    done = cli(pytester.path, "merge", "-o", "merged.json", "odd.json", "even.json")
+    assert done.returncode == 0, done.stderr
+    whole = read_report(pytester.path / "whole.json")["complexity"]
+    merged = read_report(pytester.path / "merged.json")["complexity"]
+    assert [entry["outcome"] for entry in merged] == ["failed", "passed", "passed"]
+    assert merged == whole
