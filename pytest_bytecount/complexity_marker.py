@@ -4,9 +4,10 @@ over a size, fitted together once they have all run.
 Each case is measured as any test is. Its report carries which group it is
 in (the test, and every parameter but the size), the size and the limit, so
 that the process that holds every record, the xdist controller included,
-judges each group once the tests have run (`complexity_verdict.py`). A group's verdict is a test
-report of its own (`test_sort[n=*]`), through pytest's hooks: the terminal,
-the JUnit XML and the exit code see it as they see any test.
+judges each group once the tests have run (`complexity_verdict.py`). A
+group's verdict is a test report of its own (`test_sort[n=*]`), through
+pytest's hooks: the terminal, the JUnit XML and the exit code see it as
+they see any test.
 """
 
 from __future__ import annotations

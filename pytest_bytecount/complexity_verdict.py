@@ -28,7 +28,8 @@ class Case:
     file: str
     line: int
     name: str
-    #: How many cases the group has in this run's selection.
+    #: How many cases the group has in this run's collection, selected or
+    #: not: a group with a case that did not run is not fitted.
     members: int = 0
 
     def to_text(self) -> str:
@@ -73,8 +74,9 @@ class Verdict:
                 "order": str(best.order),
                 "text": str(self.fit),
                 "terms": list(best.terms),
-                "coefficients": list(best.coefficients),
-                "base": best.base,
+                # 12 significant digits: 10, not the 10.000000000000165 of a solve.
+                "coefficients": [float(f"{c:.12g}") for c in best.coefficients],
+                "base": float(f"{best.base:.12g}") if best.base is not None else None,
                 "error": best.error,
             }
         return {
@@ -127,9 +129,8 @@ def judge(
         )
         if len(members) < first.members:
             missing = first.members - len(members)
-            text = (
-                f"not fitted: {missing} of its {first.members} cases were not run or not measured"
-            )
+            were = "was" if missing == 1 else "were"
+            text = f"not fitted: {missing} of its {first.members} cases {were} not run or measured"
             verdicts.append(_with(found, "skipped", text, text))
             continue
         try:

@@ -94,7 +94,9 @@ class Outputs:
 
     def _update_budgets(self) -> str:
         run = self.run
-        recorded = recording(run.records.values())
+        # A `max_complexity` case's limit is its group's growth class, as a
+        # `max_instructions` marker's is its own: no budget is recorded for it.
+        recorded = recording(r for r in run.records.values() if r.nodeid not in run.cases)
         prune = run.stale if run.collection.whole_suite_selected() else ()
         # This run's changes to what it read at its start, applied under the
         # file's lock to the file as it is now: runs writing at once (two
@@ -232,14 +234,13 @@ def _update_text(
     left_out = "".join(
         f"; not budgeted: {nodeid!r}: {why}" for nodeid, why in sorted(recorded.refused.items())
     )
-    growth = f" and {plural(len(classes), 'growth class', 'growth classes')}" if classes else ""
+    what = plural(len(recorded.counts), "budget")
+    if classes:
+        what += f" and {plural(len(classes), 'growth class', 'growth classes')}"
     if not written:
-        return (
-            f"unchanged, {plural(len(recorded.counts), 'budget')}{growth} recorded as they were"
-            + left_out
-        )
+        return f"unchanged, {what} recorded as they were" + left_out
     return (
-        f"{len(recorded.counts):,} recorded{growth}, "
+        f"{what if classes else f'{len(recorded.counts):,}'} recorded, "
         f"{len(changes.counts) + len(changes.classes):,} new or changed, "
         f"{len(changes.removed):,} pruned" + left_out
     )

@@ -291,6 +291,9 @@ TUTORIAL = [
     ("pytest -q -s", 0),
     ("pytest -q", 0),
     ("pytest -q", 1),
+    ("pytest -q test_growth.py", 0),
+    # A loop inside a loop: the growth group fails.
+    ("pytest -q test_growth.py", 1),
     ("pytest -q --bytecount-profile=prof", 1),
     ("cat prof/test_slug.py__test_slugify.folded", 0),
 ]
