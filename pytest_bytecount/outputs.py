@@ -184,7 +184,11 @@ class Outputs:
         budgets_file = run.shown_path(run.settings.budgets_path)
         update = summary.Update(*run.updated) if run.updated is not None else None
         headline = summary.render(
-            records, stale=run.stale, budgets_file=budgets_file, update=update
+            records,
+            stale=run.stale,
+            budgets_file=budgets_file,
+            update=update,
+            grouped=frozenset(run.cases),
         )[0].text
         details = (
             f"{run.tag} (Python {sys.version.split()[0]}) · pytest-bytecount {__version__} · "

@@ -88,6 +88,7 @@ def _verdicts(run: Run, terminalreporter: pytest.TerminalReporter) -> None:
         verbosity=run.config.get_verbosity(),
         budgets_file=run.shown_path(settings.budgets_path),
         update=summary.Update(*run.updated) if run.updated is not None else None,
+        grouped=frozenset(run.cases),
     )
     for line in lines:
         markup = {line.colour: True} if line.colour else {}

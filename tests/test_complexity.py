@@ -510,3 +510,14 @@ def test_explain_is_asked_for_the_largest_size_in_both_forms(pytester: pytest.Py
             "at n=128: * instructions executed on * lines; the * hottest:",
         ]
     )
+
+
+def test_the_summary_holds_cases_under_their_group_not_as_tests_without_budget(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(algorithms=ALGORITHMS, test_sorts=MARKED)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["13 measured · 13 in max_complexity groups"])
+    assert "NEW " not in result.stdout.str()
+    verbose = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    verbose.stdout.fnmatch_lines(["NEW       test_sorts.py::test_merge[[]64]  *"])

@@ -69,6 +69,7 @@ def render(
     verbosity: int = 0,
     budgets_file: str | None = None,
     update: Update | None = None,
+    grouped: frozenset[str] = frozenset(),
 ) -> list[Line]:
     """Headline, then one row per test worth showing at this verbosity.
 
@@ -77,16 +78,22 @@ def render(
     After an update run (`update`), a test whose budget it wrote is
     `RECORDED` rather than over its budget, improved, new or OK (a
     regression stays one), and its stale budgets are said to be pruned.
-    Node ids are shown with their control characters escaped.
+    Node ids are shown with their control characters escaped. The cases of
+    `max_complexity` groups (`grouped`), held by their group's line rather
+    than by budgets, are not called tests without one, and are listed only
+    at `-v`.
     """
     stale = sorted(stale, key=natural_key)
     recorded = update.recorded if update is not None else frozenset()
     pruned = [nodeid for nodeid in stale if update is not None and nodeid in update.pruned]
     kept = [nodeid for nodeid in stale if update is None or nodeid not in update.pruned]
     labels = {record.nodeid: _label(record, recorded) for record in records}
-    counts = totals([record for record in records if labels[record.nodeid] != RECORDED])
+    cases = {r.nodeid for r in records if r.nodeid in grouped and r.status is Status.NEW}
+    counts = totals([r for r in records if labels[r.nodeid] != RECORDED and r.nodeid not in cases])
     parts = [f"{len(records):,} measured"]
     parts += [f"{counts[key]:,} {words}" for key, words in HEADLINE if counts[key]]
+    if cases:
+        parts.append(f"{len(cases):,} in max_complexity groups")
     budgeted = sum(1 for record in records if record.nodeid in recorded)
     if budgeted:
         parts.append(f"{budgeted:,} recorded")
@@ -106,7 +113,13 @@ def render(
         shown |= {Status.IMPROVED, Status.NEW}
     if verbosity > 0:
         shown.add(Status.OK)
-    rows = [r for status in DISPLAY_ORDER if status in shown for r in records if r.status is status]
+    rows = [
+        r
+        for status in DISPLAY_ORDER
+        if status in shown
+        for r in records
+        if r.status is status and (r.nodeid not in cases or verbosity > 0)
+    ]
     rows.sort(key=lambda record: ROW_ORDER.index(labels[record.nodeid]))  # stable
     width = max((len(escape_controls(record.nodeid)) for record in rows), default=0)
     sources = dict(SOURCE_LABELS)
