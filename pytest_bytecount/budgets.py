@@ -37,8 +37,9 @@ DEFAULT_HEADER: Final = (
 class Changes:
     """One writer's changes to one interpreter's table: budgets to set, own
     tolerances to set (`None`: the entry loses its own), growth classes to
-    set, entries to remove (applied last). What a writer applies, under the file's lock, to the
-    file as it is then, so that other writers' changes are kept."""
+    set, entries to remove (applied last). What a writer applies, under
+    the file's lock, to the file as it is then, so that other writers'
+    changes are kept."""
 
     tag: str
     counts: Mapping[str, int] = field(default_factory=dict)

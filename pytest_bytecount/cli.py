@@ -19,6 +19,7 @@ from . import __version__, history
 from .budgets import Budgets, recording, write_merged
 from .budgets_toml import BudgetsError
 from .compare import ChangeKind, compare, hash_seed_mismatch
+from .complexity_verdict import growth_classes
 from .render import summary
 from .render.compare import render_json, render_markdown, render_text
 from .render.text import escape_controls, natural_key
@@ -244,9 +245,16 @@ def _record(args: argparse.Namespace) -> int:
     reports = _loaded(args.reports, args)
     tag = reports[0].tag
     budgets = Budgets.load(args.budgets)  # a bad file is refused before anything is written
-    recorded = recording(record for report in reports for record in report.records)
+    # A `max_complexity` case's limit is its group's class, as in an update run.
+    cases = {case for report in reports for entry in report.complexity for case in entry["cases"]}
+    recorded = recording(
+        record for report in reports for record in report.records if record.nodeid not in cases
+    )
+    classes = growth_classes(entry for report in reports for entry in report.complexity)
     prune = stale_over(reports) if args.prune else []
-    changes = budgets.changes(tag, recorded.counts, remove=prune, tolerances=recorded.tolerances)
+    changes = budgets.changes(
+        tag, recorded.counts, remove=prune, tolerances=recorded.tolerances, classes=classes
+    )
     # Applied under the file's lock to the file as it is then: a pytest
     # --bytecount-update or another record writing meanwhile keeps its budgets.
     written = _written(args.budgets, lambda: write_merged(args.budgets, [changes]))
@@ -264,6 +272,11 @@ def _record(args: argparse.Namespace) -> int:
         f"recorded {count:,} budget{'' if count == 1 else 's'} of {escape_controls(tag)} "
         f"in {args.budgets}: "
         f"{new:,} new, {moved:,} changed, {pruned:,} pruned"
+        + (
+            f", and {len(classes):,} growth class{'' if len(classes) == 1 else 'es'}"
+            if classes
+            else ""
+        )
         + ("" if changed else " (file unchanged)")
     )
     for nodeid, (low, high) in sorted(recorded.spreads.items()):
@@ -282,10 +295,15 @@ def _show(args: argparse.Namespace) -> int:
     verbosity: int = args.verbose - args.quiet
     # The report lists its tests by node id as strings: `[100]` after `[1000]`.
     records = sorted(report.records, key=lambda record: natural_key(record.nodeid))
-    lines = summary.render(records, stale=report.stale, verbosity=verbosity)
+    grouped = frozenset(case for entry in report.complexity for case in entry["cases"])
+    lines = summary.render(records, stale=report.stale, verbosity=verbosity, grouped=grouped)
     print(_separator(f"bytecount ({escape_controls(report.tag)})"))
     for line in lines:
         print(line.text)
+    for entry in report.complexity:  # as the run's summary shows each group
+        print(
+            f"{entry['outcome'].upper():<9} {escape_controls(entry['nodeid'])}  {entry['message']}"
+        )
     return OK
 
 

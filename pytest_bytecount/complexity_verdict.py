@@ -7,7 +7,7 @@ as the JSON report carries it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final, Literal
 
@@ -210,3 +210,17 @@ def rejudged(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return dict(first)
     recorded = {first["nodeid"]: first["recorded"]} if first.get("recorded") else {}
     return judge(cases, counts, recorded=recorded)[0].to_json()
+
+
+def growth_classes(entries: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """What `pytest-bytecount record` records from reports' `complexity`
+    entries: the class of each group that passed, the fastest-growing where
+    reports disagree."""
+    found: dict[str, str] = {}
+    for entry in entries:
+        fitted = entry["fit"]
+        if entry["outcome"] == "passed" and fitted is not None:
+            kept = found.get(entry["nodeid"])
+            if kept is None or Order(fitted["order"]) > kept:
+                found[entry["nodeid"]] = fitted["order"]
+    return found

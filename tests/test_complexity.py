@@ -521,3 +521,25 @@ def test_the_summary_holds_cases_under_their_group_not_as_tests_without_budget(
     assert "NEW " not in result.stdout.str()
     verbose = pytester.runpytest("-p", "no:cacheprovider", "-v")
     verbose.stdout.fnmatch_lines(["NEW       test_sorts.py::test_merge[[]64]  *"])
+
+
+def test_record_and_show_read_the_groups_from_a_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(algorithms=ALGORITHMS, test_sorts=MARKED)
+    pytester.runpytest("-p", "no:cacheprovider", "--bytecount-report=report.json")
+    shown = pytester.run(sys.executable, "-m", "pytest_bytecount", "show", "report.json")
+    shown.stdout.fnmatch_lines(
+        [
+            "13 measured · 13 in max_complexity groups",
+            "FAILED    test_sorts.py::test_insertion[[]n=*, kind='reversed']  grows as O(n^2)*",
+            "PASSED    test_sorts.py::test_merge[[]n=*]  grows as O(n log n), within O(n log n)",
+        ]
+    )
+    done = pytester.run(sys.executable, "-m", "pytest_bytecount", "record", "report.json")
+    assert done.ret == 0
+    done.stdout.fnmatch_lines(["recorded 0 budgets of * 0 pruned, and 2 growth classes"])
+    budgets = tomllib.loads((pytester.path / "bytecount.toml").read_text())[TAG]
+    # The passing groups' classes; the failed group's is not recorded, nor are the cases.
+    assert budgets == {
+        "test_sorts.py::test_insertion[n=*, kind='sorted']": "n",
+        "test_sorts.py::test_merge[n=*]": "n log n",
+    }
