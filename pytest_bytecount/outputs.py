@@ -61,7 +61,7 @@ class Outputs:
                 "--bytecount-autosave",
                 settings.history_dir if settings.autosave else None,
                 self._autosave,
-                self._not_saved(interrupted),
+                _not_saved(run, interrupted),
             ),
         )
         for what, path, write, skipped in outputs:
@@ -131,17 +131,6 @@ class Outputs:
         assert self.run.settings.report_path is not None
         write_json(self.run.settings.report_path, self._report)
         return plural(len(self.run.records), "test")
-
-    def _not_saved(self, interrupted: bool) -> str | None:
-        """Why this run is not one to keep in the history, which a bare
-        --bytecount-compare would then take as the latest: or None."""
-        if self.run.settings.disabled:
-            return "counting was disabled"
-        if interrupted:
-            return "the run was interrupted"
-        if not self.run.records:
-            return "no test was measured"
-        return None
 
     def _autosave(self) -> str:
         from . import history
@@ -229,6 +218,18 @@ class Outputs:
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(text + "\n")
         return "the table appended to the job summary"
+
+
+def _not_saved(run: Run, interrupted: bool) -> str | None:
+    """Why this run is not one to keep in the history, which a bare
+    --bytecount-compare would then take as the latest: or None."""
+    if run.settings.disabled:
+        return "counting was disabled"
+    if interrupted:
+        return "the run was interrupted"
+    if not run.records:
+        return "no test was measured"
+    return None
 
 
 def _update_text(
