@@ -301,9 +301,7 @@ def _show(args: argparse.Namespace) -> int:
     for line in lines:
         print(line.text)
     for entry in report.complexity:  # as the run's summary shows each group
-        print(
-            f"{entry['outcome'].upper():<9} {escape_controls(entry['nodeid'])}  {entry['message']}"
-        )
+        print(summary.group_line(entry["outcome"], entry["nodeid"], entry["message"]))
     return OK
 
 

@@ -244,8 +244,9 @@ def _update_text(
         what += f" and {plural(len(classes), 'growth class', 'growth classes')}"
     if not written:
         return f"unchanged, {what} recorded as they were" + left_out
+    counted = what if classes else f"{len(recorded.counts):,}"
     return (
-        f"{what if classes else f'{len(recorded.counts):,}'} recorded, "
+        f"{counted} recorded, "
         f"{len(changes.counts) + len(changes.classes):,} new or changed, "
         f"{len(changes.removed):,} pruned" + left_out
     )

@@ -96,7 +96,7 @@ def _verdicts(run: Run, terminalreporter: pytest.TerminalReporter) -> None:
     colours = {"passed": "green", "failed": "red", "skipped": "yellow"}
     for verdict in run.verdicts:  # a line per group of max_complexity cases
         terminalreporter.write_line(
-            f"{verdict.outcome.upper():<9} {escape_controls(verdict.group)}  {verdict.headline}",
+            summary.group_line(verdict.outcome, verdict.group, verdict.headline),
             **{colours[verdict.outcome]: True},
         )
     if settings.github:

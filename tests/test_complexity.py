@@ -111,7 +111,7 @@ def test_known_algorithms_fit_their_classes(pytester: pytest.Pytester) -> None:
     )
 
 
-REGRESSION = """
+DEDUPE = """
 def dedupe(items):
     seen, kept = {container}, []
     for item in items:
@@ -119,12 +119,17 @@ def dedupe(items):
             {add}
             kept.append(item)
     return kept
+"""
 
+REGRESSION = (
+    DEDUPE
+    + """
 def test_dedupe_stays_linear(bytecount):
     fit = bytecount.complexity(dedupe, sizes=[50, 100, 200, 400, 800],
                                setup=lambda n: [i % (n // 2) for i in range(n)])
     assert fit.order <= "n"
 """
+)
 AS_A_SET = {"container": "set()", "test": "item not in seen", "add": "seen.add(item)"}
 # The regression: membership in a list, as a Python loop (an `in` on a list
 # would be one instruction: C does the scan).
@@ -357,22 +362,16 @@ def test_a_group_with_too_few_sizes_fails_saying_what_a_fit_needs(
     result.stdout.fnmatch_lines(["*not fitted: sizes: a fit needs at least 4 different sizes*"])
 
 
-DEDUPE_MARKED = """
-import pytest
-
-def dedupe(items):
-    seen, kept = {container}, []
-    for item in items:
-        if {test}:
-            {add}
-            kept.append(item)
-    return kept
-
+DEDUPE_MARKED = (
+    "import pytest\n"
+    + DEDUPE
+    + """
 @pytest.mark.max_complexity("n^2", over="n")
 @pytest.mark.parametrize("n", [50, 100, 200, 400, 800])
 def test_dedupe(bytecount, n):
     bytecount(dedupe, [i % (n // 2) for i in range(n)])
 """
+)
 
 
 def test_update_records_the_class_and_a_later_run_fails_when_it_grows(

@@ -151,6 +151,11 @@ def render(
     return lines
 
 
+def group_line(outcome: str, group: str, message: str) -> str:
+    """A `max_complexity` group's row, after the tests' rows."""
+    return f"{outcome.upper():<9} {escape_controls(group)}  {message}"
+
+
 def _label(record: TestRecord, recorded: frozenset[str]) -> str:
     if record.nodeid in recorded and record.status is not Status.REGRESSED:
         return RECORDED
