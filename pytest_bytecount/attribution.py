@@ -110,6 +110,30 @@ def line_of_each_offset(code: CodeType) -> list[int]:
     return lines
 
 
+def c_calls_by_line(
+    calls: Iterable[tuple[CodeType, int, str, int]],
+) -> dict[tuple[str, str, int], int]:
+    """Calls into C as counted, (calling code, offset, name, calls), per
+    `(name, filename, line)`, most first."""
+    lines: dict[int, list[int]] = {}
+    by_line: dict[tuple[str, str, int], int] = {}
+    for code, offset, name, count in calls:
+        of_code = lines.get(id(code))
+        if of_code is None:
+            of_code = lines[id(code)] = line_of_each_offset(code)
+        key = (name, code.co_filename, of_code[offset])
+        by_line[key] = by_line.get(key, 0) + count
+    return dict(sorted(by_line.items(), key=lambda item: (-item[1], item[0])))
+
+
+def c_calls_by_name(by_line: dict[tuple[str, str, int], int]) -> dict[str, int]:
+    """The same per name alone, most first."""
+    by_name: dict[str, int] = {}
+    for (name, _, _), count in by_line.items():
+        by_name[name] = by_name.get(name, 0) + count
+    return dict(sorted(by_name.items(), key=lambda item: (-item[1], item[0])))
+
+
 def instructions_by_line(
     ran: Iterable[tuple[CodeType, list[int]]],
 ) -> dict[tuple[str, int], list[Ran]]:

@@ -41,6 +41,8 @@ class SpanOptions:
     all_threads: bool = False
     #: Call paths recorded.
     stacks: bool = False
+    #: Calls into C counted by name and calling line.
+    c_calls: bool = False
 
 
 @final
@@ -101,7 +103,12 @@ class Meter:
             # there. No collection first: that alone cost ~9 ms a span.
             gc.disable()
         try:
-            engine.start(options.modules, all_threads=options.all_threads, stacks=options.stacks)
+            engine.start(
+                options.modules,
+                all_threads=options.all_threads,
+                stacks=options.stacks,
+                c_calls=options.c_calls,
+            )
         except BaseException:
             self._restore_gc()
             raise
@@ -175,8 +182,9 @@ class measure:  # noqa: N801 - used like a function: `with measure() as m:`
     counts every thread's instructions, not only this thread's (3.12+; not
     deterministic). The garbage
     collector is paused inside the block unless ``gc=True``. ``stacks=True``
-    records call paths, for ``folded()`` and the totals of ``by_function``:
-    slower, never a different count. Measurements nest: an outer block
+    records call paths, for ``folded()`` and the totals of ``by_function``;
+    ``c_calls=True`` counts the calls into C, for ``c_calls``: each slower,
+    never a different count. Measurements nest: an outer block
     includes the inner ones, and an inner block follows the outer one's
     settings.
 
@@ -193,11 +201,16 @@ class measure:  # noqa: N801 - used like a function: `with measure() as m:`
         gc: bool = False,
         threads: str = "test",
         stacks: bool = False,
+        c_calls: bool = False,
     ) -> None:
         if threads not in ("test", "all"):
             raise ValueError(f"threads: expected 'test' or 'all', got {threads!r}")
         self._options = SpanOptions(
-            ModuleFilter(exclude), keep_gc=gc, all_threads=threads == "all", stacks=stacks
+            ModuleFilter(exclude),
+            keep_gc=gc,
+            all_threads=threads == "all",
+            stacks=stacks,
+            c_calls=c_calls,
         )
         self._meter = thread_meter()
         self._measurement: Measurement | None = None

@@ -14,6 +14,11 @@ from .engine import Hits
 from .engine.bytecode import EXTENDED_ARG, PREFIX_REPORTED_WITH_INSTRUCTION, reported_opname
 from .engine.paths import Path
 
+C_CALLS_NOT_ASKED = (
+    "calls into C were not counted: measure with c_calls=True, or run pytest "
+    "with --bytecount-profile, --bytecount-html or --bytecount-explain"
+)
+
 
 @final
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class Measurement:
     __slots__ = (
         "_by_line",
         "_by_opcode",
+        "_c_calls",
+        "_c_calls_lost",
         "_closed",
         "_disabled",
         "_functions",
@@ -75,6 +82,10 @@ class Measurement:
         # kept; else None, and why not where they were lost.
         self._paths: list[Path] | None = None
         self._paths_lost: str | None = None
+        # Calls into C as counted, (code, offset, name, calls), where they
+        # were; else None, and why not where they could not be.
+        self._c_calls: list[tuple[CodeType, int, str, int]] | None = None
+        self._c_calls_lost: str | None = None
         #: Files in `folded()` are shown relative to this directory when
         #: under it (pytest sets its rootdir); None: the current directory.
         self.root: str | None = None
@@ -95,28 +106,7 @@ class Measurement:
     @classmethod
     def total_of(cls, measurements: Sequence[Measurement]) -> Measurement:
         """One measurement adding up several closed ones."""
-        ran: list[tuple[CodeType, list[int]]] = []
-        functions: dict[tuple[str, str, int], int] = {}
-        for measurement in measurements:
-            measurement._check_closed()
-            ran += measurement._ran
-            for f in measurement._functions:
-                key = (f.function, f.file, f.line)
-                functions[key] = functions.get(key, 0) + f.instructions
-        total = cls()
-        total._ran = ran
-        total._unstable = next((m._unstable for m in measurements if m._unstable), None)
-        trees = [m._paths for m in measurements]
-        if measurements and all(tree is not None for tree in trees):
-            total._paths = attribution.merged([tree for tree in trees if tree is not None])
-        else:
-            total._paths_lost = next((m._paths_lost for m in measurements if m._paths_lost), None)
-        total.root = next((m.root for m in measurements if m.root is not None), None)
-        total._set(
-            sum(functions.values()),
-            [FunctionCount(*key, count) for key, count in functions.items()],
-        )
-        return total
+        return _total_of(cls(), measurements)
 
     def _fill(self, hits: Hits) -> None:
         # This may run inside an outer span (nested measurements): it must call
@@ -139,6 +129,13 @@ class Measurement:
         self._ran = ran
         self._unstable = hits.unstable
         self._paths, self._paths_lost = hits.paths, hits.paths_lost
+        if hits.c_calls is not None:
+            codes = hits.codes
+            self._c_calls = [
+                (codes[key], offset, name, calls)
+                for (key, offset, name), calls in hits.c_calls.items()
+            ]
+        self._c_calls_lost = hits.c_calls_lost
         self._set(sum(owns), functions)
 
     def _set(self, instructions: int, functions: list[FunctionCount]) -> None:
@@ -226,6 +223,17 @@ class Measurement:
         return dict(self._by_line)
 
     @property
+    def c_calls(self) -> dict[tuple[str, str, int], int]:
+        """`(name, filename, line)` to how often code on that line called
+        that function not written in Python (`sorted`, `str.strip`), most
+        first: one CALL instruction each, whatever work it does. Needs
+        `measure(c_calls=True)`; CPython 3.10 reports none (see the docs)."""
+        self._check_closed()
+        if self._c_calls is None:
+            raise ValueError(self._c_calls_lost or C_CALLS_NOT_ASKED)
+        return attribution.c_calls_by_line(self._c_calls)
+
+    @property
     def has_call_paths(self) -> bool:
         """Whether call paths were recorded (and kept): `folded()` works."""
         self._check_closed()
@@ -295,6 +303,35 @@ class Measurement:
         if self._disabled:
             return "<Measurement instructions=0 (pytest-bytecount disabled)>"
         return f"<Measurement instructions={self._instructions:,}>"
+
+
+def _total_of(total: Measurement, measurements: Sequence[Measurement]) -> Measurement:
+    """`total`, empty, filled with what `measurements` add up to."""
+    ran: list[tuple[CodeType, list[int]]] = []
+    functions: dict[tuple[str, str, int], int] = {}
+    for measurement in measurements:
+        measurement._check_closed()
+        ran += measurement._ran
+        for f in measurement._functions:
+            key = (f.function, f.file, f.line)
+            functions[key] = functions.get(key, 0) + f.instructions
+    total._ran = ran
+    total._unstable = next((m._unstable for m in measurements if m._unstable), None)
+    trees = [m._paths for m in measurements]
+    if measurements and all(tree is not None for tree in trees):
+        total._paths = attribution.merged([tree for tree in trees if tree is not None])
+    else:
+        total._paths_lost = next((m._paths_lost for m in measurements if m._paths_lost), None)
+    if measurements and all(m._c_calls is not None for m in measurements):
+        total._c_calls = [call for m in measurements for call in m._c_calls or ()]
+    else:
+        total._c_calls_lost = next((m._c_calls_lost for m in measurements if m._c_calls_lost), None)
+    total.root = next((m.root for m in measurements if m.root is not None), None)
+    total._set(
+        sum(functions.values()),
+        [FunctionCount(*key, count) for key, count in functions.items()],
+    )
+    return total
 
 
 def _hottest_first(function: FunctionCount) -> tuple[int, str, int, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -339,6 +340,30 @@ def finalizers_of_rebound_locals(n: int = 3) -> int:
     return seen + (read() is None)
 
 
+class _Point:
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+
+def calls_into_c(n: int = 4) -> int:
+    """Builtins, methods of C types (bound and through their descriptor),
+    slot wrappers, C types, a class, a callable C object, an extension
+    module's function, and a call into C that raises."""
+    words = sorted(["b ", " a", "c"], key=str.strip)
+    table: dict[str, int] = {}
+    for k in range(n):
+        table.update({words[k % 3].strip(): k})
+        table.setdefault("z", len(table))
+    total = sum(map(abs, range(-n, n))) + math.isqrt(n * n)
+    total += [1, 2].__len__() + len(list(table)) + _Point(n).x
+    total += functools.partial(max, 1)(n)
+    try:
+        int("not a number")
+    except ValueError:
+        total += 1
+    return total + len(" ".join(words))
+
+
 def _started_generator() -> Callable[[], Any]:
     """A generator created and started *before* the measured span, resumed in it."""
     g = _squares(10)
@@ -373,6 +398,7 @@ CORPUS: dict[str, Callable[[], Callable[[], Any]]] = {
         closures_and_classes,
         exception_swallowed_by_c,
         finalizers_of_rebound_locals,
+        calls_into_c,
     )
 }
 CORPUS["generator_resumed_in_span"] = _started_generator

@@ -21,6 +21,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable
+from types import FunctionType, MethodType
 from typing import Any
 
 import _pytest
@@ -188,6 +189,68 @@ def _count_with_settrace(
     finally:
         set_trace(off, ctypes.py_object())
         sys.settrace(previous)
+
+
+def count_c_calls(fn: Callable[[], Any]) -> dict[tuple[str, str, int], int]:
+    """The calls into C the interpreter reports while `fn()` runs, per
+    `(name, file, line)`: on 3.12+ its global C_RETURN and C_RAISE events
+    (less Python functions and their methods, which 3.12 and 3.13 report
+    for a `with` statement's `__enter__` and `__exit__`), on 3.11 a profile
+    function's `c_call` events. Named as the plugin names them: what is
+    checked is which C calls were made from which line, and how often. 3.10: not available."""
+    from pytest_bytecount.engine.c_calls import c_function_name
+
+    calls: dict[tuple[str, str, int], int] = {}
+
+    def record(frame: Any, function: object) -> None:
+        if isinstance(function, MethodType):
+            function = function.__func__
+        if _skipped(frame.f_code.co_filename) or isinstance(function, FunctionType):
+            return
+        name = c_function_name(function)
+        assert name is not None, function
+        key = (name, frame.f_code.co_filename, frame.f_lineno)
+        calls[key] = calls.get(key, 0) + 1
+
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if sys.version_info >= (3, 12):
+            mon = sys.monitoring
+            events = mon.events
+            getframe = sys._getframe
+
+            def on_return(code: Any, offset: int, function: object, arg0: object) -> None:
+                record(getframe(1), function)
+
+            mon.use_tool_id(ORACLE_TOOL_ID, "bytecount-test-oracle")
+            mon.register_callback(ORACLE_TOOL_ID, events.C_RETURN, on_return)
+            mon.register_callback(ORACLE_TOOL_ID, events.C_RAISE, on_return)
+            mon.set_events(ORACLE_TOOL_ID, events.CALL | events.C_RETURN | events.C_RAISE)
+            try:
+                _call(fn)
+            finally:
+                mon.set_events(ORACLE_TOOL_ID, 0)
+                mon.register_callback(ORACLE_TOOL_ID, events.C_RETURN, None)
+                mon.register_callback(ORACLE_TOOL_ID, events.C_RAISE, None)
+                mon.free_tool_id(ORACLE_TOOL_ID)
+        else:
+
+            def on_event(frame: Any, event: str, arg: object) -> None:
+                if event == "c_call":
+                    record(frame, arg)
+
+            previous = sys.getprofile()
+            sys.setprofile(on_event)
+            try:
+                _call(fn)
+            finally:
+                sys.setprofile(previous)
+    finally:
+        if was_enabled:
+            gc.enable()
+    return calls
 
 
 def _call(fn: Callable[[], Any]) -> None:

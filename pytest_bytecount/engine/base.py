@@ -112,8 +112,9 @@ class Engine(ABC):
     and in every frame entered or resumed afterwards, excluded modules aside.
     With `all_threads`, every thread's instructions are counted, which is not
     deterministic; engines that cannot do it raise `CountingUnavailable`.
-    With `stacks`, the call tree is recorded too (`paths.py`), at a cost in
-    time and never in the counts. `stop()` ends it and returns what was
+    With `stacks`, the call tree is recorded too (`paths.py`), and with
+    `c_calls` the calls into C (`c_calls.py`), each at a cost in time and
+    never in the counts. `stop()` ends it and returns what was
     counted. Both restore every piece of interpreter state they touch.
     """
 
@@ -130,7 +131,12 @@ class Engine(ABC):
 
     @abstractmethod
     def start(
-        self, modules: ModuleFilter, *, all_threads: bool = False, stacks: bool = False
+        self,
+        modules: ModuleFilter,
+        *,
+        all_threads: bool = False,
+        stacks: bool = False,
+        c_calls: bool = False,
     ) -> None: ...
 
     @abstractmethod

@@ -14,7 +14,9 @@ counted in one of two ways during a span:
 measurements see. Code objects are kept alive here so their ids stay unique.
 
 Where call paths were recorded, `paths` is the call tree (`paths.py`), or
-None with `paths_lost` saying why when it could not be kept.
+None with `paths_lost` saying why when it could not be kept. Where calls into
+C were counted, `c_calls` holds them (`c_calls.py`), or None with
+`c_calls_lost` saying why they could not be.
 """
 
 from __future__ import annotations
@@ -25,10 +27,24 @@ from typing import final
 from .blocks import Blocks
 from .paths import Path
 
+#: Calls into C (c_calls.py): per calling code object (by id) and instruction
+#: offset, the callable's name, to how often it was called there.
+Calls = dict[tuple[int, int, str], int]
+
 
 @final
 class Hits:
-    __slots__ = ("blocks", "codes", "counters", "cuts", "paths", "paths_lost", "unstable")
+    __slots__ = (
+        "blocks",
+        "c_calls",
+        "c_calls_lost",
+        "codes",
+        "counters",
+        "cuts",
+        "paths",
+        "paths_lost",
+        "unstable",
+    )
 
     def __init__(self) -> None:
         self.codes: dict[int, CodeType] = {}
@@ -39,6 +55,8 @@ class Hits:
         self.unstable: str | None = None
         self.paths: list[Path] | None = None
         self.paths_lost: str | None = None
+        self.c_calls: Calls | None = None
+        self.c_calls_lost: str | None = None
 
     def set_paths(self, recorded: tuple[list[Path], str | None] | None) -> None:
         """Take a core's call tree (None: not recorded). Its nodes must add
@@ -90,6 +108,7 @@ class Hits:
         result.codes = dict(self.codes)
         result.unstable = self.unstable
         result.paths, result.paths_lost = self.paths, self.paths_lost
+        result.c_calls, result.c_calls_lost = self.c_calls, self.c_calls_lost
         for key, counter in self.counters.items():
             blocks = self.blocks.get(key)
             if blocks is None:
@@ -103,6 +122,8 @@ class Hits:
         clone.unstable = self.unstable
         clone.paths = list(self.paths) if self.paths is not None else None
         clone.paths_lost = self.paths_lost
+        clone.c_calls = dict(self.c_calls) if self.c_calls is not None else None
+        clone.c_calls_lost = self.c_calls_lost
         clone.codes = dict(self.codes)
         clone.counters = {key: list(counter) for key, counter in self.counters.items()}
         clone.blocks = dict(self.blocks)
@@ -121,6 +142,14 @@ class Hits:
                 (code, parent, own - (earlier.paths[k][2] if k < len(earlier.paths) else 0))
                 for k, (code, parent, own) in enumerate(self.paths)
             ]
+        delta.c_calls_lost = self.c_calls_lost
+        if self.c_calls is not None and earlier.c_calls is not None:
+            calls_before = earlier.c_calls
+            delta.c_calls = {
+                key: count - calls_before.get(key, 0)
+                for key, count in self.c_calls.items()
+                if count != calls_before.get(key, 0)
+            }
         for key, counter in self.counters.items():
             before = earlier.counters.get(key)
             if before is None:

@@ -40,6 +40,7 @@ from .base import (
 )
 from .blocks import Blocks, analyze
 from .bytecode import next_instruction
+from .c_calls import CallsIntoC
 from .cores import Core, Result
 from .hits import Hits
 from .unstable import SpanWatch
@@ -66,6 +67,11 @@ GLOBAL_EVENTS: Final = (
 #: by looking at the stack (see _pycore.py).
 PATH_EVENTS: Final = sys.monitoring.events.PY_THROW
 LOCAL_PATH_EVENTS: Final = sys.monitoring.events.PY_RETURN | sys.monitoring.events.PY_YIELD
+#: With calls into C (c_calls.py): local, and CALL only because C_RETURN and
+#: C_RAISE cannot be set without it; it gets no callback.
+C_CALL_EVENTS: Final = (
+    sys.monitoring.events.CALL | sys.monitoring.events.C_RETURN | sys.monitoring.events.C_RAISE
+)
 #: A code object that has run this many instructions one by one, over all
 #: spans, is analysed and counted by block from the next span on. `dis`
 #: costs about as much as a few hundred per-instruction callbacks.
@@ -92,6 +98,7 @@ class MonitoringEngine(Engine):
         self._one_by_one: dict[int, tuple[CodeType, int]] = {}
         self._watch: SpanWatch | None = None
         self._global_events = GLOBAL_EVENTS
+        self._calls: CallsIntoC | None = None
 
     def unavailable_reason(self) -> str | None:
         if self._tool is not None or any(sys.monitoring.get_tool(t) is None for t in TOOL_IDS):
@@ -99,12 +106,17 @@ class MonitoringEngine(Engine):
         return _no_free_tool_id()
 
     def start(
-        self, modules: ModuleFilter, *, all_threads: bool = False, stacks: bool = False
+        self,
+        modules: ModuleFilter,
+        *,
+        all_threads: bool = False,
+        stacks: bool = False,
+        c_calls: bool = False,
     ) -> None:
         with self._lock:
-            self._start(modules, all_threads, stacks)
+            self._start(modules, all_threads, stacks, c_calls)
 
-    def _start(self, modules: ModuleFilter, all_threads: bool, stacks: bool) -> None:
+    def _start(self, modules: ModuleFilter, all_threads: bool, stacks: bool, c_calls: bool) -> None:
         mon = sys.monitoring
         events = mon.events
         tool = _acquire_tool_id()
@@ -120,6 +132,7 @@ class MonitoringEngine(Engine):
             events.INSTRUCTION
             | (events.LINE if others else 0)
             | (LOCAL_PATH_EVENTS if stacks else 0)
+            | (C_CALL_EVENTS if c_calls else 0)
         )
         self._global_events = GLOBAL_EVENTS | (PATH_EVENTS if stacks else 0)
         instrumented: list[CodeType] = []
@@ -148,6 +161,7 @@ class MonitoringEngine(Engine):
 
         thread = threading.get_ident()
         self._watch = watch = SpanWatch(thread, modules)
+        self._calls = calls = CallsIntoC(thread, all_threads) if c_calls else None
         self._core = core = self._core_type(
             thread, all_threads, discover, mon.DISABLE, watch.saw, stacks
         )
@@ -170,6 +184,9 @@ class MonitoringEngine(Engine):
             mon.register_callback(tool, events.LINE, _keep_line_events)
             mon.register_callback(tool, events.RAISE, core.raise_)
             mon.register_callback(tool, events.RERAISE, core.reraise)
+            if calls is not None:
+                mon.register_callback(tool, events.C_RETURN, calls.returned)
+                mon.register_callback(tool, events.C_RAISE, calls.returned)
             if stacks:
                 mon.register_callback(tool, events.PY_RETURN, core.leave)
                 mon.register_callback(tool, events.PY_YIELD, core.leave)
@@ -186,6 +203,8 @@ class MonitoringEngine(Engine):
             raise CountingFailed("snapshot() without start()")
         hits = self._hits(self._core.results()).executed(_getframe(1))
         hits.set_paths(self._core.paths())
+        if self._calls is not None:
+            self._calls.into(hits, copy=True)
         hits.unstable = self._watch.reason(hits) if self._watch is not None else None
         return hits
 
@@ -216,9 +235,12 @@ class MonitoringEngine(Engine):
         if self._problem is not None:
             raise CountingFailed(f"counting was interrupted: {self._problem}")
         hits = self._hits(results)
-        self._analyse_busy_code(hits)
+        _analyse_busy_code(hits, self._analysed, self._one_by_one)
         hits = hits.executed(_getframe(1))
         hits.set_paths(core.paths())
+        calls, self._calls = self._calls, None
+        if calls is not None:
+            calls.into(hits)
         watch, self._watch = self._watch, None
         hits.unstable = watch.reason(hits) if watch is not None else None
         return hits
@@ -234,26 +256,6 @@ class MonitoringEngine(Engine):
                 hits.blocks[key] = blocks
                 hits.cuts[key] = cut
         return hits
-
-    def _analyse_busy_code(self, hits: Hits) -> None:
-        """Find the blocks of code that has run many instructions one by one,
-        in this span and earlier ones, so that later spans count it by block.
-        After the span: `dis` is Python code, which a span would count."""
-        analysed, one_by_one = self._analysed, self._one_by_one
-        for key, counter in hits.counters.items():
-            if key in hits.blocks or key in analysed:
-                continue
-            code = hits.codes[key]
-            before = one_by_one.get(key)
-            total = sum(counter) + (before[1] if before is not None else 0)
-            if total < ANALYSE_AFTER:
-                one_by_one[key] = (code, total)
-                continue
-            one_by_one.pop(key, None)
-            try:
-                analysed[key] = (code, analyze(code))
-            except (ValueError, AttributeError):  # dis cannot tell: by instruction
-                analysed[key] = (code, None)
 
     def _check_events_arrived(self, results: dict[int, Result]) -> None:
         """The self-check: every PY_START of a counted code object, reported
@@ -298,6 +300,8 @@ class MonitoringEngine(Engine):
         ]
         if self._global_events & PATH_EVENTS:  # call paths were recorded
             registered += [events.PY_RETURN, events.PY_YIELD, events.PY_THROW]
+        if self._calls is not None:
+            registered += [events.C_RETURN, events.C_RAISE]
         for event in registered:
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
@@ -305,6 +309,30 @@ class MonitoringEngine(Engine):
     def _fail(self, problem: str) -> None:
         if self._problem is None:
             self._problem = problem
+
+
+def _analyse_busy_code(
+    hits: Hits,
+    analysed: dict[int, tuple[CodeType, Blocks | None]],
+    one_by_one: dict[int, tuple[CodeType, int]],
+) -> None:
+    """Find the blocks of code that has run many instructions one by one,
+    in this span and earlier ones, so that later spans count it by block.
+    After the span: `dis` is Python code, which a span would count."""
+    for key, counter in hits.counters.items():
+        if key in hits.blocks or key in analysed:
+            continue
+        code = hits.codes[key]
+        before = one_by_one.get(key)
+        total = sum(counter) + (before[1] if before is not None else 0)
+        if total < ANALYSE_AFTER:
+            one_by_one[key] = (code, total)
+            continue
+        one_by_one.pop(key, None)
+        try:
+            analysed[key] = (code, analyze(code))
+        except (ValueError, AttributeError):  # dis cannot tell: by instruction
+            analysed[key] = (code, None)
 
 
 def _keep_line_events(code: CodeType, line: int) -> None:

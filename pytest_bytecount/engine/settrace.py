@@ -41,6 +41,7 @@ from .base import (
     root_path,
     running_frames,
 )
+from .c_calls import CallsIntoC
 from .cores import Result, TraceCore
 from .frame_counters import STALE_LOCALS, FrameCounter, PathCounter, TraceEvent, rebound_locals
 from .hits import Hits
@@ -70,17 +71,23 @@ class SettraceEngine(Engine):
         self._live: list[bool] = []
         self._watch: SpanWatch | None = None
         self._tree: CallTree | None = None
-        # 3.10: per code object counted in any span of this engine (kept
-        # alive, so that its id stays unique), the locals its instructions
-        # rebind: read from its bytecode once, not once per span.
+        # 3.10: per code object counted by this engine (kept alive: its id
+        # stays unique), the locals its instructions rebind, read once.
         self._rebound: dict[int, tuple[CodeType, list[str | None] | None]] = {}
+        self._calls: CallsIntoC | None = None  # with calls into C
 
     def start(
-        self, modules: ModuleFilter, *, all_threads: bool = False, stacks: bool = False
+        self,
+        modules: ModuleFilter,
+        *,
+        all_threads: bool = False,
+        stacks: bool = False,
+        c_calls: bool = False,
     ) -> None:
         if all_threads:
             # settrace is per thread: threads already running cannot be traced.
             raise CountingUnavailable(ALL_THREADS_UNAVAILABLE)
+        self._calls = CallsIntoC.profiling(modules) if c_calls else None  # before tracing
         if self._compiled is not None:
             self._start_compiled(modules, stacks)
             return
@@ -204,7 +211,9 @@ class SettraceEngine(Engine):
 
     def snapshot(self) -> Hits:
         hits = _hits(self._core.results()) if self._core is not None else self._hits.copy()
-        hits.set_paths(self._paths())
+        hits.set_paths(_paths(self._core, self._tree))
+        if self._calls is not None:
+            self._calls.into(hits, copy=True)
         hits.unstable = self._watch.reason(hits) if self._watch is not None else None
         return hits
 
@@ -213,6 +222,9 @@ class SettraceEngine(Engine):
         if self._tracer is None and core is None:
             raise CountingFailed("stop() without start()")
         current = sys.gettrace()
+        calls, self._calls = self._calls, None
+        if calls is not None:
+            calls.stop_profiling()
         not_restored = None
         if core is not None:
             try:
@@ -223,10 +235,7 @@ class SettraceEngine(Engine):
             replaced = current is not self._tracer
             sys.settrace(self._previous)
         self._live.clear()
-        for frame, f_trace, opcodes, lines in self._running:
-            frame.f_trace = f_trace
-            frame.f_trace_opcodes = opcodes
-            frame.f_trace_lines = lines
+        _restore(self._running)
         self._running = []
         self._tracer = self._previous = self._core = None
         watch, self._watch = self._watch, None
@@ -240,18 +249,28 @@ class SettraceEngine(Engine):
             if core.problem is not None:
                 raise CountingFailed(f"counting was interrupted: {core.problem}")
             hits = _hits(core.results())
-            hits.set_paths(core.paths())
         else:
             hits, self._hits = self._hits, Hits()
-            hits.set_paths((self._tree.paths(), None) if self._tree is not None else None)
+        hits.set_paths(_paths(core, self._tree))
         self._tree = None
+        if calls is not None:
+            calls.into(hits)
         hits.unstable = watch.reason(hits) if watch is not None else None
         return hits
 
-    def _paths(self) -> tuple[list[Path], str | None] | None:
-        if self._core is not None:
-            return self._core.paths()
-        return (self._tree.paths(), None) if self._tree is not None else None
+
+def _paths(core: TraceCore | None, tree: CallTree | None) -> tuple[list[Path], str | None] | None:
+    if core is not None:
+        return core.paths()
+    return (tree.paths(), None) if tree is not None else None
+
+
+def _restore(running: list[tuple[FrameType, Any, bool, bool]]) -> None:
+    """Put back the trace settings of the frames that were running."""
+    for frame, f_trace, opcodes, lines in running:
+        frame.f_trace = f_trace
+        frame.f_trace_opcodes = opcodes
+        frame.f_trace_lines = lines
 
 
 def _hits(results: dict[int, Result]) -> Hits:

@@ -1,0 +1,166 @@
+"""Calls into C: which callables not written in Python a span called, how
+often, and from which instruction.
+
+A call into C (`sorted`, `str.join`, a C extension's function) is one CALL
+instruction however much work it does, so a test can get slower with the
+same count. What the interpreter reports of such calls differs by version
+(docs/internals.rst, "Calls into C"):
+
+- 3.12+: a call that does not run as a Python frame is followed by a
+  `C_RETURN` event at the calling instruction, or `C_RAISE` if it raised.
+  Both are set as local events on the counted code objects only, with
+  `CALL` (they cannot be set without it), which gets no callback. These
+  events change no instruction count; an instrumented CALL is not
+  specialized, which costs time.
+- 3.11: `sys.setprofile`'s `c_call` event, which comes for builtin
+  functions and methods and for method descriptors called with an argument,
+  not for C types, slot wrappers or callable C objects: fewer calls than
+  3.12+ reports for the same code.
+- 3.10: none. A Python profile function changes the instruction counts
+  there: like a Python trace function, it keeps a rebound local's old value
+  alive until its next event, so a finalizer runs uncounted.
+
+Threading: a callback counts only the span's thread, unless the span counts
+all threads (3.12+). The 3.11 profile function is per thread.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import (
+    BuiltinFunctionType,
+    CodeType,
+    FrameType,
+    FunctionType,
+    MethodDescriptorType,
+    MethodType,
+    MethodWrapperType,
+    ModuleType,
+    WrapperDescriptorType,
+)
+from typing import Any, Final
+
+from .base import ModuleFilter
+from .hits import Calls, Hits
+
+#: Why no calls into C can be counted on this interpreter, or None.
+UNAVAILABLE: Final = (
+    "calls into C are not counted on CPython 3.10: the only event for them, "
+    "a profile function's, changes the instruction counts there"
+    if sys.version_info < (3, 11)
+    else None
+)
+
+_type_module = type.__dict__["__module__"].__get__
+_type_qualname = type.__dict__["__qualname__"].__get__
+
+
+def c_function_name(function: object) -> str | None:
+    """The name a call into C is shown by: `sorted`, `str.strip`,
+    `math.sqrt`, `re.Pattern.match`, a class's or callable object's type
+    name; None for a Python function or a method of one (3.12 and 3.13
+    report a `with` statement's calls of `__enter__` and `__exit__` so).
+    Read from C attributes only: no Python code of the callable runs."""
+    kind = type(function)
+    if kind is FunctionType:
+        return None
+    if kind is MethodType:  # 3.12: a `with` statement's __enter__
+        return c_function_name(function.__func__)  # type: ignore[attr-defined]
+    if kind is BuiltinFunctionType or isinstance(function, BuiltinFunctionType):
+        owner = function.__self__  # type: ignore[attr-defined]
+        qualname = function.__qualname__  # type: ignore[attr-defined]
+        if owner is None or type(owner) is ModuleType:
+            module = function.__module__
+        else:
+            module = _type_module(owner if isinstance(owner, type) else type(owner))
+        return _qualified(module, qualname)
+    if kind is MethodDescriptorType or kind is WrapperDescriptorType:
+        return _qualified(
+            _type_module(function.__objclass__),  # type: ignore[attr-defined]
+            function.__qualname__,  # type: ignore[attr-defined]
+        )
+    if kind is MethodWrapperType:
+        owner = function.__self__  # type: ignore[attr-defined]
+        return _qualified(_type_module(type(owner)), function.__qualname__)  # type: ignore[attr-defined]
+    of = function if isinstance(function, type) else kind
+    return _qualified(_type_module(of), _type_qualname(of))
+
+
+def _qualified(module: object, qualname: str) -> str:
+    if not isinstance(module, str) or module == "builtins":
+        return qualname
+    return f"{module}.{qualname}"
+
+
+class CallsIntoC:
+    """Counts the calls into C of one span into `calls`."""
+
+    __slots__ = ("_all_threads", "_profiling", "_thread", "calls", "codes", "lost")
+
+    def __init__(self, thread: int, all_threads: bool) -> None:
+        self._thread = thread
+        self._all_threads = all_threads
+        self.calls: Calls = {}
+        # The calling code objects, kept alive so that their ids stay unique.
+        self.codes: dict[int, CodeType] = {}
+        #: Why the calls could not be counted, or None.
+        self.lost: str | None = None
+        self._profiling = False
+
+    def into(self, hits: Hits, *, copy: bool = False) -> None:
+        """Hand the calls so far to `hits` (a copy while the span goes on)."""
+        hits.c_calls = None if self.lost else dict(self.calls) if copy else self.calls
+        hits.c_calls_lost = self.lost
+
+    def returned(self, code: CodeType, offset: int, function: object, arg0: object) -> None:
+        """`C_RETURN` and `C_RAISE` callback (3.12+)."""
+        if not self._all_threads and threading.get_ident() != self._thread:
+            return
+        name = c_function_name(function)
+        if name is not None:
+            key = (id(code), offset, name)
+            calls = self.calls
+            calls[key] = calls.get(key, 0) + 1
+            self.codes[key[0]] = code
+
+    # -- 3.11: a profile function --------------------------------------------
+
+    @classmethod
+    def profiling(cls, modules: ModuleFilter) -> CallsIntoC:
+        """Counting on this thread with a profile function (3.11), or, in
+        `lost`, why not."""
+        self = cls(threading.get_ident(), False)
+        previous = sys.getprofile()
+        if UNAVAILABLE is not None or previous is not None:
+            self.lost = UNAVAILABLE or (
+                f"calls into C are not counted: another profile function is set ({previous!r})"
+            )
+            return self
+        excluded: dict[int, bool] = {}
+        calls, codes = self.calls, self.codes
+
+        def on_event(frame: FrameType, event: str, arg: Any) -> None:
+            if event != "c_call":
+                return
+            code = frame.f_code
+            key = id(code)
+            skip = excluded.get(key)
+            if skip is None:
+                skip = excluded[key] = modules.excludes_frame(frame)
+                codes[key] = code
+            if skip:
+                return
+            name = c_function_name(arg)
+            if name is not None:
+                where = (key, frame.f_lasti, name)
+                calls[where] = calls.get(where, 0) + 1
+
+        sys.setprofile(on_event)
+        self._profiling = True
+        return self
+
+    def stop_profiling(self) -> None:
+        if self._profiling:
+            sys.setprofile(None)
+            self._profiling = False

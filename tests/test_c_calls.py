@@ -1,0 +1,110 @@
+"""Calls into C (`measure(c_calls=True)`, `Measurement.c_calls`), checked
+against the interpreter's own call events on every corpus function, with
+either core: 3.12+ all of them, 3.11 what its profile function reports, 3.10
+none (docs/internals.rst, "Calls into C")."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from helpers import MONITORING
+
+from pytest_bytecount import measure
+
+C_CALLS_TESTS = """
+import pytest
+from corpus import CORPUS
+from oracle import count_c_calls
+from pytest_bytecount import measure
+
+@pytest.fixture(params=["by instruction", "after analysis"][: 2 if {monitoring} else 1])
+def analysed(request, monkeypatch):
+    if request.param == "after analysis":
+        from pytest_bytecount.engine import monitoring
+        monkeypatch.setattr(monitoring, "ANALYSE_AFTER", 1)
+
+def measured(fn, **options):
+    with measure(**options) as m:
+        try:
+            fn()
+        except Exception:
+            pass
+    return m
+
+def in_corpus(calls):
+    return {{key: count for key, count in calls.items() if key[1].endswith("corpus.py")}}
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_c_calls_match_the_interpreter(name, analysed):
+    factory = CORPUS[name]
+    measured(factory())  # warm; and, after analysis, by block
+    measured(factory())
+    expected = in_corpus(count_c_calls(factory()))
+    with_calls = measured(factory(), c_calls=True, stacks=True)
+    without = measured(factory())
+    assert with_calls.instructions == without.instructions
+    assert with_calls.by_line == without.by_line
+    assert in_corpus(with_calls.c_calls) == expected
+    if name == "calls_into_c":
+        assert expected  # the corpus function made calls into C to compare
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 reports no calls into C")
+def test_c_calls_equal_the_interpreters_call_events_for_every_corpus_function(
+    with_corpus: pytest.Pytester,
+) -> None:
+    from corpus import CORPUS
+
+    with_corpus.makepyfile(test_c_calls=C_CALLS_TESTS.format(monitoring=MONITORING))
+    result = with_corpus.runpytest_subprocess("-p", "no:cacheprovider")
+    per_function = 2 if MONITORING else 1
+    result.assert_outcomes(passed=per_function * len(CORPUS))
+
+
+def work() -> list[str]:
+    words = sorted(["b", "a"])
+    return [word.strip() for word in words for _ in "xyz"]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 reports no calls into C")
+def test_each_call_is_named_with_the_line_that_made_it() -> None:
+    with measure(c_calls=True) as m:
+        work()
+    line = work.__code__.co_firstlineno
+    assert m.c_calls == {
+        ("str.strip", __file__, line + 2): 6,
+        ("sorted", __file__, line + 1): 1,
+    }
+
+
+def test_c_calls_need_asking_for() -> None:
+    with measure() as m:
+        work()
+    with pytest.raises(ValueError, match="c_calls=True"):
+        _ = m.c_calls
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 11), reason="3.10 only")
+def test_on_310_asking_says_why_there_are_none() -> None:
+    with measure(c_calls=True) as m:
+        work()
+    with pytest.raises(ValueError, match=r"not counted on CPython 3\.10"):
+        _ = m.c_calls
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 reports no calls into C")
+def test_a_nested_measurement_holds_its_own_calls() -> None:
+    with measure(c_calls=True) as outer:
+        sorted([2, 1])
+        with measure() as inner:
+            work()
+    line = work.__code__.co_firstlineno
+    assert inner.c_calls == {
+        ("str.strip", __file__, line + 2): 6,
+        ("sorted", __file__, line + 1): 1,
+    }
+    here = test_a_nested_measurement_holds_its_own_calls.__code__.co_firstlineno
+    assert outer.c_calls[("sorted", __file__, here + 3)] == 1  # under the decorator and def
+    assert all(outer.c_calls[key] == count for key, count in inner.c_calls.items())
