@@ -90,7 +90,7 @@ if os.environ.get({STUB_VARIABLE!r}):
     class StubEngine(Engine):
         name = "stub"
 
-        def start(self, modules, *, all_threads=False, stacks=False):
+        def start(self, modules, **options):
             pass
 
         def stop(self):

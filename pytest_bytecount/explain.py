@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import CodeType
 
-from .attribution import instructions_by_line, relative_file, source_of
+from .attribution import c_calls_by_name, instructions_by_line, relative_file, source_of
 from .generated_code import is_generated
 
 
@@ -19,12 +19,30 @@ def render(
     instructions: int,
     by_line: dict[tuple[str, int], int],
     ran: Sequence[tuple[CodeType, list[int]]],
-    *,
     lines: int = 10,
+    c_calls: dict[tuple[str, str, int], int] | None = None,
+    hottest_paths: Sequence[tuple[str, int]] | None = None,
 ) -> str:
     """The text of `explain()`: a headline, then the `lines` hottest lines,
     files shown relative to the current directory when under it; a line of
-    generated code says so, and whose it is."""
+    generated code says so, and whose it is. With `c_calls`, each line ends
+    with the calls into C it made, and a line names those made most; with
+    `hottest_paths` (call paths recorded), they follow."""
+    text = _render_lines(instructions, by_line, ran, lines, c_calls)
+    if c_calls is not None and instructions:
+        text += "\n" + render_c_calls(c_calls)
+    if hottest_paths is not None and instructions:
+        text += render_paths(hottest_paths, instructions)
+    return text
+
+
+def _render_lines(
+    instructions: int,
+    by_line: dict[tuple[str, int], int],
+    ran: Sequence[tuple[CodeType, list[int]]],
+    lines: int,
+    c_calls: dict[tuple[str, str, int], int] | None,
+) -> str:
     hottest = list(by_line.items())[:lines]
     if not hottest:
         return "0 instructions executed\n"
@@ -57,7 +75,31 @@ def render(
                 out.append(" " * (count_width + 2) + f"in {function}:")
             row = f"{r.count:>{width},}  {r.opname:<{name_width}}  {r.argrepr}"
             out.append(" " * (count_width + 2) + row.rstrip())
+        made = [
+            (name, n) for (name, f, at), n in (c_calls or {}).items() if (f, at) == (file, line)
+        ]
+        if made:
+            named = ", ".join(f"{name} {n:,}" for name, n in made)
+            out.append(" " * (count_width + 2) + f"calls into C here: {named}")
     return "\n".join(out) + "\n"
+
+
+#: The calls into C that `explain()` and a failure name.
+C_CALLS_SHOWN = 8
+
+
+def render_c_calls(by_line: dict[tuple[str, str, int], int]) -> str:
+    """One line naming the functions not written in Python that were called
+    most: each call is one CALL instruction, whatever work it does."""
+    by_name = c_calls_by_name(by_line)
+    if not by_name:
+        return "calls into C: none\n"
+    shown = list(by_name.items())[:C_CALLS_SHOWN]
+    text = ", ".join(f"{name} {count:,}" for name, count in shown)
+    if len(by_name) > len(shown):
+        text += f", and {len(by_name) - len(shown):,} more"
+    total = sum(by_name.values())
+    return f"calls into C ({total:,}, one CALL instruction each, whatever they do): {text}\n"
 
 
 def render_paths(hottest: Sequence[tuple[str, int]], instructions: int) -> str:

@@ -266,16 +266,15 @@ class Measurement:
         """The `lines` hottest lines, each with its count, `file:line` and
         source, and under it every instruction of that line that ran: its
         execution count, opcode name and argument, like `dis` with counts.
-        Where call paths were recorded, the hottest call paths follow."""
+        Where calls into C were counted, a line names those called most;
+        where call paths were recorded, the hottest call paths follow."""
         self._check_closed()
         from . import explain  # here: only explain() needs it
 
-        text = explain.render(self._instructions, self.by_line, self._ran, lines=lines)
-        if self._paths is not None and self._instructions:
-            text += explain.render_paths(
-                attribution.hottest_stacks(self._paths, lines, self.root), self._instructions
-            )
-        return text
+        c_calls = self.c_calls if self._c_calls is not None else None
+        paths = self._paths
+        hottest = attribution.hottest_stacks(paths, lines, self.root) if paths is not None else None
+        return explain.render(self._instructions, self.by_line, self._ran, lines, c_calls, hottest)
 
     @property
     def unstable(self) -> str | None:

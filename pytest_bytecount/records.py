@@ -36,6 +36,19 @@ class Baseline(Protocol):
 TOP_FUNCTIONS: Final = 5
 #: The hottest lines a report entry keeps.
 TOP_LINES: Final = 10
+#: The calls into C a report entry keeps, most made first.
+TOP_C_CALLS: Final = 10
+
+
+@final
+@dataclass(frozen=True)
+class CCallCount:
+    """How often the code on one line called one function not written in Python."""
+
+    name: str
+    file: str
+    line: int
+    calls: int
 
 
 @final
@@ -67,6 +80,9 @@ class TestRecord:
     #: The test passed, and failed only for being over its budget: recording
     #: budgets from the report takes its count, as --bytecount-update would.
     failed_by_budget: bool = False
+    #: The calls into C made most, where they were counted (with call
+    #: paths), else None.
+    c_calls: tuple[CCallCount, ...] | None = None
 
     @property
     def functions_complete(self) -> bool:
@@ -109,6 +125,11 @@ class TestRecord:
             entry["functions"] = [_function_json(function) for function in self.functions]
         if self.failed_by_budget:
             entry["failed_by_budget"] = True
+        if self.c_calls is not None:
+            entry["c_calls"] = [
+                {"name": c.name, "file": c.file, "line": c.line, "calls": c.calls}
+                for c in self.c_calls
+            ]
         if self.function_changes:
             entry["function_changes"] = [
                 {"function": c.function, "file": c.file, "line": c.line}
@@ -155,6 +176,14 @@ class TestRecord:
             baseline=entry.get("baseline"),
             unstable=entry.get("unstable"),
             failed_by_budget=entry.get("failed_by_budget", False) is True,
+            c_calls=(
+                tuple(
+                    CCallCount(c["name"], c["file"], c["line"], c["calls"])
+                    for c in entry["c_calls"]
+                )
+                if "c_calls" in entry
+                else None
+            ),
         )
 
 
@@ -262,8 +291,19 @@ class RecordMaker:
             functions=self._functions(measurement.functions) if self.keep_functions else (),
             function_changes=self._function_changes(nodeid, status, measurement),
             failed_by_budget=failing and outcome == "passed",
+            c_calls=self._c_calls(measurement),
         )
         return Judged(record, failing, hottest)
+
+    def _c_calls(self, measurement: Measurement) -> tuple[CCallCount, ...] | None:
+        try:
+            made = measurement.c_calls
+        except ValueError:  # not counted in this run (without call paths, or on 3.10)
+            return None
+        top = itertools.islice(made.items(), TOP_C_CALLS)
+        return tuple(
+            CCallCount(name, self._relative(file), line, calls) for (name, file, line), calls in top
+        )
 
     def _function_changes(
         self, nodeid: str, status: Status, measurement: Measurement

@@ -293,6 +293,8 @@ def _record(value: Any, where: str, table: list[FunctionKey] | None) -> TestReco
         _function_counts(entry["function_counts"], f"{where}.function_counts", table)
     for index, line in enumerate(as_array(entry.get("top_lines", []), f"{where}.top_lines")):
         _line(line, f"{where}.top_lines[{index}]")
+    for index, call in enumerate(as_array(entry.get("c_calls", []), f"{where}.c_calls")):
+        _c_call(call, f"{where}.c_calls[{index}]")
     changes = as_array(entry.get("function_changes", []), f"{where}.function_changes")
     for index, change in enumerate(changes):
         _function_change(change, f"{where}.function_changes[{index}]")
@@ -352,6 +354,14 @@ def _line(value: Any, where: str) -> None:
     as_string(require(line, "file", where), f"{where}.file")
     as_count(require(line, "line", where), f"{where}.line")
     as_count(require(line, "instructions", where), f"{where}.instructions")
+
+
+def _c_call(value: Any, where: str) -> None:
+    call = as_object(value, where)
+    as_string(require(call, "name", where), f"{where}.name")
+    as_string(require(call, "file", where), f"{where}.file")
+    as_count(require(call, "line", where), f"{where}.line")
+    as_count(require(call, "calls", where), f"{where}.calls")
 
 
 def _check_unique(records: Iterable[TestRecord]) -> None:

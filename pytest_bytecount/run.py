@@ -79,6 +79,8 @@ class Run:
             collect_gc=settings.collect_gc,
             all_threads=settings.all_threads,
             stacks=settings.stacks,
+            # Calls into C, named where call paths are: each costs a callback.
+            c_calls=settings.stacks,
         )
         self.budgets = _load_budgets(settings)
         self.budget_table = self.budgets.table(self.tag)

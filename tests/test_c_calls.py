@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from helpers import MONITORING
+from helpers import MONITORING, read_report
 
 from pytest_bytecount import measure
 
@@ -51,7 +51,10 @@ def test_c_calls_match_the_interpreter(name, analysed):
 """
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 reports no calls into C")
+needs_311 = pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 reports no calls into C")
+
+
+@needs_311
 def test_c_calls_equal_the_interpreters_call_events_for_every_corpus_function(
     with_corpus: pytest.Pytester,
 ) -> None:
@@ -68,7 +71,7 @@ def work() -> list[str]:
     return [word.strip() for word in words for _ in "xyz"]
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 reports no calls into C")
+@needs_311
 def test_each_call_is_named_with_the_line_that_made_it() -> None:
     with measure(c_calls=True) as m:
         work()
@@ -94,7 +97,7 @@ def test_on_310_asking_says_why_there_are_none() -> None:
         _ = m.c_calls
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 reports no calls into C")
+@needs_311
 def test_a_nested_measurement_holds_its_own_calls() -> None:
     with measure(c_calls=True) as outer:
         sorted([2, 1])
@@ -108,3 +111,64 @@ def test_a_nested_measurement_holds_its_own_calls() -> None:
     here = test_a_nested_measurement_holds_its_own_calls.__code__.co_firstlineno
     assert outer.c_calls[("sorted", __file__, here + 3)] == 1  # under the decorator and def
     assert all(outer.c_calls[key] == count for key, count in inner.c_calls.items())
+
+
+TOKENS = """
+import pytest
+
+def tokens(text):
+    return sorted(word.strip(",.") for word in text.split())
+
+@pytest.mark.max_instructions(20)
+def test_tokens_over():
+    assert tokens("b, a. c") == ["a", "b", "c"]
+"""
+
+
+@needs_311
+def test_a_failure_names_the_calls_into_c_where_the_run_counts_them(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_tokens=TOKENS)
+    page = pytester.path / "page.html"
+    result = pytester.runpytest(f"--bytecount-html={page}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*calls into C (*, one CALL instruction each*): str.strip 3,*"])
+    assert "Calls into C" in page.read_text()
+    # Without attribution asked for, calls into C cost nothing and are not named.
+    plain = pytester.runpytest()
+    plain.assert_outcomes(failed=1)
+    assert "calls into C" not in plain.stdout.str()
+
+
+@needs_311
+def test_explain_names_the_calls_into_c_of_each_hot_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_tokens=TOKENS)
+    result = pytester.runpytest("--bytecount-explain", "-p", "no:randomly")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_tokens.py:4  return sorted(word.strip*",
+            "*calls into C here: str.strip 3, sorted 1, str.split 1",
+        ]
+    )
+
+
+@needs_311
+def test_the_report_carries_the_calls_into_c_and_the_same_count(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_tokens=TOKENS)
+    with_calls = pytester.path / "with.json"
+    without = pytester.path / "without.json"
+    pytester.runpytest(f"--bytecount-report={with_calls}", "--bytecount-explain")
+    pytester.runpytest(f"--bytecount-report={without}")
+    (entry,) = read_report(with_calls)["tests"]
+    (plain,) = read_report(without)["tests"]
+    assert entry["instructions"] == plain["instructions"]
+    assert "c_calls" not in plain
+    named = {(call["name"], call["file"], call["line"]): call["calls"] for call in entry["c_calls"]}
+    assert named == {
+        ("str.strip", "test_tokens.py", 4): 3,
+        ("str.split", "test_tokens.py", 4): 1,
+        ("sorted", "test_tokens.py", 4): 1,
+    }

@@ -31,7 +31,7 @@ from pytest_bytecount.cli import main
 from pytest_bytecount.compare import FunctionChange
 from pytest_bytecount.marker import marker_limit
 from pytest_bytecount.measurement import FunctionCount, LineCount
-from pytest_bytecount.records import TestRecord
+from pytest_bytecount.records import CCallCount, TestRecord
 from pytest_bytecount.report import build_report
 from pytest_bytecount.report_loader import ReportError, load_report
 from pytest_bytecount.verdict import Limit, LimitSource, Status, parse_tolerance
@@ -82,6 +82,7 @@ def valid_report() -> dict[str, Any]:
         functions=(f, g),
         function_changes=(FunctionChange("f", "a.py", 1, 315, 600),),
         failed_by_budget=True,
+        c_calls=(CCallCount("sorted", "a.py", 2, 15),),
     )
     new = TestRecord("t.py::test_new", 85, None, Status.NEW, "passed", (g,), functions=(g,))
     data = build_report(
@@ -107,6 +108,7 @@ KNOWN_KEYS = {
     ("tests", 1): set(VALID["tests"][1]) | {"functions"},
     ("tests", 1, "top_functions", 0): {"function", "file", "line", "instructions"},
     ("tests", 1, "top_lines", 0): {"file", "line", "instructions"},
+    ("tests", 1, "c_calls", 0): {"name", "file", "line", "calls"},
     ("tests", 1, "function_changes", 0): {"function", "file", "line", "before", "after"},
 }
 
@@ -211,6 +213,12 @@ PLACES: list[tuple[tuple[str | int, ...], str]] = [
     (("tests", 1, "top_lines", 0, "file"), "string"),
     (("tests", 1, "top_lines", 0, "line"), "count"),
     (("tests", 1, "top_lines", 0, "instructions"), "count"),
+    (("tests", 1, "c_calls"), "array"),
+    (("tests", 1, "c_calls", 0), "object"),
+    (("tests", 1, "c_calls", 0, "name"), "string"),
+    (("tests", 1, "c_calls", 0, "file"), "string"),
+    (("tests", 1, "c_calls", 0, "line"), "count"),
+    (("tests", 1, "c_calls", 0, "calls"), "count"),
     (("tests", 1, "function_counts"), "array"),
     (("tests", 1, "function_counts", 0), "count"),
     (("tests", 1, "function_counts", 3), "count"),
@@ -234,6 +242,7 @@ REQUIRED: list[tuple[str | int, ...]] = [
     *(("tests", 1, "top_functions", 0, key) for key in ("function", "file", "line")),
     ("tests", 1, "top_functions", 0, "instructions"),
     *(("tests", 1, "top_lines", 0, key) for key in ("file", "line", "instructions")),
+    *(("tests", 1, "c_calls", 0, key) for key in ("name", "file", "line", "calls")),
     *(("tests", 1, "function_changes", 0, k) for k in ("function", "file", "before", "after")),
 ]
 

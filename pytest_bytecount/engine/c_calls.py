@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from types import (
     BuiltinFunctionType,
     CodeType,
@@ -87,6 +88,29 @@ def c_function_name(function: object) -> str | None:
     return _qualified(_type_module(of), _type_qualname(of))
 
 
+#: Callables made afresh for a call (`f = obj.method`, `x.__len__`): named
+#: each time, not kept for the span.
+_SHORT_LIVED: Final = (MethodType, MethodWrapperType)
+_LONG_LIVED: Final = (FunctionType, MethodDescriptorType, WrapperDescriptorType)
+
+
+def _name_kept(function: object, named: dict[int, tuple[object, str | None]]) -> str | None:
+    """`c_function_name(function)`, kept in `named` by id (with `function`)
+    unless the callable is likely made for one call only."""
+    name = c_function_name(function)
+    kind = type(function)
+    if kind in _SHORT_LIVED:
+        return name
+    if isinstance(function, BuiltinFunctionType):
+        owner = function.__self__
+        if owner is not None and type(owner) is not ModuleType and not isinstance(owner, type):
+            return name  # a bound method of an object
+    elif kind not in _LONG_LIVED and not isinstance(function, type):
+        return name  # a callable object (functools.partial)
+    named[id(function)] = (function, name)
+    return name
+
+
 def _qualified(module: object, qualname: str) -> str:
     if not isinstance(module, str) or module == "builtins":
         return qualname
@@ -94,35 +118,80 @@ def _qualified(module: object, qualname: str) -> str:
 
 
 class CallsIntoC:
-    """Counts the calls into C of one span into `calls`."""
+    """Counts the calls into C of one span.
 
-    __slots__ = ("_all_threads", "_profiling", "_thread", "calls", "codes", "lost")
+    The hot path is one dict update keyed by ids: of the calling code object
+    (counted code, kept alive by the span, or here on 3.11), the offset and
+    the callable. A callable is named on its first call; a long-lived one
+    (a builtin, a method descriptor, a type) is kept with its name so that
+    its id stays unique. One made for a call (`f = obj.method`, a
+    `functools.partial`) is counted by name instead, named on every call.
+    """
+
+    __slots__ = (
+        "_by_id",
+        "_by_name",
+        "_named",
+        "_profiling",
+        "_thread",
+        "all_threads",
+        "codes",
+        "lost",
+    )
 
     def __init__(self, thread: int, all_threads: bool) -> None:
         self._thread = thread
-        self._all_threads = all_threads
-        self.calls: Calls = {}
-        # The calling code objects, kept alive so that their ids stay unique.
+        self.all_threads = all_threads
+        self._by_id: dict[tuple[int, int, int], int] = {}
+        self._by_name: Calls = {}
+        self._named: dict[int, tuple[object, str | None]] = {}
+        # 3.11: the calling code objects, kept alive so that their ids stay unique.
         self.codes: dict[int, CodeType] = {}
         #: Why the calls could not be counted, or None.
         self.lost: str | None = None
         self._profiling = False
 
-    def into(self, hits: Hits, *, copy: bool = False) -> None:
-        """Hand the calls so far to `hits` (a copy while the span goes on)."""
-        hits.c_calls = None if self.lost else dict(self.calls) if copy else self.calls
-        hits.c_calls_lost = self.lost
-
-    def returned(self, code: CodeType, offset: int, function: object, arg0: object) -> None:
-        """`C_RETURN` and `C_RAISE` callback (3.12+)."""
-        if not self._all_threads and threading.get_ident() != self._thread:
+    def into(self, hits: Hits) -> None:
+        """Hand the calls so far to `hits`: by calling code, offset and name."""
+        if self.lost is not None:
+            hits.c_calls, hits.c_calls_lost = None, self.lost
             return
-        name = c_function_name(function)
-        if name is not None:
-            key = (id(code), offset, name)
-            calls = self.calls
-            calls[key] = calls.get(key, 0) + 1
-            self.codes[key[0]] = code
+        calls = dict(self._by_name)
+        named = self._named
+        for (code, offset, function), count in self._by_id.items():
+            name = named[function][1]
+            if name is not None:
+                key = (code, offset, name)
+                calls[key] = calls.get(key, 0) + count
+        hits.c_calls, hits.c_calls_lost = calls, None
+
+    def first(self, key: tuple[int, int, int], function: object) -> None:
+        """A callable's first call at an offset (or a short-lived one's)."""
+        known = self._named.get(key[2])
+        name = known[1] if known is not None else _name_kept(function, self._named)
+        if key[2] in self._named:
+            self._by_id[key] = self._by_id.get(key, 0) + 1
+        elif name is not None:
+            where = (key[0], key[1], name)
+            self._by_name[where] = self._by_name.get(where, 0) + 1
+
+    def returned(self) -> Callable[[CodeType, int, object, object], None]:
+        """The `C_RETURN` and `C_RAISE` callback (3.12+), a closure over
+        what it reads."""
+        by_id, first = self._by_id, self.first
+        thread, all_threads, get_ident = self._thread, self.all_threads, threading.get_ident
+
+        def returned(code: CodeType, offset: int, function: object, arg0: object) -> None:
+            if not all_threads and get_ident() != thread:
+                return
+            key = (id(code), offset, id(function))
+            count = by_id.get(key)
+            if count is not None:
+                by_id[key] = count + 1
+            else:
+                first(key, function)
+
+        return returned
 
     # -- 3.11: a profile function --------------------------------------------
 
@@ -138,7 +207,7 @@ class CallsIntoC:
             )
             return self
         excluded: dict[int, bool] = {}
-        calls, codes = self.calls, self.codes
+        by_id, first, codes = self._by_id, self.first, self.codes
 
         def on_event(frame: FrameType, event: str, arg: Any) -> None:
             if event != "c_call":
@@ -151,10 +220,12 @@ class CallsIntoC:
                 codes[key] = code
             if skip:
                 return
-            name = c_function_name(arg)
-            if name is not None:
-                where = (key, frame.f_lasti, name)
-                calls[where] = calls.get(where, 0) + 1
+            where = (key, frame.f_lasti, id(arg))
+            count = by_id.get(where)
+            if count is not None:
+                by_id[where] = count + 1
+            else:
+                first(where, arg)
 
         sys.setprofile(on_event)
         self._profiling = True

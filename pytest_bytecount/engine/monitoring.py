@@ -185,8 +185,9 @@ class MonitoringEngine(Engine):
             mon.register_callback(tool, events.RAISE, core.raise_)
             mon.register_callback(tool, events.RERAISE, core.reraise)
             if calls is not None:
-                mon.register_callback(tool, events.C_RETURN, calls.returned)
-                mon.register_callback(tool, events.C_RAISE, calls.returned)
+                returned = calls.returned()
+                mon.register_callback(tool, events.C_RETURN, returned)
+                mon.register_callback(tool, events.C_RAISE, returned)
             if stacks:
                 mon.register_callback(tool, events.PY_RETURN, core.leave)
                 mon.register_callback(tool, events.PY_YIELD, core.leave)
@@ -204,7 +205,7 @@ class MonitoringEngine(Engine):
         hits = self._hits(self._core.results()).executed(_getframe(1))
         hits.set_paths(self._core.paths())
         if self._calls is not None:
-            self._calls.into(hits, copy=True)
+            self._calls.into(hits)
         hits.unstable = self._watch.reason(hits) if self._watch is not None else None
         return hits
 

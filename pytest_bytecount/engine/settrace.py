@@ -213,7 +213,7 @@ class SettraceEngine(Engine):
         hits = _hits(self._core.results()) if self._core is not None else self._hits.copy()
         hits.set_paths(_paths(self._core, self._tree))
         if self._calls is not None:
-            self._calls.into(hits, copy=True)
+            self._calls.into(hits)
         hits.unstable = self._watch.reason(hits) if self._watch is not None else None
         return hits
 

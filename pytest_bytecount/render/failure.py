@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Final
 
 from ..attribution import where
 from ..compare import FunctionChange
 from ..determinism import UNSTABLE_HINT
+from ..explain import render_c_calls
 from ..measurement import FunctionCount, LineCount, Measurement
 from ..verdict import Limit, LimitSource, change_percent
 from .numbers import signed_percent
@@ -27,8 +29,8 @@ def over_budget_message(
     baseline_name: str = "the baseline",
 ) -> str:
     """The failure of a test over its budget: by how much, the functions and
-    lines that spent the most, with a baseline what changed since, and the
-    commonest opcodes."""
+    lines that spent the most, with a baseline what changed since, the
+    commonest opcodes and, where they were counted, the calls into C."""
     instructions = measurement.instructions
     if limit.source is LimitSource.MARKER:
         source = f"set by @pytest.mark.max_instructions({limit.instructions})"
@@ -62,6 +64,9 @@ def over_budget_message(
         text.extend(change_lines(changes, indent="  "))
     opcodes = list(measurement.by_opcode.items())[:TOP_OPCODES]
     text.append("top opcodes: " + ", ".join(f"{name} {count:,}" for name, count in opcodes))
+    # Not counted in every run: only with call paths, and never on 3.10.
+    with contextlib.suppress(ValueError):
+        text.append(render_c_calls(measurement.c_calls).rstrip())
     if measurement.unstable is not None:
         text.append(f"unstable: {measurement.unstable}")
         text.append(UNSTABLE_HINT)

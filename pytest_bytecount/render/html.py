@@ -17,7 +17,7 @@ from html import escape
 from typing import Final
 
 from ..complexity_verdict import Verdict
-from ..records import TestRecord
+from ..records import CCallCount, TestRecord
 from ..verdict import DISPLAY_ORDER, PROBLEMS, SOURCE_LABELS, LimitSource, Status, change_percent
 from .growth_chart import growth_sections
 from .html_page import PAGE, SCRIPT, STYLE
@@ -292,8 +292,26 @@ def _section(
             "Click a frame to zoom in, the top row to zoom out; hover for counts.</p>"
         )
         parts.append(flame_graph(folded, title=f"flame graph of {record.nodeid}"))
+    if record.c_calls:
+        parts.append(_c_calls_table(record.c_calls))
     if explained is not None:
         parts.append("<h3>Hottest lines and call paths</h3>")
         parts.append(f"<pre>{escape(explained)}</pre>")
     parts.append("</details>")
     return "".join(parts)
+
+
+def _c_calls_table(calls: Sequence[CCallCount]) -> str:
+    """The calls into C made most: what the count cannot see the cost of."""
+    rows = "".join(
+        f'<tr><td class="n">{call.calls:,}</td><td><code>{escape(call.name)}</code></td>'
+        f"<td><code>{escape(call.file)}:{call.line}</code></td></tr>"
+        for call in calls
+    )
+    return (
+        "<h3>Calls into C</h3>"
+        '<p class="muted">Each is one CALL instruction, whatever work it does: '
+        "where time and the count may disagree.</p>"
+        f'<table class="c-calls"><thead><tr><th>calls</th><th>function</th>'
+        f"<th>called from</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
