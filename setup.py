@@ -29,6 +29,7 @@ if (
             depends=[
                 "pytest_bytecount/engine/_ccore_monitoring.h",
                 "pytest_bytecount/engine/_ccore_settrace.h",
+                "pytest_bytecount/engine/_ccore_c_calls.h",
             ],
             optional=True,
         )

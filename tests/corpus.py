@@ -357,11 +357,15 @@ def calls_into_c(n: int = 4) -> int:
     total = sum(map(abs, range(-n, n))) + math.isqrt(n * n)
     total += [1, 2].__len__() + len(list(table)) + _Point(n).x
     total += functools.partial(max, 1)(n)
+    seen: list[int] = []
+    append = seen.append  # a bound method of a C type, called from a variable
+    for k in range(n):
+        append(k)
     try:
         int("not a number")
     except ValueError:
         total += 1
-    return total + len(" ".join(words))
+    return total + len(" ".join(words)) + len(seen)
 
 
 def _started_generator() -> Callable[[], Any]:

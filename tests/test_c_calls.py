@@ -172,3 +172,29 @@ def test_the_report_carries_the_calls_into_c_and_the_same_count(
         ("str.split", "test_tokens.py", 4): 1,
         ("sorted", "test_tokens.py", 4): 1,
     }
+
+
+@needs_311
+def test_another_threads_calls_are_not_the_spans() -> None:
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def busy() -> None:
+        started.set()
+        while not release.is_set():
+            sorted([3, 1, 2])
+
+    thread = threading.Thread(target=busy)
+    thread.start()
+    started.wait()
+    try:
+        with measure(c_calls=True) as m:
+            for _ in range(200):
+                len("x")
+    finally:
+        release.set()
+        thread.join()
+    names = {name for name, _, _ in m.c_calls}
+    assert names == ({"len", "range"} if MONITORING else {"len"})
+    assert sum(n for (name, _, _), n in m.c_calls.items() if name == "len") == 200

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,19 @@ def test_the_page_renders_sorts_and_zooms_in_chromium_with_no_console_error(
     assert frames
     assert all(frame.find_element(By.TAG_NAME, "rect").size["width"] > 0 for frame in frames)
     assert "fib (test_suite.py:3)" in {frame.get_attribute("data-n") for frame in frames}
+
+    # The calls into C of test_words, as a table in its section (3.11+).
+    if sys.version_info >= (3, 11):
+        (words,) = (
+            section
+            for section in browser.find_elements(By.CSS_SELECTOR, "details.test")
+            if "test_words" in section.get_attribute("textContent")
+        )
+        table = words.find_element(By.CSS_SELECTOR, "table.c-calls")
+        cells = [
+            cell.get_attribute("textContent") for cell in table.find_elements(By.TAG_NAME, "td")
+        ]
+        assert {"str.strip", "str.split", "sorted"} <= set(cells)
 
     # Sorting by instructions, ascending.
     browser.find_element(By.XPATH, "//th[text()='Instructions']").click()

@@ -40,7 +40,7 @@ def build_wheel(tmp_path: Path, **environment: str) -> Path:
     sdist = out / done.stdout.split()[-1]
     with tarfile.open(sdist) as archive:
         names = archive.getnames()
-    for part in ("_ccore.c", "_ccore_monitoring.h", "_ccore_settrace.h"):
+    for part in ("_ccore.c", "_ccore_monitoring.h", "_ccore_settrace.h", "_ccore_c_calls.h"):
         assert any(name.endswith(f"engine/{part}") for name in names), part
     done = subprocess.run(
         [*PIP, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(sdist)],

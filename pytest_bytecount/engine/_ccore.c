@@ -24,7 +24,8 @@
  * that thread to the tracer from before the span (see Core_call).
  *
  * State. All of it is in the Core object; the module has none besides its
- * type. A Core owns one reference to each code object in its table, to
+ * types (a Core, and on 3.11+ a CallCounter, _ccore_c_calls.h, which says
+ * what it owns). A Core owns one reference to each code object in its table, to
  * `discover`, to `disable` and to `problem` (on 3.10 and 3.11: to the
  * previous trace function's object and to three descriptors of the frame type);
  * with call paths, to the frame above the root path and to the reason the
@@ -644,6 +645,9 @@ code_and_offset(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected,
 #else
 #include "_ccore_settrace.h"
 #endif
+#if PY_VERSION_HEX >= 0x030B0000
+#include "_ccore_c_calls.h"
+#endif
 
 /* ------------------------------------------------ what the lifecycle calls */
 
@@ -1059,6 +1063,11 @@ PyInit__ccore(void)
     if (PyType_Ready(&CoreType) < 0) {
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030B0000
+    if (PyType_Ready(&CallCounterType) < 0) {
+        return NULL;
+    }
+#endif
     PyObject *module = PyModule_Create(&ccore_module);
     if (module == NULL) {
         return NULL;
@@ -1067,5 +1076,11 @@ PyInit__ccore(void)
         Py_DECREF(module);
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030B0000
+    if (PyModule_AddObjectRef(module, "CallCounter", (PyObject *)&CallCounterType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+#endif
     return module;
 }

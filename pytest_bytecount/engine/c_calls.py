@@ -45,6 +45,9 @@ from typing import Any, Final
 from .base import ModuleFilter
 from .hits import Calls, Hits
 
+#: Bound at import: a test may delete it from `sys` (attrs' suite does).
+_getframe: Final = sys._getframe
+
 #: Why no calls into C can be counted on this interpreter, or None.
 UNAVAILABLE: Final = (
     "calls into C are not counted on CPython 3.10: the only event for them, "
@@ -120,17 +123,23 @@ def _qualified(module: object, qualname: str) -> str:
 class CallsIntoC:
     """Counts the calls into C of one span.
 
-    The hot path is one dict update keyed by ids: of the calling code object
-    (counted code, kept alive by the span, or here on 3.11), the offset and
-    the callable. A callable is named on its first call; a long-lived one
-    (a builtin, a method descriptor, a type) is kept with its name so that
-    its id stays unique. One made for a call (`f = obj.method`, a
-    `functools.partial`) is counted by name instead, named on every call.
+    The hot path is one table update keyed by ids: of the calling code
+    object (counted code, kept alive by the span, or here on 3.11), the
+    offset and the callable. A callable is named on its first call at a
+    place (`first`); a long-lived one (a builtin, a method descriptor, a
+    type) is kept with its name so that its id stays unique. One made for a
+    call (`f = obj.method`, a `functools.partial`) is counted by name
+    instead, named on every call. With the compiled core, the table and the
+    callback (3.12+) or profile function (3.11) are its `CallCounter`
+    (_ccore_c_calls.h).
     """
 
     __slots__ = (
         "_by_id",
         "_by_name",
+        "_compiled",
+        "_excluded",
+        "_modules",
         "_named",
         "_profiling",
         "_thread",
@@ -139,12 +148,20 @@ class CallsIntoC:
         "lost",
     )
 
-    def __init__(self, thread: int, all_threads: bool) -> None:
+    def __init__(self, thread: int, all_threads: bool, *, compiled: bool = False) -> None:
         self._thread = thread
         self.all_threads = all_threads
         self._by_id: dict[tuple[int, int, int], int] = {}
         self._by_name: Calls = {}
         self._named: dict[int, tuple[object, str | None]] = {}
+        self._compiled: Any = None
+        # 3.11 with the compiled core: which calling code is not counted.
+        self._modules: ModuleFilter | None = None
+        self._excluded: dict[int, bool] = {}
+        if compiled:
+            from ._ccore import CallCounter
+
+            self._compiled = CallCounter(thread, all_threads, self.first)
         # 3.11: the calling code objects, kept alive so that their ids stay unique.
         self.codes: dict[int, CodeType] = {}
         #: Why the calls could not be counted, or None.
@@ -163,51 +180,107 @@ class CallsIntoC:
             if name is not None:
                 key = (code, offset, name)
                 calls[key] = calls.get(key, 0) + count
+        if self._compiled is not None:
+            for code_object, offset, name, count in self._compiled.counts():
+                if name:  # "": a Python function
+                    key = (id(code_object), offset, name)
+                    calls[key] = calls.get(key, 0) + count
         hits.c_calls, hits.c_calls_lost = calls, None
 
-    def first(self, key: tuple[int, int, int], function: object) -> None:
-        """A callable's first call at an offset (or a short-lived one's)."""
-        known = self._named.get(key[2])
-        name = known[1] if known is not None else _name_kept(function, self._named)
-        if key[2] in self._named:
-            self._by_id[key] = self._by_id.get(key, 0) + 1
-        elif name is not None:
-            where = (key[0], key[1], name)
+    def first(self, code: CodeType, offset: int, function: object) -> str | None:
+        """For the compiled counter: a callable's first call at a place. The
+        name to count its calls there under from now on, this one included
+        ("" for a Python function: counted, never shown), or None where the
+        call is not counted, or counted here by name: a callable object made
+        for the call (a `functools.partial`), which would fill its table."""
+        if self._modules is not None and self._excludes(code):
+            return None
+        name = c_function_name(function)
+        kind = type(function)
+        if kind is MethodWrapperType or (
+            kind not in _LONG_LIVED
+            and kind is not MethodType
+            and not isinstance(function, (BuiltinFunctionType, type))
+        ):
+            if name is not None:
+                where = (id(code), offset, name)
+                self._by_name[where] = self._by_name.get(where, 0) + 1
+            return None
+        return "" if name is None else name
+
+    def _first_here(self, code: CodeType, offset: int, function: object) -> bool:
+        """For the Python callbacks: a callable's first call at a place, or
+        a short-lived callable's call: True to count its calls there by id
+        from now on (this one too); False when counted here, by name."""
+        named = self._named
+        if id(function) in named:
+            return True
+        name = _name_kept(function, named)
+        if id(function) in named:  # kept: named by its id from now on
+            return True
+        if name is not None:
+            where = (id(code), offset, name)
             self._by_name[where] = self._by_name.get(where, 0) + 1
+        return False
+
+    def _excludes(self, code: CodeType) -> bool:
+        """3.11, compiled: whether `code`, whose frame made the call (the
+        compiled profile function's caller, which has no frame), is not
+        counted. Its calls come here each time; they are few in a span."""
+        excluded = self._excluded.get(id(code))
+        if excluded is None:
+            assert self._modules is not None
+            excluded = self._excluded[id(code)] = self._modules.excludes_frame(_getframe(2))
+            self.codes[id(code)] = code
+        return excluded
 
     def returned(self) -> Callable[[CodeType, int, object, object], None]:
-        """The `C_RETURN` and `C_RAISE` callback (3.12+), a closure over
-        what it reads."""
-        by_id, first = self._by_id, self.first
+        """The `C_RETURN` and `C_RAISE` callback (3.12+): the compiled
+        counter's, or a closure over what it reads."""
+        if self._compiled is not None:
+            returned: Callable[[CodeType, int, object, object], None] = self._compiled.returned
+            return returned
+        by_id, first = self._by_id, self._first_here
         thread, all_threads, get_ident = self._thread, self.all_threads, threading.get_ident
 
-        def returned(code: CodeType, offset: int, function: object, arg0: object) -> None:
+        def count(code: CodeType, offset: int, function: object, arg0: object) -> None:
             if not all_threads and get_ident() != thread:
                 return
             key = (id(code), offset, id(function))
-            count = by_id.get(key)
-            if count is not None:
-                by_id[key] = count + 1
-            else:
-                first(key, function)
+            calls = by_id.get(key)
+            if calls is not None:
+                by_id[key] = calls + 1
+            elif first(code, offset, function):
+                # Not `= 1`: with all threads, another thread may have
+                # counted it while `first` ran.
+                by_id[key] = by_id.get(key, 0) + 1
 
-        return returned
+        return count
 
     # -- 3.11: a profile function --------------------------------------------
 
     @classmethod
-    def profiling(cls, modules: ModuleFilter) -> CallsIntoC:
-        """Counting on this thread with a profile function (3.11), or, in
-        `lost`, why not."""
-        self = cls(threading.get_ident(), False)
+    def profiling(cls, modules: ModuleFilter, compiled_core: object = None) -> CallsIntoC:
+        """Counting on this thread with a profile function (3.11): the
+        compiled core's `CallCounter` where the span counts with that core
+        (`compiled_core` is its type), else a Python one. Or, in `lost`, why
+        not."""
+        compiled = compiled_core is not None
         previous = sys.getprofile()
         if UNAVAILABLE is not None or previous is not None:
+            self = cls(threading.get_ident(), False)
             self.lost = UNAVAILABLE or (
                 f"calls into C are not counted: another profile function is set ({previous!r})"
             )
             return self
+        self = cls(threading.get_ident(), False, compiled=compiled)
+        if compiled:
+            self._modules = modules
+            self._compiled.start_profiling()
+            self._profiling = True
+            return self
         excluded: dict[int, bool] = {}
-        by_id, first, codes = self._by_id, self.first, self.codes
+        by_id, first, codes = self._by_id, self._first_here, self.codes
 
         def on_event(frame: FrameType, event: str, arg: Any) -> None:
             if event != "c_call":
@@ -220,12 +293,13 @@ class CallsIntoC:
                 codes[key] = code
             if skip:
                 return
-            where = (key, frame.f_lasti, id(arg))
+            offset = frame.f_lasti
+            where = (key, offset, id(arg))
             count = by_id.get(where)
             if count is not None:
                 by_id[where] = count + 1
-            else:
-                first(where, arg)
+            elif first(code, offset, arg):
+                by_id[where] = by_id.get(where, 0) + 1
 
         sys.setprofile(on_event)
         self._profiling = True
@@ -233,5 +307,8 @@ class CallsIntoC:
 
     def stop_profiling(self) -> None:
         if self._profiling:
-            sys.setprofile(None)
+            if self._compiled is not None:
+                self._compiled.stop_profiling()
+            else:
+                sys.setprofile(None)
             self._profiling = False

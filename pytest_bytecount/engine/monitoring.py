@@ -161,7 +161,10 @@ class MonitoringEngine(Engine):
 
         thread = threading.get_ident()
         self._watch = watch = SpanWatch(thread, modules)
-        self._calls = calls = CallsIntoC(thread, all_threads) if c_calls else None
+        compiled = self._core_type is not PythonCore
+        self._calls = calls = (
+            CallsIntoC(thread, all_threads, compiled=compiled) if c_calls else None
+        )
         self._core = core = self._core_type(
             thread, all_threads, discover, mon.DISABLE, watch.saw, stacks
         )

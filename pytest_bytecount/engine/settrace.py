@@ -87,7 +87,7 @@ class SettraceEngine(Engine):
         if all_threads:
             # settrace is per thread: threads already running cannot be traced.
             raise CountingUnavailable(ALL_THREADS_UNAVAILABLE)
-        self._calls = CallsIntoC.profiling(modules) if c_calls else None  # before tracing
+        self._calls = CallsIntoC.profiling(modules, self._compiled) if c_calls else None
         if self._compiled is not None:
             self._start_compiled(modules, stacks)
             return
