@@ -361,6 +361,7 @@ def calls_into_c(n: int = 4) -> int:
     append = seen.append  # a bound method of a C type, called from a variable
     for k in range(n):
         append(k)
+        total += len(dict.fromkeys("ab")) + int.from_bytes(b"\x01", "big")  # bound to a type
     try:
         int("not a number")
     except ValueError:

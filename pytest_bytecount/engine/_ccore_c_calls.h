@@ -64,8 +64,9 @@ call_slot(const PyObject *code, Py_ssize_t offset, const PyObject *key,
 
 /* What a callable is counted by: itself (returned, borrowed); for a method
  * (3.12: a `with` statement's __enter__, made for each), its function; for a
- * builtin method bound to an object, that object's type (returned,
- * borrowed) and the method's definition (in `*method`). */
+ * builtin method bound to an object, that object's type, or to a type, that
+ * type (returned, borrowed), and the method's definition (in `*method`):
+ * which name it, whatever object it is bound to. */
 static PyObject *
 call_key(PyObject *callable, const PyMethodDef **method)
 {
@@ -75,9 +76,11 @@ call_key(PyObject *callable, const PyMethodDef **method)
     }
     if (PyCFunction_Check(callable)) {
         PyObject *owner = PyCFunction_GET_SELF(callable);
-        if (owner != NULL && !PyModule_Check(owner) && !PyType_Check(owner)) {
+        if (owner != NULL && !PyModule_Check(owner)) {
+            /* Bound anew at each lookup: a method of an object, or a
+             * classmethod of a type (`dict.fromkeys`, `int.from_bytes`). */
             *method = ((PyCFunctionObject *)callable)->m_ml;
-            return (PyObject *)Py_TYPE(owner);
+            return PyType_Check(owner) ? owner : (PyObject *)Py_TYPE(owner);
         }
     }
     return callable;
@@ -254,25 +257,38 @@ CallCounter_stop_profiling(CallCounter *Py_UNUSED(self), PyObject *Py_UNUSED(ign
 static PyObject *
 CallCounter_counts(CallCounter *self, PyObject *Py_UNUSED(ignored))
 {
-    PyObject *list = PyList_New(0);     /* new reference, returned */
-    if (list == NULL) {
-        return NULL;
+    /* Copied out before any Python object is made: making one may run the
+     * collector, and a finalizer counted code, which may grow the table. */
+    Py_ssize_t used = self->used;
+    CallEntry *copy = PyMem_Calloc((size_t)(used > 0 ? used : 1), sizeof(CallEntry));
+    if (copy == NULL) {
+        return PyErr_NoMemory();
     }
-    for (Py_ssize_t k = 0; k < self->capacity; k++) {
+    Py_ssize_t n = 0;
+    for (Py_ssize_t k = 0; k < self->capacity && n < used; k++) {
         CallEntry *entry = &self->table[k];
-        if (entry->code == NULL) {
-            continue;
+        if (entry->code != NULL) {
+            copy[n] = *entry;
+            Py_INCREF(copy[n].code);    /* released below */
+            Py_INCREF(copy[n].name);    /* released below */
+            n++;
         }
-        /* new reference; "O" adds its own to the code and the name */
-        PyObject *item = Py_BuildValue("(OnOK)", entry->code, entry->offset, entry->name,
-                                       (unsigned long long)entry->calls);
-        if (item == NULL || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
-            Py_DECREF(list);
-            return NULL;
-        }
-        Py_DECREF(item);    /* the list holds it */
     }
+    PyObject *list = PyList_New(0);     /* new reference, returned */
+    for (Py_ssize_t k = 0; k < n && list != NULL; k++) {
+        /* new reference; "O" adds its own to the code and the name */
+        PyObject *item = Py_BuildValue("(OnOK)", copy[k].code, copy[k].offset, copy[k].name,
+                                       (unsigned long long)copy[k].calls);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_CLEAR(list);
+        }
+        Py_XDECREF(item);   /* the list holds it */
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_DECREF(copy[k].code);
+        Py_DECREF(copy[k].name);
+    }
+    PyMem_Free(copy);
     return list;
 }
 
@@ -310,6 +326,7 @@ CallCounter_traverse(CallCounter *self, visitproc visit, void *arg)
     for (Py_ssize_t k = 0; k < self->capacity && self->table != NULL; k++) {
         Py_VISIT(self->table[k].code);
         Py_VISIT(self->table[k].key);
+        Py_VISIT(self->table[k].name);
     }
     return 0;
 }

@@ -106,8 +106,8 @@ def _name_kept(function: object, named: dict[int, tuple[object, str | None]]) ->
         return name
     if isinstance(function, BuiltinFunctionType):
         owner = function.__self__
-        if owner is not None and type(owner) is not ModuleType and not isinstance(owner, type):
-            return name  # a bound method of an object
+        if owner is not None and type(owner) is not ModuleType:
+            return name  # bound at each lookup: to an object, or to a type (dict.fromkeys)
     elif kind not in _LONG_LIVED and not isinstance(function, type):
         return name  # a callable object (functools.partial)
     named[id(function)] = (function, name)
