@@ -131,9 +131,10 @@ class Measurement:
         self._paths, self._paths_lost = hits.paths, hits.paths_lost
         if hits.c_calls is not None:
             codes = hits.codes
-            self._c_calls = [
+            self._c_calls = [  # made by counted code, which ran their CALL
                 (codes[key], offset, name, calls)
                 for (key, offset, name), calls in hits.c_calls.items()
+                if key in codes
             ]
         self._c_calls_lost = hits.c_calls_lost
         self._set(sum(owns), functions)
