@@ -134,7 +134,7 @@ def test_a_failure_names_the_calls_into_c_where_the_run_counts_them(
     result = pytester.runpytest(f"--bytecount-html={page}")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*calls into C (*, one CALL instruction each*): str.strip 3,*"])
-    assert "Calls into C" in page.read_text()
+    assert '<h3>Calls into C</h3><p class="muted">' in page.read_text()
     # Without attribution asked for, calls into C cost nothing and are not named.
     plain = pytester.runpytest()
     plain.assert_outcomes(failed=1)
