@@ -144,7 +144,7 @@ def instructions_by_line(
     by_line: dict[tuple[str, int], list[Ran]] = {}
     for code, counter in ran:
         lines = line_of_each_offset(code)
-        described = _describe(code)
+        described = describe(code)
         function = function_name(code)
         for offset in compress(range(len(counter)), counter):
             opname, argrepr = described.get(offset, ("?", ""))
@@ -154,10 +154,26 @@ def instructions_by_line(
     return by_line
 
 
-def _describe(code: CodeType) -> dict[int, tuple[str, str]]:
+#: `describe`'s results, by code object (equal code, equal description):
+#: each test's explanation and annotated source describe mostly the same
+#: functions, and `dis` is most of what they cost.
+_DESCRIBED: dict[CodeType, dict[int, tuple[str, str]]] = {}
+_MOST_DESCRIBED: Final = 4096
+
+
+def describe(code: CodeType) -> dict[int, tuple[str, str]]:
     """Offset to (opname, argument) as `dis` shows them; an EXTENDED_ARG
     prefix the interpreter reports with its instruction (3.10/3.11) is named
     after that instruction."""
+    described = _DESCRIBED.get(code)
+    if described is None:
+        if len(_DESCRIBED) >= _MOST_DESCRIBED:
+            del _DESCRIBED[next(iter(_DESCRIBED))]
+        described = _DESCRIBED[code] = _describe(code)
+    return described
+
+
+def _describe(code: CodeType) -> dict[int, tuple[str, str]]:
     described = {}
     raw = code.co_code
     following: dict[int, dis.Instruction] = {}

@@ -336,3 +336,10 @@ def _total_of(total: Measurement, measurements: Sequence[Measurement]) -> Measur
 
 def _hottest_first(function: FunctionCount) -> tuple[int, str, int, str]:
     return (-function.instructions, function.file, function.line, function.function)
+
+
+def code_that_ran(measurement: Measurement) -> list[tuple[CodeType, list[int]]]:
+    """For attribution beyond the API (the page's annotated source): each
+    code object the span counted, with its instructions' counts by offset."""
+    measurement._check_closed()
+    return measurement._ran

@@ -195,6 +195,8 @@ class Outputs:
             recorded=update.recorded if update is not None else frozenset(),
             detailed=html.DETAILED,
             verdicts=run.verdicts,
+            sources=run.extra("source"),
+            root=str(run.config.rootpath),
         )
         write_atomically(run.settings.html_path, page)
         return plural(len(records), "test")

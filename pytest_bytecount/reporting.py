@@ -18,7 +18,7 @@ from typing import Any, Final
 import pytest
 
 from .attribution import source_of
-from .measurement import Measurement
+from .measurement import Measurement, code_that_ran
 from .records import Judged, TestRecord
 from .run import Extras, Run
 from .state import TEST_STATE_KEY, TestState
@@ -29,7 +29,7 @@ JUNIT_PROPERTY: Final = "bytecount_instructions"
 #: JSON: pytest-xdist ships report attributes from workers to the controller.
 REPORT_ATTRIBUTE: Final = "bytecount"
 #: The keys of `Extras` in that JSON, beside the record's own.
-EXTRA_KEYS: Final = ("explain", "folded", "paths_lost", "unrepeated", "complexity")
+EXTRA_KEYS: Final = ("explain", "folded", "paths_lost", "unrepeated", "complexity", "source")
 
 
 def payload(record: TestRecord, extras: Extras | None) -> dict[str, Any]:
@@ -137,21 +137,23 @@ class Reporter:
         """What goes with the record: call paths where the run records them
         (to reach the xdist controller; not part of the JSON report)."""
         settings = self.run.settings
-        explain = folded = paths_lost = None
+        explain = folded = paths_lost = source = None
         if settings.stacks:
             measurement.root = str(self.run.config.rootpath)
             wanted = self.run.page_may_show(record)
             if wanted and (settings.explain or settings.html_path is not None):
                 explain = measurement.explain()
+            if wanted and settings.html_path is not None:
+                source = _source_counts(measurement)
             if wanted or not measurement.has_call_paths:
                 try:
                     folded = measurement.folded()
                 except ValueError as exc:  # why they were lost, said in the summary
                     paths_lost = str(exc)
         complexity = state.case.to_text() if state.case is not None else None
-        if explain is folded is paths_lost is state.unrepeated is complexity is None:
+        if explain is folded is paths_lost is state.unrepeated is complexity is source is None:
             return None
-        return Extras(explain, folded, paths_lost, state.unrepeated, complexity)
+        return Extras(explain, folded, paths_lost, state.unrepeated, complexity, source)
 
     def _failure_text(self, judged: Judged, measurement: Measurement) -> str:
         from .render.failure import over_budget_message
@@ -179,6 +181,19 @@ class Reporter:
             _fail(report, f"pytest-bytecount could not count this test: {state.problem}")
         else:
             self.run.warn_once(str(state.problem))
+
+
+def _source_counts(measurement: Measurement) -> str | None:
+    """What the page's annotated source shows of the test, as text."""
+    from . import source_counts
+
+    try:
+        c_calls = measurement.c_calls
+    except ValueError:  # not counted on this version
+        c_calls = None
+    assert measurement.root is not None
+    ran = code_that_ran(measurement)
+    return source_counts.as_text(source_counts.by_line(ran, c_calls, measurement.root))
 
 
 def _fail(report: pytest.TestReport, message: str) -> None:

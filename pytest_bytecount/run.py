@@ -10,7 +10,7 @@ stops the run with a one-line usage error here, before any test runs.
 from __future__ import annotations
 
 import warnings
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, final
 
@@ -62,6 +62,8 @@ class Extras:
     unrepeated: str | None = None
     #: The `max_complexity` case the test is (`Case.to_text()`), if marked.
     complexity: str | None = None
+    #: The page's annotated source of the test (`source_counts.as_text`).
+    source: str | None = None
 
 
 class Run:
@@ -251,10 +253,10 @@ class Run:
             if extras.paths_lost is None and extras.unrepeated is None:
                 del self.extras[nodeid]
             else:
-                self.extras[nodeid] = Extras(None, None, extras.paths_lost, extras.unrepeated)
+                self.extras[nodeid] = replace(extras, explain=None, folded=None, source=None)
 
     def extra(
-        self, name: Literal["explain", "folded", "paths_lost", "unrepeated"]
+        self, name: Literal["explain", "folded", "paths_lost", "unrepeated", "source"]
     ) -> dict[str, str]:
         """One of the `Extras` fields, by node id, for the tests that have it."""
         found = {}

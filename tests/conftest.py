@@ -3,7 +3,10 @@ are in helpers.py). Behaviour is tested through `pytester`."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -50,3 +53,32 @@ def with_corpus(pytester: pytest.Pytester) -> pytest.Pytester:
         pytester.makepyfile(**{name[:-3]: (TESTS_DIR / name).read_text()})
     pytester.syspathinsert()
     return pytester
+
+
+CHROMEDRIVER = shutil.which("chromedriver")
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if BROWSER is None or CHROMEDRIVER is None:
+        pytest.skip("no headless browser: install Debian's chromium and chromium-driver")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = BROWSER
+    # A proxy nobody listens on: anything the page fetched would fail, loudly.
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--proxy-server=127.0.0.1:9",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()

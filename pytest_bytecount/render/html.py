@@ -19,6 +19,7 @@ from typing import Final
 from ..complexity_verdict import Verdict
 from ..records import CCallCount, TestRecord
 from ..verdict import DISPLAY_ORDER, PROBLEMS, SOURCE_LABELS, LimitSource, Status, change_percent
+from . import source_page, source_view
 from .growth_chart import growth_sections
 from .html_page import PAGE, SCRIPT, STYLE
 from .numbers import signed_percent
@@ -133,11 +134,14 @@ def render(
     detailed: int = DETAILED,
     rows_shown: int = ROWS_SHOWN,
     verdicts: Sequence[Verdict] = (),
+    sources: Mapping[str, str] | None = None,
+    root: str = ".",
 ) -> str:
     """The page: `headline` (the terminal summary's), `details` (interpreter,
     versions), the table, the `max_complexity` groups' growth charts, then
     a section per test. `recorded`: the tests whose budgets an update run
-    wrote, shown as such (as in the summary)."""
+    wrote, shown as such (as in the summary). `sources`: each test's
+    `source_counts` text, for the annotated source of the files under `root`."""
     ordered = sorted(records, key=lambda r: (STATUS_ORDER[r.status], r.nodeid))
     labels = dict(SOURCE_LABELS)
     if budgets_file is not None:
@@ -164,8 +168,17 @@ def render(
         )
     else:
         pager = ""
+    sources = sources or {}
+    source = source_view.render(
+        [
+            (i, r.nodeid, sources[r.nodeid])
+            for i, r in enumerate(ordered)
+            if r.nodeid in with_section and r.nodeid in sources
+        ],
+        root,
+    )
     sections = "".join(
-        _section(i, r, shown[r.nodeid], profiles.get(r.nodeid), explanations.get(r.nodeid))
+        _section(i, r, shown[r.nodeid], profiles.get(r.nodeid), explanations.get(r.nodeid), source)
         for i, r in enumerate(ordered)
         if r.nodeid in with_section
     )
@@ -184,8 +197,9 @@ def render(
         pager=pager,
         growth=growth_sections(verdicts),
         sections=sections,
-        style=STYLE,
-        script=SCRIPT,
+        source=source.html,
+        style=STYLE + source_page.STYLE,
+        script=SCRIPT + source_page.SCRIPT,
     )
 
 
@@ -274,11 +288,16 @@ def _row_data(
 
 
 def _section(
-    index: int, record: TestRecord, status: str, folded: str | None, explained: str | None
+    index: int,
+    record: TestRecord,
+    status: str,
+    folded: str | None,
+    explained: str | None,
+    source: source_view.SourceView,
 ) -> str:
     opened = " open" if status in {problem.value for problem in PROBLEMS} else ""
     parts = [
-        f'<details id="t{index}" class="test {status}"{opened}>'
+        f'<details id="t{index}" class="test {status}" data-id="{escape(record.nodeid)}"{opened}>'
         f'<summary><span class="status">{status}</span> '
         f"<code>{escape(record.nodeid)}</code> "
         f'<span class="muted">{record.instructions:,} instructions</span></summary>'
@@ -296,7 +315,7 @@ def _section(
         parts.append(_c_calls_table(record.c_calls))
     if explained is not None:
         parts.append("<h3>Hottest lines and call paths</h3>")
-        parts.append(f"<pre>{escape(explained)}</pre>")
+        parts.append(f"<pre>{source_view.link_places(escape(explained), source)}</pre>")
     parts.append("</details>")
     return "".join(parts)
 

@@ -36,6 +36,7 @@ PAGE: Final = """<!DOCTYPE html>
 {pager}
 {growth}
 {sections}
+{source}
 </main>
 <script>{script}</script>
 </body>
