@@ -25,7 +25,7 @@ from .complexity_verdict import recorded_classes
 from .files import write_atomically
 from .report import build_report, json_text, write_json
 from .run import Run
-from .verdict import Status
+from .verdict import PROBLEMS, Status
 
 
 class Outputs:
@@ -156,13 +156,15 @@ class Outputs:
         names = file_names(list(profiles))
         for nodeid, folded in profiles.items():
             write_atomically(directory / names[nodeid], folded)
+        diffs = _write_differences(run, directory, profiles, names)
         data = speedscope(
             profiles,
             name=f"pytest-bytecount ({run.tag}): instructions per call path",
             exporter=f"pytest-bytecount {__version__}",
         )
         write_json(directory / SPEEDSCOPE_FILE, data)
-        return f"{plural(len(profiles), 'folded-stacks file')} and {SPEEDSCOPE_FILE}"
+        against = f", {plural(diffs, 'diff')} against the baseline" if diffs else ""
+        return f"{plural(len(profiles), 'folded-stacks file')}{against} and {SPEEDSCOPE_FILE}"
 
     def _write_html(self) -> str:
         from .render import html, summary
@@ -197,6 +199,10 @@ class Outputs:
             verdicts=run.verdicts,
             sources=run.extra("source"),
             root=str(run.config.rootpath),
+            baseline_stacks=_baseline_stacks(run),
+            baseline_name=(
+                run.shown_path(run.settings.compare_path) if run.settings.compare_path else ""
+            ),
         )
         write_atomically(run.settings.html_path, page)
         return plural(len(records), "test")
@@ -256,3 +262,41 @@ def _update_text(
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def _baseline_stacks(run: Run) -> dict[str, tuple[tuple[str, int], ...]]:
+    """The call paths the baseline report kept of each test that is a
+    problem in this run: what its differential flame graph is drawn against."""
+    baseline = run.baseline
+    if baseline is None:
+        return {}
+    found = {}
+    for nodeid, record in run.records.items():
+        kept = baseline.by_nodeid.get(nodeid)
+        if record.status in PROBLEMS and kept is not None and kept.stacks is not None:
+            found[nodeid] = kept.stacks
+    return found
+
+
+def _write_differences(
+    run: Run, directory: Path, profiles: Mapping[str, str], names: Mapping[str, str]
+) -> int:
+    """With a baseline that kept call paths: each test's against them,
+    as `difffolded.pl` writes them (`flamegraph.pl` draws the pair), next
+    to its folded stacks, `.difffolded` for `.folded`. Both sides are
+    bounded the same way (`stack_diff.bounded`), as the report keeps them."""
+    from . import stack_diff
+
+    baseline = run.baseline
+    if baseline is None:
+        return 0
+    written = 0
+    for nodeid, folded in profiles.items():
+        kept = baseline.by_nodeid.get(nodeid)
+        if kept is None or kept.stacks is None:
+            continue
+        new = stack_diff.bounded(stack_diff.parse_folded(folded))
+        name = names[nodeid].removesuffix(".folded") + ".difffolded"
+        write_atomically(directory / name, stack_diff.difffolded(dict(kept.stacks), new))
+        written += 1
+    return written

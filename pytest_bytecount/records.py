@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, final
 
+from . import stack_diff
 from .attribution import FunctionKey, relative_file
 from .compare import Change, ChangeKind, FunctionChange
 from .measurement import FunctionCount, LineCount, Measurement
@@ -83,6 +84,10 @@ class TestRecord:
     #: The calls into C made most, where they were counted (with call
     #: paths), else None.
     c_calls: tuple[CCallCount, ...] | None = None
+    #: Its call paths, bounded (`stack_diff.bounded`): (folded stack,
+    #: instructions) sorted by stack, for a later run's differential flame
+    #: graph; recorded where a report is written and call paths are.
+    stacks: tuple[tuple[str, int], ...] | None = None
 
     @property
     def functions_complete(self) -> bool:
@@ -91,10 +96,15 @@ class TestRecord:
         instruction), which is not so where a report kept only the biggest."""
         return sum(function.instructions for function in self.functions) == self.instructions
 
-    def to_json(self, table: Mapping[FunctionKey, int] | None = None) -> dict[str, Any]:
+    def to_json(
+        self,
+        table: Mapping[FunctionKey, int] | None = None,
+        frames: Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
         """This test's entry in the report's `tests` list: its functions as
-        indices into the report's `table` of functions, or without one (a
-        test's record on its way from an xdist worker) each by name."""
+        indices into the report's `table` of functions and its stacks' frames
+        into its `frames`, or without them (a test's record on its way from
+        an xdist worker) each by name."""
         limit = self.limit
         entry: dict[str, Any] = {
             "nodeid": self.nodeid,
@@ -130,6 +140,11 @@ class TestRecord:
                 {"name": c.name, "file": c.file, "line": c.line, "calls": c.calls}
                 for c in self.c_calls
             ]
+        if self.stacks is not None:
+            entry["stacks"] = [
+                [count, *(frames[f] if frames is not None else f for f in stack.split(";"))]
+                for stack, count in self.stacks
+            ]
         if self.function_changes:
             entry["function_changes"] = [
                 {"function": c.function, "file": c.file, "line": c.line}
@@ -139,9 +154,14 @@ class TestRecord:
         return entry
 
     @classmethod
-    def from_json(cls, entry: Mapping[str, Any], table: Sequence[FunctionKey] = ()) -> TestRecord:
+    def from_json(
+        cls,
+        entry: Mapping[str, Any],
+        table: Sequence[FunctionKey] = (),
+        frames: Sequence[str] = (),
+    ) -> TestRecord:
         """The inverse of `to_json`, for an entry already checked against the
-        schema; `table` is the report's `functions`."""
+        schema; `table` is the report's `functions`, `frames` its frames."""
         limit = entry.get("limit")
         if "function_counts" in entry:
             counts: list[int] = entry["function_counts"]
@@ -182,6 +202,14 @@ class TestRecord:
                     for c in entry["c_calls"]
                 )
                 if "c_calls" in entry
+                else None
+            ),
+            stacks=(
+                tuple(
+                    (";".join(f if isinstance(f, str) else frames[f] for f in path), count)
+                    for count, *path in entry["stacks"]
+                )
+                if "stacks" in entry
                 else None
             ),
         )
@@ -292,8 +320,14 @@ class RecordMaker:
             function_changes=self._function_changes(nodeid, status, measurement),
             failed_by_budget=failing and outcome == "passed",
             c_calls=self._c_calls(measurement),
+            stacks=self._stacks(measurement) if self.keep_functions else None,
         )
         return Judged(record, failing, hottest)
+
+    def _stacks(self, measurement: Measurement) -> tuple[tuple[str, int], ...] | None:
+        if not measurement.has_call_paths:
+            return None
+        return tuple(stack_diff.bounded(stack_diff.parse_folded(measurement.folded())).items())
 
     def _c_calls(self, measurement: Measurement) -> tuple[CCallCount, ...] | None:
         try:

@@ -75,14 +75,17 @@ def build_report(
     ordered = sorted(records, key=lambda record: record.nodeid)
     table = function_table(ordered)
     index = {function: number for number, function in enumerate(table)}
+    frames = frame_table(ordered)
+    frame_index = {frame: number for number, frame in enumerate(frames)}
     return {
         "schema": SCHEMA,
         "plugin_version": plugin_version,
         "interpreter": {"tag": tag, "version": version},
         "tolerance": tolerance,
         "hash_seed": hash_seed if hash_seed is not None else current_hash_seed(),
-        "tests": [record.to_json(index) for record in ordered],
+        "tests": [record.to_json(index, frame_index) for record in ordered],
         "functions": [list(function) for function in table],
+        "frames": frames,
         "stale": sorted(stale),
         "complexity": sorted(complexity, key=lambda entry: str(entry["nodeid"])),
         "budgets_seen": sorted(budgets_seen),
@@ -95,6 +98,19 @@ def function_table(records: Iterable[TestRecord]) -> list[FunctionKey]:
     the same table whatever order the tests ran in."""
     functions = {(f.function, f.file, f.line) for record in records for f in record.functions}
     return sorted(functions, key=lambda function: (function[1], function[2], function[0]))
+
+
+def frame_table(records: Iterable[TestRecord]) -> list[str]:
+    """Every frame of the tests' call paths, sorted, once: a test's
+    `stacks` refer to them by index."""
+    return sorted(
+        {
+            frame
+            for record in records
+            for stack, _ in record.stacks or ()
+            for frame in stack.split(";")
+        }
+    )
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -79,3 +79,16 @@ def quoted(value: Any, limit: int = QUOTE_LIMIT) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return one_line(text)
+
+
+def stack_entry(value: Any, where: str, frames: int) -> None:
+    """A test's call path: its count, then each frame's index in a table of
+    `frames` frames."""
+    stack = as_array(value, where)
+    if len(stack) < 2:
+        raise Invalid(f"{where}: expected [instructions, frame, ...], got {quoted(stack)}")
+    as_count(stack[0], f"{where}[0]")
+    for index in range(1, len(stack)):
+        frame = as_count(stack[index], f"{where}[{index}]")
+        if frame >= frames:
+            raise Invalid(f"{where}[{index}]: no frame {frame} in a table of {frames:,}")

@@ -31,6 +31,7 @@ from .report_checks import (
     percent_value,
     quoted,
     require,
+    stack_entry,
 )
 from .verdict import LimitSource, Status
 
@@ -180,7 +181,12 @@ def _parse(document: Any, path: Path) -> LoadedReport:
         raise Invalid(f'interpreter.version: expected one such as "3.12.1", got {quoted(version)}')
     entries = as_array(require(document, "tests", ""), "tests")
     table = _function_table(document.get("functions"))
-    records = tuple(_record(entry, f"tests[{index}]", table) for index, entry in enumerate(entries))
+    frames = as_array(document.get("frames", []), "frames")
+    for index, frame in enumerate(frames):
+        as_string(frame, f"frames[{index}]")
+    records = tuple(
+        _record(entry, f"tests[{index}]", table, frames) for index, entry in enumerate(entries)
+    )
     _check_unique(records)
     stale = as_array(document.get("stale", []), "stale")
     for index, nodeid in enumerate(stale):
@@ -254,7 +260,9 @@ def _function_counts(value: Any, where: str, table: list[FunctionKey] | None) ->
         as_count(counts[index + 1], f"{where}[{index + 1}]")
 
 
-def _record(value: Any, where: str, table: list[FunctionKey] | None) -> TestRecord:
+def _record(
+    value: Any, where: str, table: list[FunctionKey] | None, frames: list[str]
+) -> TestRecord:
     entry = as_object(value, where)
     nodeid = as_string(require(entry, "nodeid", where), f"{where}.nodeid")
     # From here on the entry is named by its test as well as by its place.
@@ -298,7 +306,9 @@ def _record(value: Any, where: str, table: list[FunctionKey] | None) -> TestReco
     changes = as_array(entry.get("function_changes", []), f"{where}.function_changes")
     for index, change in enumerate(changes):
         _function_change(change, f"{where}.function_changes[{index}]")
-    return TestRecord.from_json(entry, table or ())
+    for index, stack in enumerate(as_array(entry.get("stacks", []), f"{where}.stacks")):
+        stack_entry(stack, f"{where}.stacks[{index}]", len(frames))
+    return TestRecord.from_json(entry, table or (), frames)
 
 
 def _complexity(value: Any, where: str) -> None:

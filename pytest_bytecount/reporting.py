@@ -90,6 +90,9 @@ class Reporter:
         if state.problem is not None:
             self._report_problem(report, state)
         elif measurement is not None:
+            # Files in its call paths (the record's and the extras') as the
+            # rest of the run shows them: relative to the rootdir.
+            measurement.root = str(self.run.config.rootpath)
             judged = self.run.maker.make(
                 item.nodeid, measurement, state.limit, outcome=report.outcome
             )
@@ -139,7 +142,6 @@ class Reporter:
         settings = self.run.settings
         explain = folded = paths_lost = source = None
         if settings.stacks:
-            measurement.root = str(self.run.config.rootpath)
             wanted = self.run.page_may_show(record)
             if wanted and (settings.explain or settings.html_path is not None):
                 explain = measurement.explain()

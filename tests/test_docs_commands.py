@@ -296,12 +296,18 @@ TUTORIAL = [
     ("pytest -q test_growth.py", 1),
     ("pytest -q --bytecount-profile=prof", 1),
     ("cat prof/test_slug.py__test_slugify.folded", 0),
+    ("pytest -q --bytecount-html=bytecount.html --bytecount-report=before.json", 1),
+    # The change that dropped repeated words, compared with the report.
+    ("pytest -q --bytecount-compare=before.json --bytecount-html=bytecount.html", 1),
 ]
 
 
 def test_the_tutorial_runs_as_it_shows(tmp_path: Path) -> None:
     play(DOCS / "tutorial.rst", TUTORIAL, tmp_path)
     assert (tmp_path / "prof" / "bytecount.speedscope.json").is_file()
+    page = (tmp_path / "bytecount.html").read_text(encoding="utf-8")
+    assert '<section id="source">' in page
+    assert "What changed since before.json" in page
 
 
 CLI = [

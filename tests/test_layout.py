@@ -21,7 +21,7 @@ ENGINES_DOC = Path(__file__).parent.parent / "docs" / "engines.rst"
 LAYERS: dict[str, tuple[str, ...]] = {
     "engine": ("engine",),
     "helpers": ("determinism", "escaping", "files", "verdict"),
-    "attribution": ("attribution", "generated_code", "explain", "source_counts"),
+    "attribution": ("attribution", "generated_code", "explain", "source_counts", "stack_diff"),
     "measurement": ("measurement", "counting"),
     "model": (
         "complexity",

@@ -83,6 +83,7 @@ def valid_report() -> dict[str, Any]:
         function_changes=(FunctionChange("f", "a.py", 1, 315, 600),),
         failed_by_budget=True,
         c_calls=(CCallCount("sorted", "a.py", 2, 15),),
+        stacks=(("test_over (t.py:1)", 85), ("test_over (t.py:1);f (a.py:1)", 600)),
     )
     new = TestRecord("t.py::test_new", 85, None, Status.NEW, "passed", (g,), functions=(g,))
     data = build_report(
@@ -185,6 +186,8 @@ PLACES: list[tuple[tuple[str | int, ...], str]] = [
     (("functions", 1, 0), "string"),
     (("functions", 1, 1), "string"),
     (("functions", 1, 2), "count"),
+    (("frames",), "array"),
+    (("frames", 1), "string"),
     (("stale",), "array"),
     (("stale", 0), "string"),
     (("budgets_seen",), "array or null"),
@@ -219,6 +222,9 @@ PLACES: list[tuple[tuple[str | int, ...], str]] = [
     (("tests", 1, "c_calls", 0, "file"), "string"),
     (("tests", 1, "c_calls", 0, "line"), "count"),
     (("tests", 1, "c_calls", 0, "calls"), "count"),
+    (("tests", 1, "stacks"), "array"),
+    (("tests", 1, "stacks", 1, 0), "count"),
+    (("tests", 1, "stacks", 1, 2), "count"),
     (("tests", 1, "function_counts"), "array"),
     (("tests", 1, "function_counts", 0), "count"),
     (("tests", 1, "function_counts", 3), "count"),
@@ -287,6 +293,10 @@ def test_the_valid_report_loads(report_dir: Path) -> None:
     loaded = load_report(path)
     assert [record.nodeid for record in loaded.records] == NODEIDS
     assert loaded.records[1].function_changes[0].before == 315
+    assert loaded.records[1].stacks == (
+        ("test_over (t.py:1)", 85),
+        ("test_over (t.py:1);f (a.py:1)", 600),
+    )
 
 
 @fuzz(200)
@@ -320,6 +330,21 @@ def test_a_function_index_past_the_table_is_named(report_dir: Path) -> None:
     document["tests"][1]["function_counts"][2] = len(document["functions"])
     message = refused(report_dir / "index.json", json.dumps(document))
     assert message == f"{where(('tests', 1, 'function_counts', 2))}: no function 2 in a table of 2"
+
+
+def test_a_frame_index_past_the_table_or_a_stack_without_frames_is_named(
+    report_dir: Path,
+) -> None:
+    document = copy.deepcopy(VALID)
+    document["tests"][1]["stacks"][1][2] = len(document["frames"])
+    message = refused(report_dir / "frame.json", json.dumps(document))
+    assert message == f"{where(('tests', 1, 'stacks', 1, 2))}: no frame 2 in a table of 2"
+    document["tests"][1]["stacks"][1] = [600]
+    message = refused(report_dir / "frame.json", json.dumps(document))
+    assert (
+        message
+        == f"{where(('tests', 1, 'stacks', 1))}: expected [instructions, frame, ...], got an array"
+    )
 
 
 @fuzz(40)

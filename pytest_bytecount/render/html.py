@@ -10,28 +10,21 @@ page, which loads nothing, so it can be opened from a CI artifact offline.
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from html import escape
 from typing import Final
 
+from .. import stack_diff
+from ..compare import FunctionChange
 from ..complexity_verdict import Verdict
 from ..records import CCallCount, TestRecord
 from ..verdict import DISPLAY_ORDER, PROBLEMS, SOURCE_LABELS, LimitSource, Status, change_percent
 from . import source_page, source_view
+from .flame_graph import differential_flame_graph, flame_graph
 from .growth_chart import growth_sections
 from .html_page import PAGE, SCRIPT, STYLE
 from .numbers import signed_percent
 
-#: The flame graph's coordinates: the page scales it to its width.
-WIDTH: Final = 1200
-ROW: Final = 18
-#: Frames narrower than this (in WIDTH units) are left out: unreadable, and
-#: a large suite's page would grow with them.
-NARROWEST: Final = 0.5
-#: Rough width of a character of the labels, to cut them to their frame.
-CHAR: Final = 7.5
 STATUS_ORDER: Final = {status: place for place, status in enumerate(DISPLAY_ORDER)}
 #: The most rows the table draws at once. A larger suite's rows are data in
 #: the page, drawn that many at a time, problems first, and sorted as data:
@@ -43,82 +36,6 @@ ROWS_SHOWN: Final = 1000
 #: and a page of 50,000 of them would be too big to open; the table lists
 #: every test.
 DETAILED: Final = 1000
-
-
-@dataclass
-class _Frame:
-    name: str
-    total: int = 0
-    own: int = 0
-    children: dict[str, _Frame] = field(default_factory=dict)
-
-
-def tree_of(folded: str) -> _Frame:
-    """The call tree of folded stacks, under a root named `all`."""
-    root = _Frame("all")
-    for line in folded.splitlines():
-        stack, _, count = line.rpartition(" ")
-        n = int(count)
-        node = root
-        node.total += n
-        for name in stack.split(";"):
-            node = node.children.setdefault(name, _Frame(name))
-            node.total += n
-        node.own += n
-    return root
-
-
-def flame_graph(folded: str, *, title: str) -> str:
-    """An icicle-style flame graph as inline SVG: the root on top, callees
-    below, widths in proportion to instructions."""
-    root = tree_of(folded)
-    if not root.total:
-        return '<p class="muted">No instructions were counted.</p>'
-    frames: list[str] = []
-    depth = _place(root, 0.0, 0, root.total, frames)
-    height = (depth + 1) * ROW
-    return (
-        f'<svg class="flame" viewBox="0 0 {WIDTH} {height}" width="100%" '
-        f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
-        + "".join(frames)
-        + "</svg>"
-    )
-
-
-def _place(node: _Frame, x: float, depth: int, total: int, out: list[str]) -> int:
-    """Draw `node` at `x` (a fraction of the width) and its children below;
-    the deepest row drawn."""
-    w = node.total / total
-    share = 100 * node.total / total
-    tip = f"{node.name}\n{node.total:,} instructions ({share:.2f}%), {node.own:,} in its own frames"
-    px, pw = x * WIDTH, w * WIDTH
-    out.append(
-        f'<g class="f" data-x="{x:.9f}" data-w="{w:.9f}" data-n="{escape(node.name)}">'
-        f"<title>{escape(tip)}</title>"
-        f'<rect x="{px:.2f}" y="{depth * ROW}" width="{pw:.2f}" height="{ROW - 1}" '
-        f'rx="2" fill="{_colour(node.name)}"/>'
-        f'<text x="{px + 3:.2f}" y="{depth * ROW + 13}">{escape(_fit(node.name, pw))}</text></g>'
-    )
-    deepest = depth
-    at = x
-    for child in sorted(node.children.values(), key=lambda c: c.name):
-        if child.total / total * WIDTH >= NARROWEST:
-            deepest = max(deepest, _place(child, at, depth + 1, total, out))
-        at += child.total / total
-    return deepest
-
-
-def _fit(label: str, width: float) -> str:
-    room = int((width - 6) / CHAR)
-    if room < 3:
-        return ""
-    return label if len(label) <= room else label[: room - 1] + "…"
-
-
-def _colour(name: str) -> str:
-    """A warm colour of its own for each function, the same every run."""
-    h = zlib.crc32(name.split(" (")[0].encode("utf-8"))
-    return f"hsl({h % 55}, {60 + h // 55 % 30}%, {55 + h // 1650 % 15}%)"
 
 
 def render(
@@ -136,12 +53,16 @@ def render(
     verdicts: Sequence[Verdict] = (),
     sources: Mapping[str, str] | None = None,
     root: str = ".",
+    baseline_stacks: Mapping[str, Sequence[tuple[str, int]]] | None = None,
+    baseline_name: str = "the baseline",
 ) -> str:
     """The page: `headline` (the terminal summary's), `details` (interpreter,
     versions), the table, the `max_complexity` groups' growth charts, then
     a section per test. `recorded`: the tests whose budgets an update run
     wrote, shown as such (as in the summary). `sources`: each test's
-    `source_counts` text, for the annotated source of the files under `root`."""
+    `source_counts` text, for the annotated source of the files under `root`.
+    `baseline_stacks`: call paths of the tests in the report compared
+    against (`baseline_name`), for a problem's differential flame graph."""
     ordered = sorted(records, key=lambda r: (STATUS_ORDER[r.status], r.nodeid))
     labels = dict(SOURCE_LABELS)
     if budgets_file is not None:
@@ -177,8 +98,17 @@ def render(
         ],
         root,
     )
+    old = baseline_stacks or {}
     sections = "".join(
-        _section(i, r, shown[r.nodeid], profiles.get(r.nodeid), explanations.get(r.nodeid), source)
+        _section(
+            i,
+            r,
+            shown[r.nodeid],
+            profiles.get(r.nodeid),
+            explanations.get(r.nodeid),
+            source,
+            (dict(old[r.nodeid]), baseline_name) if r.nodeid in old else None,
+        )
         for i, r in enumerate(ordered)
         if r.nodeid in with_section
     )
@@ -294,6 +224,7 @@ def _section(
     folded: str | None,
     explained: str | None,
     source: source_view.SourceView,
+    baseline: tuple[dict[str, int], str] | None,
 ) -> str:
     opened = " open" if status in {problem.value for problem in PROBLEMS} else ""
     parts = [
@@ -311,6 +242,8 @@ def _section(
             "Click a frame to zoom in, the top row to zoom out; hover for counts.</p>"
         )
         parts.append(flame_graph(folded, title=f"flame graph of {record.nodeid}"))
+        if baseline is not None and record.status in PROBLEMS:
+            parts.append(_differential(record, folded, *baseline))
     if record.c_calls:
         parts.append(_c_calls_table(record.c_calls))
     if explained is not None:
@@ -318,6 +251,43 @@ def _section(
         parts.append(f"<pre>{source_view.link_places(escape(explained), source)}</pre>")
     parts.append("</details>")
     return "".join(parts)
+
+
+def _differential(record: TestRecord, folded: str, old: dict[str, int], name: str) -> str:
+    """A problem's call paths coloured by change since the baseline's, the
+    same paths kept of both (`stack_diff.bounded`), and beside them the
+    functions whose own counts moved most."""
+    new = stack_diff.bounded(stack_diff.parse_folded(folded))
+    graph = differential_flame_graph(new, old, title=f"differential flame graph of {record.nodeid}")
+    rows = "".join(_change_row(change) for change in record.function_changes)
+    changes = (
+        '<table class="changes"><thead><tr><th>function (own)</th><th>before</th>'
+        f"<th>after</th><th>change</th></tr></thead><tbody>{rows}</tbody></table>"
+        if rows
+        else ""
+    )
+    return (
+        f'<div class="what-changed"><h3>What changed since {escape(name)}</h3>'
+        '<div class="differential"><p class="muted">This run\'s call paths, each frame '
+        "coloured by how its instructions with its callees changed: "
+        '<span class="key grew">red grew</span>, <span class="key shrank">blue shrank</span>, '
+        "deeper the more; grey did not change; "
+        '<span class="key new">outlined</span>: not in the baseline. Beside, the functions '
+        f"whose own counts moved most.</p>{changes}</div>{graph}</div>"
+    )
+
+
+def _change_row(change: FunctionChange) -> str:
+    """A function whose own count moved: where it is, before, after, by how
+    much (unknown before: a baseline of an earlier version did not list it)."""
+    where = f'<span class="muted">{escape(change.file)}:{change.line}</span>' if change.file else ""
+    before = change.before
+    return (
+        f"<tr><td><code>{escape(change.function)}</code> {where}</td>"
+        f'<td class="n">{f"{before:,}" if before is not None else "?"}</td>'
+        f'<td class="n">{change.after:,}</td>'
+        f'<td class="n">{f"{change.after - before:+,}" if before is not None else ""}</td></tr>'
+    )
 
 
 def _c_calls_table(calls: Sequence[CCallCount]) -> str:

@@ -71,6 +71,12 @@ svg.flame { display: block; font: 12px ui-monospace, monospace; }
 svg.flame g.f { cursor: pointer; }
 svg.flame g.f:hover rect { stroke: #1f2328; stroke-width: .6; }
 svg.flame text { pointer-events: none; fill: #1f2328; }
+svg.flame g.new rect { stroke: #1f2328; stroke-width: 1.2; stroke-dasharray: 3 2; }
+.differential { display: flex; gap: 1.5rem; align-items: flex-start; margin-bottom: .5rem; }
+.differential p { flex: 1 1 0; margin: 0; }
+table.changes { width: auto; margin: 0; font-size: 12px; }
+.key.grew { background: hsl(0, 85%, 65%); } .key.shrank { background: hsl(215, 85%, 65%); }
+.key.new { border: 1px dashed #1f2328; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
 figure.growth { border: 1px solid #d0d7de; border-radius: 6px; margin: 0; padding: .5rem;
                 max-width: 440px; }

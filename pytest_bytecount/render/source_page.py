@@ -14,6 +14,8 @@ table.source { margin: .3rem 0 1rem; font: 12px/1.4 ui-monospace, monospace; }
 table.source td { border: 0; padding: 0 .5rem; white-space: pre; tab-size: 4; }
 table.source td.n { min-width: 6ch; color: #1f2328; }
 table.source td.ln { color: #8c959f; text-align: right; user-select: none; }
+table.source tr[class*=" h"] td.ln { color: #57606a; }
+table.source tr.h7 td.ln, table.source tr.h8 td.ln { color: #fff; }
 table.source tr.code { cursor: pointer; }
 table.source tr.code:hover td.txt { text-decoration: underline dotted #8c959f; }
 table.source tr.never td.txt { background: repeating-linear-gradient(135deg, #f6f8fa 0 4px,
