@@ -158,7 +158,7 @@ def instructions_by_line(
 #: each test's explanation and annotated source describe mostly the same
 #: functions, and `dis` is most of what they cost.
 _DESCRIBED: dict[CodeType, dict[int, tuple[str, str]]] = {}
-_MOST_DESCRIBED: Final = 4096
+_MOST_DESCRIBED: Final = 512
 
 
 def describe(code: CodeType) -> dict[int, tuple[str, str]]:
@@ -207,11 +207,29 @@ def function_key(code: CodeType) -> FunctionKey:
     return (function_name(code), code.co_filename, code.co_firstlineno)
 
 
+#: `relative_file`'s answers for absolute files and roots, which depend on
+#: nothing else: every test's call paths name mostly the same files, and
+#: `os.path.relpath` is most of what labelling a frame costs.
+_RELATIVE: dict[tuple[str, str], str] = {}
+_MOST_RELATIVE: Final = 4096
+
+
 def relative_file(file: str, root: str | None = None) -> str:
     """`file` relative to `root` (else the current directory) when under it;
     a name in angle brackets (`<frozen os>`, `<doctest ...>`) is no path."""
     if file.startswith("<") and file.endswith(">"):
         return file
+    if root is None or not (os.path.isabs(file) and os.path.isabs(root)):
+        return _relative(file, root)
+    found = _RELATIVE.get((file, root))
+    if found is None:
+        if len(_RELATIVE) >= _MOST_RELATIVE:
+            _RELATIVE.clear()
+        found = _RELATIVE[file, root] = _relative(file, root)
+    return found
+
+
+def _relative(file: str, root: str | None) -> str:
     try:
         relative = os.path.relpath(file, root)
     except ValueError:  # another drive on Windows

@@ -10,7 +10,7 @@ functions whose own counts moved. Renderers receive it ready-made.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, final
 
@@ -294,10 +294,17 @@ class RecordMaker:
         self._shown_files: dict[str, str] = {}
 
     def make(
-        self, nodeid: str, measurement: Measurement, limit: Limit | None, *, outcome: str
+        self,
+        nodeid: str,
+        measurement: Measurement,
+        limit: Limit | None,
+        *,
+        outcome: str,
+        folded: Callable[[], str] | None = None,
     ) -> Judged:
         """The record of test `nodeid`, whose pytest outcome is `outcome`: a
-        passed test whose count fails it is recorded as failed."""
+        passed test whose count fails it is recorded as failed. `folded`:
+        its folded stacks, where the caller keeps them for its own use too."""
         instructions = measurement.instructions
         baseline = self.baseline.counts.get(nodeid) if self.baseline is not None else None
         status = judge(instructions, limit, tolerance=self.tolerance, baseline=baseline)
@@ -320,14 +327,18 @@ class RecordMaker:
             function_changes=self._function_changes(nodeid, status, measurement),
             failed_by_budget=failing and outcome == "passed",
             c_calls=self._c_calls(measurement),
-            stacks=self._stacks(measurement) if self.keep_functions else None,
+            stacks=self._stacks(measurement, folded or measurement.folded)
+            if self.keep_functions
+            else None,
         )
         return Judged(record, failing, hottest)
 
-    def _stacks(self, measurement: Measurement) -> tuple[tuple[str, int], ...] | None:
+    def _stacks(
+        self, measurement: Measurement, folded: Callable[[], str]
+    ) -> tuple[tuple[str, int], ...] | None:
         if not measurement.has_call_paths:
             return None
-        return tuple(stack_diff.bounded(stack_diff.parse_folded(measurement.folded())).items())
+        return tuple(stack_diff.bounded(stack_diff.parse_folded(folded())).items())
 
     def _c_calls(self, measurement: Measurement) -> tuple[CCallCount, ...] | None:
         try:

@@ -11,7 +11,8 @@ which pytest keeps for the whole session.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+import functools
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -93,12 +94,15 @@ class Reporter:
             # Files in its call paths (the record's and the extras') as the
             # rest of the run shows them: relative to the rootdir.
             measurement.root = str(self.run.config.rootpath)
+            # Made once, where the record (its bounded call paths) and the
+            # extras (the page's flame graph) both need it.
+            folded = functools.cache(measurement.folded)
             judged = self.run.maker.make(
-                item.nodeid, measurement, state.limit, outcome=report.outcome
+                item.nodeid, measurement, state.limit, outcome=report.outcome, folded=folded
             )
             if judged.failing:
                 _fail(report, self._failure_text(judged, measurement))
-            extras = self._extras(measurement, state, judged.record)
+            extras = self._extras(measurement, state, judged.record, folded)
             entry = payload(judged.record, extras)
             setattr(report, REPORT_ATTRIBUTE, entry)
             self._made = (entry, judged.record, extras)
@@ -135,7 +139,11 @@ class Reporter:
                 run.records[report.nodeid] = replace(kept, outcome="error")
 
     def _extras(
-        self, measurement: Measurement, state: TestState, record: TestRecord
+        self,
+        measurement: Measurement,
+        state: TestState,
+        record: TestRecord,
+        folded_text: Callable[[], str],
     ) -> Extras | None:
         """What goes with the record: call paths where the run records them
         (to reach the xdist controller; not part of the JSON report)."""
@@ -149,7 +157,7 @@ class Reporter:
                 source = _source_counts(measurement)
             if wanted or not measurement.has_call_paths:
                 try:
-                    folded = measurement.folded()
+                    folded = folded_text()
                 except ValueError as exc:  # why they were lost, said in the summary
                     paths_lost = str(exc)
         complexity = state.case.to_text() if state.case is not None else None

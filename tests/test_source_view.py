@@ -76,7 +76,7 @@ def page_data(text: str) -> Any:
 def line_counts(data: Any, test: str, file: str) -> dict[int, int]:
     (t,) = (t for t in data["tests"] if t["id"].endswith(test))
     lines = t["l"].get(str(data["files"].index(file)), {})
-    return {int(n): sum(count for _, count in pairs) for n, pairs in lines.items()}
+    return {int(n): sum(pairs[1::2]) for n, pairs in lines.items()}
 
 
 @pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])

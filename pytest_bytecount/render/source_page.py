@@ -51,7 +51,9 @@ SCRIPT: Final = """
     tests.forEach(function (t) {
       const lines = t.l[f] || {};
       Object.keys(lines).forEach(function (line) {
-        const n = lines[line].reduce(function (s, pair) { return s + pair[1]; }, 0);
+        const pairs = lines[line];  // instruction, count, instruction, count...
+        let n = 0;
+        for (let i = 1; i < pairs.length; i += 2) { n += pairs[i]; }
         found.set(Number(line), (found.get(Number(line)) || 0) + n);
       });
     });
@@ -116,9 +118,10 @@ SCRIPT: Final = """
   function instructions(line) {
     const summed = new Map(), made = new Map();
     chosen().forEach(function (t) {
-      ((t.l[file] || {})[line] || []).forEach(function (pair) {
-        summed.set(pair[0], (summed.get(pair[0]) || 0) + pair[1]);
-      });
+      const pairs = (t.l[file] || {})[line] || [];
+      for (let i = 0; i < pairs.length; i += 2) {
+        summed.set(pairs[i], (summed.get(pairs[i]) || 0) + pairs[i + 1]);
+      }
       ((t.c[file] || {})[line] || []).forEach(function (call) {
         made.set(call[0], (made.get(call[0]) || 0) + call[1]);
       });

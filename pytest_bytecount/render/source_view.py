@@ -41,13 +41,7 @@ class SourceView:
 def render(tests: Sequence[tuple[int, str, str]], root: str) -> SourceView:
     """The view of `tests`: (section index, node id, `source_counts`
     text), in the page's order."""
-    kept, left_out = _within_limit(tests)
-    totals: dict[str, int] = {}
-    for _, _, files in kept:
-        for file, found in files.items():
-            totals[file] = totals.get(file, 0) + sum(
-                row[-1] for rows in found["lines"].values() for row in rows
-            )
+    kept, left_out, totals = _within_limit(tests)
     shown = sorted(totals, key=lambda file: (-totals[file], file))[:MOST_FILES]
     if not shown:
         return SourceView("", {})
@@ -88,45 +82,53 @@ def render(tests: Sequence[tuple[int, str, str]], root: str) -> SourceView:
     return SourceView(html, links)
 
 
-#: A test the view has counts of: its section, node id and files, as
-#: `source_counts.by_line` made them (read back from JSON).
-_Kept = tuple[int, str, dict[str, Any]]
-
-
-def _within_limit(tests: Sequence[tuple[int, str, str]]) -> tuple[list[_Kept], list[str]]:
-    """The tests whose counts the page carries, in order, and those left out."""
-    kept: list[_Kept] = []
+def _within_limit(
+    tests: Sequence[tuple[int, str, str]],
+) -> tuple[list[tuple[int, str, str]], list[str], dict[str, int]]:
+    """The tests whose counts the page carries, in order, those left out,
+    and the instructions each file ran in the tests kept. Each test's text is
+    read here and again for the data, not kept read: a page's worth of them
+    would be most of the memory writing it takes."""
+    kept: list[tuple[int, str, str]] = []
     left_out: list[str] = []
+    totals: dict[str, int] = {}
     room = MOST_INSTRUCTIONS
     for section, nodeid, text in tests:
         files = json.loads(text)
         size = sum(len(rows) for found in files.values() for rows in found["lines"].values())
-        if size <= room:
-            kept.append((section, nodeid, files))
-            room -= size
-        else:
+        if size > room:
             left_out.append(nodeid)
-    return kept, left_out
+            continue
+        kept.append((section, nodeid, text))
+        room -= size
+        for file, found in files.items():
+            ran = sum(row[-1] for rows in found["lines"].values() for row in rows)
+            totals[file] = totals.get(file, 0) + ran
+    return kept, left_out, totals
 
 
-def _data(kept: Sequence[_Kept], index: Mapping[str, int], paths: Sequence[str]) -> object:
+def _data(
+    kept: Sequence[tuple[int, str, str]], index: Mapping[str, int], paths: Sequence[str]
+) -> object:
     """The script's data: the files, each instruction once, and each test's
-    counts by file and line, in `[instruction, count]` pairs."""
+    counts by file and line, in instruction and count pairs."""
     instructions: dict[tuple[object, ...], int] = {}
     tests = []
-    for section, nodeid, files in kept:
-        lines: dict[int, dict[str, list[list[object]]]] = {}
+    for section, nodeid, text in kept:
+        files: dict[str, Any] = json.loads(text)
+        lines: dict[int, dict[str, list[object]]] = {}
         calls: dict[int, dict[str, list[list[object]]]] = {}
         for file, found in files.items():
             f = index.get(file)
             if f is None:
                 continue
             for line, rows in found["lines"].items():
+                # Flat, [instruction, count, instruction, count, ...]: a
+                # page's data holds hundreds of thousands of them.
                 pairs = lines.setdefault(f, {}).setdefault(line, [])
                 for *described, count in rows:
                     key = (f, *described)
-                    k = instructions.setdefault(key, len(instructions))
-                    pairs.append([k, count])
+                    pairs += (instructions.setdefault(key, len(instructions)), count)
             for line, made in found["c"].items():
                 calls.setdefault(f, {})[line] = made
         tests.append({"id": nodeid, "sec": section, "l": lines, "c": calls})
