@@ -12,9 +12,10 @@ are not what a change under review touched.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import sys
+import sysconfig
 from collections.abc import Iterable, Mapping
 from types import CodeType
 from typing import Final
@@ -33,14 +34,25 @@ _INSTALLED: Final = ("site-packages", "dist-packages")
 
 def is_project_file(file: str, root: str) -> bool:
     """Whether `file` is one of the project's own source files: under
-    `root`, and not an installed package or the interpreter's own."""
+    `root`, and not an installed package or the standard library (of this
+    interpreter, or any other's under the root)."""
     if not os.path.isabs(file) or not file.startswith(root.rstrip(os.sep) + os.sep):
         return False
-    parts = file.split(os.sep)
-    if any(part in _INSTALLED for part in parts):
+    if any(part in _INSTALLED for part in file.split(os.sep)):
         return False
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    return not any(file.startswith(prefix.rstrip(os.sep) + os.sep) for prefix in prefixes)
+    return not any(file.startswith(place) for place in _interpreter_places())
+
+
+@functools.cache
+def _interpreter_places() -> tuple[str, ...]:
+    """This interpreter's library directories, each ending in a separator:
+    not its prefix, which may hold projects too (`/usr` holds `/usr/src`)."""
+    paths = sysconfig.get_paths()
+    return tuple(
+        paths[name].rstrip(os.sep) + os.sep
+        for name in ("stdlib", "platstdlib", "purelib", "platlib")
+        if name in paths
+    )
 
 
 def by_line(

@@ -4,8 +4,9 @@ pytest): what a differential flame graph is drawn from.
 A test's folded stacks can run to thousands of lines; a report keeps the
 `TOP_STACKS` that ran the most instructions of their own, and gives each
 other stack's instructions to its deepest frame that is on a kept path, so
-that every frame kept has its whole count (its width in a flame graph).
-The comparison is of two such bounded sets, made the same way.
+that every call path kept has its whole count (its width in a flame graph).
+The comparison is of two such bounded sets, made the same way: a call path
+one side kept and the other did not may have run on both.
 """
 
 from __future__ import annotations
@@ -28,19 +29,22 @@ def parse_folded(text: str) -> dict[str, int]:
 
 
 def bounded(stacks: Mapping[str, int], most: int = TOP_STACKS) -> dict[str, int]:
-    """`stacks` with at most `most` of them kept whole, those with the most
-    instructions; each other stack's instructions go to its deepest frame
-    on a kept path (or to its outermost frame), so the counts still sum to
-    the same and each kept frame's total is exact. Sorted by stack."""
+    """`stacks` with the `most` that ran the most instructions kept whole;
+    each other stack's instructions go to its deepest frame on a kept path
+    (or to its outermost frame), so the counts still sum to the same and
+    each kept path's total is exact. The result can hold more than `most`
+    stacks: those, and the callers' paths the others' counts went to.
+    Sorted by stack."""
     if len(stacks) <= most:
         return dict(sorted(stacks.items()))
     ranked = sorted(stacks.items(), key=lambda item: (-item[1], item[0]))
     kept = dict(ranked[:most])
     on_kept_path = {prefix for stack in kept for prefix in _prefixes(stack)}
     for stack, count in ranked[most:]:
-        frames = stack.split(";")
-        into = frames[0]
-        for prefix in reversed(_prefixes(stack)[:-1]):
+        # The stack itself where it is on a kept path (a caller of a kept
+        # stack's frame), else its deepest frame that is.
+        into = stack.split(";")[0]
+        for prefix in reversed(_prefixes(stack)):
             if prefix in on_kept_path:
                 into = prefix
                 break

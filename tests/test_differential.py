@@ -6,6 +6,7 @@ pair in the format `difffolded.pl` writes, which `flamegraph.pl` draws."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -199,16 +200,49 @@ def test_a_baseline_whose_stacks_name_a_frame_it_lacks_is_a_clear_error(
 
 def test_bounded_keeps_the_biggest_paths_and_every_kept_frame_whole() -> None:
     stacks = {f"t;a;b{n}": n + 1 for n in range(10)} | {"t;c;d": 100, "t;c;e": 1, "t;f": 2}
+    # A stack that is a caller's path of a kept one keeps its own count.
+    stacks |= {"t;a;b9;x": 50, "t;a;b9;x;y": 60}
     kept = stack_diff.bounded(stacks, most=4)
     assert sum(kept.values()) == sum(stacks.values())
-    assert {"t;c;d", "t;a;b9", "t;a;b8", "t;a;b7"} <= kept.keys()
+    assert {"t;c;d", "t;a;b9;x;y", "t;a;b9;x", "t;a;b9"} <= kept.keys()
     # What was left out went to its deepest frame on a kept path.
-    assert kept["t;a"] == sum(n + 1 for n in range(7))
+    assert kept["t;a"] == sum(n + 1 for n in range(9))
     assert kept["t;c"] == 1
     assert kept["t"] == 2  # t;f: only its outermost frame is kept
     before, after = stack_diff.totals_by_path(stacks), stack_diff.totals_by_path(kept)
     assert all(after[path] == before[path] for path in after)
     assert stack_diff.bounded(stacks, most=100) == dict(sorted(stacks.items()))
+
+
+def flame_frames(svg: str) -> dict[str, tuple[str, str, str]]:
+    """Each frame of a drawn graph by its call path's last frame: its
+    class, its fill and its tooltip."""
+    found = re.findall(
+        r'<g class="f ?(\w*)"[^>]*data-n="([^"]*)"><title>([^<]*)</title><rect [^>]*fill="([^"]*)"',
+        svg,
+    )
+    return {name: (kind, fill, tip) for kind, name, tip, fill in found}
+
+
+def test_a_frame_a_cut_baseline_did_not_keep_is_not_called_new() -> None:
+    from pytest_bytecount.render.flame_graph import UNKNOWN, differential_flame_graph
+
+    small = {f"t;f{n};leaf": 10 for n in range(stack_diff.TOP_STACKS - 1)}
+    complete = small | {"t;g;leaf": 5}
+    cut = stack_diff.bounded(small | {f"t;h{n}": 5 for n in range(50)})
+    new = small | {"t;g;leaf": 20}
+    # Against a complete baseline, g is known to be new: red.
+    kind, fill, tip = flame_frames(differential_flame_graph(new, small, title="x"))["g"]
+    assert (kind, fill_hue(fill), "new since the baseline" in tip) == ("new", 0, True)
+    # Against one that kept all of g, g grew by 15, not 20.
+    kind, _, tip = flame_frames(differential_flame_graph(new, complete, title="x"))["g"]
+    assert kind == "grew"
+    assert "+15 (+300.0%) since the baseline's 5" in html.unescape(tip)
+    # Against one that was cut, g may have run, too little to keep: grey.
+    assert len(cut) > stack_diff.TOP_STACKS
+    kind, fill, tip = flame_frames(differential_flame_graph(new, cut, title="x"))["g"]
+    assert (kind, fill) == ("new", "hsl(0, 0%, 93%)")
+    assert html.unescape(UNKNOWN) in html.unescape(tip)
 
 
 def test_difffolded_lists_every_stack_of_either_side() -> None:

@@ -7,9 +7,12 @@ links from the hottest lines and the flame graph to the source."""
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
+import py_compile
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,14 @@ MODULE = (
     b"\n"
     b"def total(prices):\n"
     b"    return sum(tax(p) for p in prices)\n"
+    b"\n"
+    b"\n"
+    b"def one_liner(): return 2\n"
+    b"\n"
+    b"RATES = [\n"
+    b"    rate / 100\n"
+    b"    for rate in (5, 10)\n"
+    b"]\n"
 )
 
 TESTS = """
@@ -100,8 +111,12 @@ def test_each_project_file_is_shown_with_the_count_of_each_line(
     assert {6, 14} <= line_counts(data, "test_total", "shop.py").keys()
     # Lines a test can run, as compiling the file says; not `unused`'s
     # `def`, which ran on import.
-    assert {5, 6, 10, 14} <= set(data["code"][data["files"].index("shop.py")])
-    assert 9 not in data["code"][data["files"].index("shop.py")]
+    code = set(data["code"][data["files"].index("shop.py")])
+    assert {5, 6, 10, 14} <= code
+    # A function's only line is code; a comprehension of the module's is
+    # not, nor is a `def` line: they ran on import.
+    assert 17 in code
+    assert not {9, 19, 20, 21, 22} & code
 
 
 def test_the_source_is_read_as_the_tokenizer_reads_it_and_escaped(
@@ -118,6 +133,28 @@ def test_the_source_is_read_as_the_tokenizer_reads_it_and_escaped(
     assert html.unescape(rows["14"]) == "    return sum(tax(p) for p in prices)"
     # In the page's data too, no `<` closes the script early.
     assert "</b>" not in text.split('id="source-data">')[1].split("</script>")[0]
+
+
+def test_a_file_python_warns_of_when_compiling_it_is_read_without_the_warning(
+    pytester: pytest.Pytester,
+) -> None:
+    """Python warns of `assert (x, "why")` when it compiles the file, on
+    import; compiling it again for the page must neither repeat the warning
+    nor, where warnings are errors, lose the file's lines."""
+    pytester.makepyfile(
+        warned="def check(x):\n    assert (x, 'always true')\n    return x\n",
+        test_warned="from warned import check\n\ndef test_check():\n    assert check(1)\n",
+    )
+    source = str(pytester.path / "warned.py")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        py_compile.compile(source, importlib.util.cache_from_source(source), doraise=True)
+    # Imported from its cached bytecode: only the page compiles it.
+    args = ("-p", "no:cacheprovider", "--bytecount", "--bytecount-html=p.html")
+    result = pytester.runpytest(*args, "-W", "error::SyntaxWarning")
+    result.assert_outcomes(passed=1)
+    data = page_data((pytester.path / "p.html").read_text(encoding="utf-8"))
+    assert set(data["code"][data["files"].index("warned.py")]) == {2, 3}
 
 
 def test_the_hottest_lines_link_to_the_source(pytester: pytest.Pytester) -> None:
@@ -269,3 +306,22 @@ def test_the_page_of_a_generated_suite_of_2000_tests_renders_with_no_console_err
     assert rows_of(browser, f)[4][0] in {"code zero", "code h8"}
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_a_project_under_the_interpreters_prefix_is_the_projects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Debian's Python has prefix /usr, and projects live in /usr/src: only
+    the interpreter's library directories are not the project's."""
+    from pytest_bytecount import source_counts
+
+    places = ("/usr/lib/python3.12/", "/usr/local/lib/python3.12/dist-packages/")
+    monkeypatch.setattr(source_counts, "_interpreter_places", lambda: places)
+    assert source_counts.is_project_file("/usr/src/app/mod.py", "/usr/src/app")
+    assert source_counts.is_project_file("/usr/src/app/sub/mod.py", "/usr/src/app/")
+    assert not source_counts.is_project_file("/usr/src/other/mod.py", "/usr/src/app")
+    assert not source_counts.is_project_file("/usr/lib/python3.12/json/decoder.py", "/usr")
+    assert not source_counts.is_project_file(
+        "/usr/src/app/.venv/lib/site-packages/x.py", "/usr/src/app"
+    )
+    assert not source_counts.is_project_file("<string>", "/usr/src/app")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Final
 
-from ..stack_diff import parse_folded, totals_by_path
+from ..stack_diff import TOP_STACKS, parse_folded, totals_by_path
 
 #: The flame graph's coordinates: the page scales it to its width.
 WIDTH: Final = 1200
@@ -23,6 +23,9 @@ ROW: Final = 18
 NARROWEST: Final = 0.5
 #: Rough width of a character of the labels, to cut them to their frame.
 CHAR: Final = 7.5
+
+#: What a differential graph says of a call path a cut baseline did not keep.
+UNKNOWN: Final = "not among the baseline's kept call paths: new, or too small for it to keep"
 
 #: How a frame is drawn: its fill, a class of its own (or ""), and a line
 #: for its tooltip (or "").
@@ -57,21 +60,28 @@ def flame_graph(folded: str, *, title: str) -> str:
 
 
 def differential_flame_graph(new: Mapping[str, int], old: Mapping[str, int], *, title: str) -> str:
-    """The flame graph of `new` (folded stacks) coloured by each frame's
-    change against `old`: the frame at the same call path, with its callees.
-    Red grew and blue shrank, deeper the more (against the largest change);
-    grey did not change; a frame `old` does not have is outlined."""
+    """The flame graph of `new` (folded stacks, bounded) coloured by each
+    frame's change against `old` (bounded the same way): the frame at the
+    same call path, with its callees. Red grew and blue shrank, deeper the
+    more (against the largest change); grey did not change; a frame `old`
+    does not have is outlined, and left grey where `old` was cut: it may
+    have run then too, too little to be kept. Own counts are not shown:
+    bounding gave callers the instructions of the call paths it left out."""
+    cut = len(old) >= TOP_STACKS
     before = totals_by_path(old)
     before[""] = sum(old.values())
     root = tree_of(new)
-    largest = max(
-        (abs(total - before.get(path, 0)) for path, total in totals_by_path(new).items()),
-        default=0,
-    )
-    largest = max(largest, abs(root.total - before[""]), 1)
+    changes = [
+        abs(total - before.get(path, 0))
+        for path, total in totals_by_path(new).items()
+        if path in before or not cut
+    ]
+    largest = max([*changes, abs(root.total - before[""]), 1])
 
     def paint(path: str, node: _Frame) -> Paint:
         was = before.get(path)
+        if was is None and cut:
+            return "hsl(0, 0%, 93%)", "new", UNKNOWN
         change = node.total - (was or 0)
         depth = 35 * abs(change) / largest  # light to mid: labels stay readable
         if change > 0:
@@ -86,14 +96,16 @@ def differential_flame_graph(new: Mapping[str, int], old: Mapping[str, int], *, 
         share = f" ({100 * change / was:+.1f}%)" if was else ""
         return fill, kind, f"{change:+,}{share} since the baseline's {was:,}"
 
-    return _svg(root, title, paint)
+    return _svg(root, title, paint, own=False)
 
 
-def _svg(root: _Frame, title: str, paint: Callable[[str, _Frame], Paint]) -> str:
+def _svg(
+    root: _Frame, title: str, paint: Callable[[str, _Frame], Paint], *, own: bool = True
+) -> str:
     if not root.total:
         return '<p class="muted">No instructions were counted.</p>'
     frames: list[str] = []
-    depth = _place(root, "", 0.0, 0, root.total, frames, paint)
+    depth = _place(root, "", 0.0, 0, root.total, frames, paint, own)
     height = (depth + 1) * ROW
     return (
         f'<svg class="flame" viewBox="0 0 {WIDTH} {height}" width="100%" '
@@ -111,13 +123,17 @@ def _place(
     total: int,
     out: list[str],
     paint: Callable[[str, _Frame], Paint],
+    own: bool,
 ) -> int:
     """Draw `node`, at call path `path`, at `x` (a fraction of the width)
-    and its children below; the deepest row drawn."""
+    and its children below; the deepest row drawn. `own`: say how many
+    instructions ran in its own frames."""
     w = node.total / total
     share = 100 * node.total / total
     fill, kind, note = paint(path, node)
-    tip = f"{node.name}\n{node.total:,} instructions ({share:.2f}%), {node.own:,} in its own frames"
+    tip = f"{node.name}\n{node.total:,} instructions ({share:.2f}%)"
+    if own:
+        tip += f", {node.own:,} in its own frames"
     if note:
         tip += f"\n{note}"
     px, pw = x * WIDTH, w * WIDTH
@@ -134,7 +150,7 @@ def _place(
     for child in sorted(node.children.values(), key=lambda c: c.name):
         if child.total / total * WIDTH >= NARROWEST:
             below = f"{path};{child.name}" if path else child.name
-            deepest = max(deepest, _place(child, below, at, depth + 1, total, out, paint))
+            deepest = max(deepest, _place(child, below, at, depth + 1, total, out, paint, own))
         at += child.total / total
     return deepest
 

@@ -200,7 +200,12 @@ SCRIPT: Final = """
     if (tr.classList.contains("code")) { toggle(tr); }
     tr.scrollIntoView({block: "center"});
   }
-  const byPath = new Map(data.files.map(function (path, f) { return [path, f]; }));
+  // A frame's label writes a path's ";" as ":" (folded stacks split at ";").
+  const byPath = new Map();
+  data.files.forEach(function (path, f) {
+    byPath.set(path, f);
+    byPath.set(path.split(";").join(":"), f);
+  });
   const byId = new Map(data.tests.map(function (t, k) { return [t.id, k]; }));
   function testOf(element) {
     const section = element.closest("details.test");

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -157,29 +158,41 @@ def _file(i: int, file: str, path: str) -> str:
 
 def _code_lines(file: str) -> set[int]:
     """The lines of `file`'s functions that have instructions, as compiling
-    it says: the lines a test can run, whether or not it did. Not a
-    function's first line (its entry, run by every call), nor the module's
-    and classes' own code, which ran on import, before any test; nothing
-    where the file does not compile with this interpreter (its lines that
-    ran still show)."""
+    it says: the lines a test can run, whether or not it did. Not the
+    module's and classes' own code, nor the comprehensions in it, nor a
+    function's first line (its `def` or decorator) unless it is its only
+    one: those ran on import, before any test. Nothing where the file does
+    not compile with this interpreter (its lines that ran still show)."""
     try:
-        code = compile("\n".join(source_lines(file)) + "\n", file, "exec", dont_inherit=True)
+        with warnings.catch_warnings():  # the import already said it
+            warnings.simplefilter("ignore")
+            code = compile("\n".join(source_lines(file)) + "\n", file, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
-    return {
-        line
-        for each in _codes(code)
-        if each.co_flags & inspect.CO_NEWLOCALS
-        for _, _, line in each.co_lines()
-        if line and line != each.co_firstlineno
-    }
+    found: set[int] = set()
+    for each in _functions(code, in_function=False):
+        lines = {line for _, _, line in each.co_lines() if line}
+        if len(lines) > 1:
+            lines.discard(each.co_firstlineno)
+        found |= lines
+    return found
 
 
-def _codes(code: CodeType) -> Iterator[CodeType]:
-    yield code
+#: The names of the code objects of comprehensions (3.10, 3.11) and
+#: generator expressions.
+_COMPREHENSIONS: Final = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
+
+
+def _functions(code: CodeType, *, in_function: bool) -> Iterator[CodeType]:
+    """The code of the functions in `code`: every `def` and lambda, and the
+    comprehensions within them (not those of a module or class body)."""
     for const in code.co_consts:
-        if isinstance(const, CodeType):
-            yield from _codes(const)
+        if not isinstance(const, CodeType):
+            continue
+        function = bool(const.co_flags & inspect.CO_NEWLOCALS)
+        if function and (in_function or const.co_name not in _COMPREHENSIONS):
+            yield const
+        yield from _functions(const, in_function=function)
 
 
 #: A place in the explanation's text as escaped: `file.py:12`.
