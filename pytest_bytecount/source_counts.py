@@ -34,8 +34,9 @@ _INSTALLED: Final = ("site-packages", "dist-packages")
 
 def is_project_file(file: str, root: str) -> bool:
     """Whether `file` is one of the project's own source files: under
-    `root`, and not an installed package or the standard library (of this
-    interpreter, or any other's under the root)."""
+    `root`, and neither an installed package (any `site-packages` or
+    `dist-packages` directory, of a virtual environment under the root too)
+    nor this interpreter's standard library."""
     if not os.path.isabs(file) or not file.startswith(root.rstrip(os.sep) + os.sep):
         return False
     if any(part in _INSTALLED for part in file.split(os.sep)):
