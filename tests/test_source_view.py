@@ -300,10 +300,16 @@ def test_the_page_of_a_generated_suite_of_2000_tests_renders_with_no_console_err
     choose(browser, "src-file", f)
     drawn = rows_of(browser, f)
     assert drawn[4][0].startswith("code h")
+    summed = sum(line_counts(data, t["id"], "lib.py").get(4, 0) for t in data["tests"])
+    assert drawn[4][1] == f"{summed:,}"
     click(browser, browser.find_element(By.ID, f"L{f}-4"))
     assert "STORE_FAST" in browser.find_element(By.CSS_SELECTOR, f"#src{f} tr.ins pre").text
+    # The last test alone: its own count of line 4, or 0 where it did not run it.
     choose(browser, "src-test", 999)
-    assert rows_of(browser, f)[4][0] in {"code zero", "code h8"}
+    alone = line_counts(data, data["tests"][999]["id"], "lib.py").get(4, 0)
+    kind, count = rows_of(browser, f)[4]
+    assert count == f"{alone:,}"
+    assert (kind == "code zero") == (alone == 0)
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
 
